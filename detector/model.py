@@ -1,0 +1,119 @@
+"""The int8 TFLite classifier and its JSON sidecar.
+
+Runs on ai-edge-litert (64-bit Pi OS, x86) or tflite-runtime (32-bit Pi OS), whichever is installed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .frontend import FrontendParams
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "bark_cry.tflite"
+
+
+class ModelError(Exception):
+    """The model or its sidecar is missing, corrupt, or does not fit this frontend."""
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError as e:
+            raise ModelError(
+                "no TFLite runtime: install ai-edge-litert (64-bit) or tflite-runtime (32-bit Pi OS)"
+            ) from e
+    return Interpreter
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """What the model needs from the rest of the system, stored next to it as <model>.json."""
+
+    labels: list[str]
+    frontend: dict
+    thresholds: dict[str, float]
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> "Sidecar":
+        try:
+            d = json.loads(Path(path).read_text())
+        except FileNotFoundError as e:
+            raise ModelError(f"model sidecar {path} is missing: it holds the labels and frontend parameters") from e
+        except json.JSONDecodeError as e:
+            raise ModelError(f"model sidecar {path} is not valid JSON: {e}") from e
+        for key in ("labels", "frontend", "thresholds"):
+            if key not in d:
+                raise ModelError(f"model sidecar {path} lacks '{key}'")
+        rest = {k: v for k, v in d.items() if k not in ("labels", "frontend", "thresholds")}
+        return cls(list(d["labels"]), dict(d["frontend"]), {k: float(v) for k, v in d["thresholds"].items()}, rest)
+
+    def to_dict(self) -> dict:
+        return {"labels": self.labels, "frontend": self.frontend, "thresholds": self.thresholds, **self.extra}
+
+
+class Classifier:
+    """Scores one window of log-mel frames: (window_frames, n_mels) dB -> {label: score in [0, 1]}."""
+
+    def __init__(self, model_path: Path | str = DEFAULT_MODEL, frontend: FrontendParams | None = None,
+                 num_threads: int = 1) -> None:
+        self.path = Path(model_path)
+        if not self.path.is_file():
+            raise ModelError(f"model file {self.path} not found")
+        self.sidecar = Sidecar.read(self.path.with_suffix(".json"))
+        self.frontend = frontend or FrontendParams()
+        bad = self.frontend.mismatches(self.sidecar.frontend)
+        if bad:
+            raise ModelError(f"model {self.path.name} was trained with another frontend: " + "; ".join(bad))
+        try:
+            self._interp = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
+            self._interp.allocate_tensors()
+        except ModelError:
+            raise
+        except Exception as e:  # the runtimes raise ValueError/RuntimeError for corrupt flatbuffers
+            raise ModelError(f"model {self.path} cannot be loaded: {e}") from e
+        inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self._in_dtype = inp["dtype"]
+        self._in_scale, self._in_zero = inp["quantization"]
+        self._out_scale, self._out_zero = out["quantization"]
+        want = (1, self.frontend.window_frames, self.frontend.n_mels, 1)
+        if tuple(inp["shape"]) != want:
+            raise ModelError(f"model input shape {tuple(inp['shape'])} does not match the frontend's {want}")
+        if out["shape"][-1] != len(self.labels):
+            raise ModelError(f"model has {out['shape'][-1]} outputs but the sidecar names {len(self.labels)} labels")
+        self._buf = np.zeros(want, dtype=self._in_dtype)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.sidecar.labels
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return self.sidecar.thresholds
+
+    def scores(self, window_db: np.ndarray) -> np.ndarray:
+        """Raw score vector in label order."""
+        if self._in_scale:  # int8 input: quantise into the preallocated buffer
+            q = np.round(window_db / self._in_scale + self._in_zero)
+            info = np.iinfo(self._in_dtype)
+            self._buf[0, :, :, 0] = np.clip(q, info.min, info.max)
+        else:
+            self._buf[0, :, :, 0] = window_db
+        self._interp.set_tensor(self._in_index, self._buf)
+        self._interp.invoke()
+        raw = self._interp.get_tensor(self._out_index)[0]
+        if self._out_scale:
+            return (raw.astype(np.float32) - self._out_zero) * self._out_scale
+        return raw.astype(np.float32)
+
+    def __call__(self, window_db: np.ndarray) -> dict[str, float]:
+        return dict(zip(self.labels, map(float, self.scores(window_db))))

@@ -1,0 +1,1 @@
+"""Offline training. Never imported by the runtime (it needs scipy, tensorflow, pyroomacoustics)."""

@@ -1,0 +1,153 @@
+"""Make clean recordings sound like a real home: noise at a set SNR, a room, a cheap microphone, a gain.
+
+Every transform is applied to every class with the same probabilities, so that no artefact (a band
+limit, reverberation, a noise floor) can become a cue for one label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.signal as ss
+
+RT60_RANGE = (0.15, 0.9)  # seconds: a furnished bedroom up to a bare hallway / tiled kitchen
+
+
+def power(x: np.ndarray) -> float:
+    return float(np.mean(np.square(x, dtype=np.float64))) + 1e-20
+
+
+def loudest_window_power(x: np.ndarray, win: int) -> float:
+    """Power of the loudest ``win``-sample stretch: the SNR reference for sparse events like barks."""
+    if x.size <= win:
+        return power(x)
+    c = np.concatenate([[0.0], np.cumsum(np.square(x, dtype=np.float64))])
+    step = max(1, win // 4)
+    sums = c[win::step] - c[: x.size - win + 1 : step]
+    return float(sums.max() / win) + 1e-20
+
+
+def fit_length(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``n``-sample stretch of ``x``, looped when ``x`` is shorter."""
+    if x.size < n:
+        x = np.tile(x, int(np.ceil(n / x.size)) + 1)
+    start = int(rng.integers(0, x.size - n + 1))
+    return x[start : start + n]
+
+
+def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float, signal_power: float | None = None) -> np.ndarray:
+    """signal + noise scaled so that signal_power / noise_power == snr_db (noise already signal-length)."""
+    ps = power(signal) if signal_power is None else signal_power
+    scale = np.sqrt(ps / (power(noise) * 10 ** (snr_db / 10)))
+    return (signal + scale * noise).astype(np.float32)
+
+
+def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """Convolve with a room response, aligned on its direct path, same length and same RMS as ``x``."""
+    peak = int(np.argmax(np.abs(rir)))
+    y = ss.fftconvolve(x, rir[peak:] if peak < rir.size else rir)[: x.size]
+    return (y * np.sqrt(power(x) / power(y))).astype(np.float32)
+
+
+def lowpass(x: np.ndarray, cutoff_hz: float, fs: int, order: int = 8) -> np.ndarray:
+    sos = ss.butter(order, cutoff_hz, "lowpass", fs=fs, output="sos")
+    return ss.sosfilt(sos, x).astype(np.float32)
+
+
+def highpass(x: np.ndarray, cutoff_hz: float, fs: int, order: int = 2) -> np.ndarray:
+    sos = ss.butter(order, cutoff_hz, "highpass", fs=fs, output="sos")
+    return ss.sosfilt(sos, x).astype(np.float32)
+
+
+def tilt_eq(x: np.ndarray, db_per_octave: float, fs: int) -> np.ndarray:
+    """Spectral tilt around 1 kHz: a bright or a dull microphone."""
+    spec = np.fft.rfft(x)
+    f = np.maximum(np.fft.rfftfreq(x.size, 1 / fs), 50.0)
+    spec *= 10 ** (db_per_octave * np.log2(f / 1000.0) / 20)
+    return np.fft.irfft(spec, n=x.size).astype(np.float32)
+
+
+def resample_round_trip(x: np.ndarray, fs: int, low_fs: int = 8000) -> np.ndarray:
+    """Down to ``low_fs`` and back: a phone, a cheap USB mic, or a Donate-a-Cry upload."""
+    y = ss.resample_poly(ss.resample_poly(x, low_fs, fs), fs, low_fs)
+    return y[: x.size].astype(np.float32)
+
+
+def simulate_rooms(n: int, seed: int, fs: int = 16000, cache_dir: Path | None = None) -> list[np.ndarray]:
+    """``n`` shoebox rooms (pyroomacoustics image source), RT60 drawn from RT60_RANGE; cached on disk."""
+    cache = Path(cache_dir) / f"rirs_n{n}_s{seed}_fs{fs}.npz" if cache_dir else None
+    if cache and cache.exists():
+        with np.load(cache) as z:
+            return [z[k] for k in sorted(z.files, key=int)]
+    import pyroomacoustics as pra  # only training needs it
+
+    rng = np.random.default_rng(seed)
+    rirs = []
+    while len(rirs) < n:
+        dims = rng.uniform([2.5, 2.5, 2.3], [7.0, 6.0, 3.2])
+        rt60 = rng.uniform(*RT60_RANGE)
+        try:
+            absorption, max_order = pra.inverse_sabine(rt60, dims)
+        except ValueError:  # RT60 impossible for this room size
+            continue
+        room = pra.ShoeBox(dims, fs=fs, materials=pra.Material(absorption), max_order=min(max_order, 30))
+        room.add_source(rng.uniform([0.3, 0.3, 0.3], dims - 0.3))
+        room.add_microphone(rng.uniform([0.3, 0.3, 0.5], dims - 0.3))
+        room.compute_rir()
+        r = np.asarray(room.rir[0][0], dtype=np.float32)
+        rirs.append(r / np.max(np.abs(r)))
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, **{str(i): r for i, r in enumerate(rirs)})
+    return rirs
+
+
+@dataclass
+class Augmenter:
+    """The home-condition chain: reverberation -> noise at SNR -> microphone -> gain -> time shift."""
+
+    noises: list[np.ndarray]
+    rirs: list[np.ndarray]
+    fs: int = 16000
+    snr_db: tuple[float, float] = (-5.0, 30.0)
+    p_noise: float = 0.9
+    p_reverb: float = 0.5
+    p_mic: float = 0.8
+    p_8k: float = 0.3
+    gain_db: tuple[float, float] = (-20.0, 6.0)
+    highpass_hz: tuple[float, float] = (100.0, 400.0)
+    lowpass_hz: tuple[float, float] = (3400.0, 8000.0)
+    tilt_db_per_octave: tuple[float, float] = (-3.0, 3.0)
+    max_shift_s: float = 0.1
+    floor_dbfs: float = -75.0  # a real microphone never gives digital silence
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+    def mic(self, x: np.ndarray) -> np.ndarray:
+        r = self.rng
+        if r.random() < self.p_8k:
+            x = resample_round_trip(x, self.fs)
+        x = highpass(x, r.uniform(*self.highpass_hz), self.fs)
+        lp = r.uniform(*self.lowpass_hz)
+        if lp < 0.48 * self.fs:
+            x = lowpass(x, lp, self.fs)
+        return tilt_eq(x, r.uniform(*self.tilt_db_per_octave), self.fs)
+
+    def __call__(self, x: np.ndarray, signal_power: float | None = None) -> np.ndarray:
+        r = self.rng
+        x = np.asarray(x, dtype=np.float32)
+        ps = signal_power if signal_power is not None else power(x)
+        if self.rirs and r.random() < self.p_reverb:
+            x = reverberate(x, self.rirs[int(r.integers(len(self.rirs)))])
+        if self.noises and r.random() < self.p_noise:
+            noise = fit_length(self.noises[int(r.integers(len(self.noises)))], x.size, r)
+            x = mix_at_snr(x, noise, r.uniform(*self.snr_db), ps)
+        if r.random() < self.p_mic:
+            x = self.mic(x)
+        x = x + r.standard_normal(x.size).astype(np.float32) * 10 ** (self.floor_dbfs / 20)
+        shift = int(r.integers(-int(self.max_shift_s * self.fs), int(self.max_shift_s * self.fs) + 1))
+        x = np.roll(x, shift)
+        peak_target = 10 ** (r.uniform(*self.gain_db) / 20) * 0.3  # level relative to a typical -10 dBFS peak
+        x = x * (peak_target / max(float(np.max(np.abs(x))), 1e-6))
+        return np.clip(x, -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,69 @@
+"""int8 TFLite conversion, the JSON sidecar, and the float-vs-int8 parity check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ..frontend import FrontendParams
+from ..model import Classifier
+
+
+def to_int8_tflite(model, representative: np.ndarray) -> bytes:
+    """Full-integer quantisation with int8 input and output, calibrated on real features."""
+
+    def rep():
+        for x in representative:
+            yield [x[None, ..., None].astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def git_commit(repo: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_model(out_stem: Path, tflite: bytes, sidecar: dict) -> tuple[Path, Path]:
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    tfl, js = out_stem.with_suffix(".tflite"), out_stem.with_suffix(".json")
+    tfl.write_bytes(tflite)
+    js.write_text(json.dumps(sidecar, indent=2, sort_keys=False) + "\n")
+    return tfl, js
+
+
+def int8_classifier(tflite: bytes, sidecar: dict, params: FrontendParams) -> Classifier:
+    """The int8 model loaded through the runtime the device uses, from a temporary copy."""
+    d = Path(tempfile.mkdtemp(prefix="barkcry-"))
+    tfl, _ = write_model(d / "candidate", tflite, sidecar)
+    return Classifier(tfl, params)
+
+
+def parity(float_scores: np.ndarray, int8_scores: np.ndarray, thresholds: list[float]) -> dict:
+    """How often float and int8 take the same decision, and how far their scores are apart."""
+    thr = np.asarray(thresholds)[None, :]
+    same = (float_scores >= thr) == (int8_scores >= thr)
+    diff = np.abs(float_scores - int8_scores)
+    return {
+        "windows": int(float_scores.shape[0]),
+        "same_decision": float(same.all(axis=1).mean()),
+        "max_abs_diff": float(diff.max()),
+        "p99_abs_diff": float(np.quantile(diff, 0.99)),
+        "mean_abs_diff": float(diff.mean()),
+    }

@@ -1,0 +1,115 @@
+"""The Keras model and its class-balanced fit with fresh augmentation every epoch."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+from keras import layers
+
+from .augment import Augmenter
+from .data import LABELS, Clip
+from .windows import WindowSampler
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 30
+    per_group: int = 600  # windows per class group per epoch (bark, cry, negative, noise)
+    batch_size: int = 64
+    patience: int = 6
+    learning_rate: float = 2e-3
+    width: int = 32
+    seed: int = 0
+    augment: bool = True
+    verbose: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LABELS)) -> keras.Model:
+    """A DS-CNN (Zhang et al., 'Hello Edge'): one regular conv, then depthwise-separable blocks.
+
+    Input is log-mel dB; a BatchNorm learns the input scaling so the sidecar needs no statistics.
+    Global max over time lets a single short bark decide a window; the mean over frequency is cheap.
+    """
+    inp = keras.Input((frames, mels, 1), name="logmel_db")
+    x = layers.BatchNormalization()(inp)
+    x = layers.Conv2D(width, (5, 5), strides=(2, 2), padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    for stride, ch in (((2, 2), width * 2), ((1, 1), width * 2), ((2, 2), width * 2)):
+        x = layers.DepthwiseConv2D((3, 3), strides=stride, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(ch, 1, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.GlobalMaxPooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    out = layers.Dense(n_labels, activation="sigmoid", name="scores")(x)
+    return keras.Model(inp, out)
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates per window for the conv and dense layers (the rest is negligible)."""
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.DepthwiseConv2D):
+            _, h, w, c = layer.output.shape
+            kh, kw = layer.kernel_size
+            macs += h * w * c * kh * kw
+        elif isinstance(layer, layers.Conv2D):
+            _, h, w, c = layer.output.shape
+            kh, kw = layer.kernel_size
+            macs += h * w * c * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, layers.Dense):
+            macs += layer.input.shape[-1] * layer.units
+    return int(macs)
+
+
+def fit(
+    sampler: WindowSampler,
+    train_groups: dict[str, list[Clip]],
+    val: tuple[np.ndarray, np.ndarray],
+    augmenter: Augmenter | None,
+    cfg: FitConfig,
+) -> keras.Model:
+    """Each epoch draws a fresh class-balanced, freshly augmented set; early stopping on val loss."""
+    keras.utils.set_random_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    if augmenter is not None:
+        augmenter.rng = np.random.default_rng(cfg.seed + 1000)
+    p = sampler.frontend.params
+    model = build_model(p.window_frames, p.n_mels, cfg.width)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.AUC(multi_label=True, num_labels=len(LABELS), name="auc")],
+    )
+    best, best_loss, wait = None, np.inf, 0
+    for epoch in range(cfg.epochs):
+        x, y = sampler.batch(train_groups, cfg.per_group, rng, augmenter if cfg.augment else None)
+        lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
+        model.optimizer.learning_rate.assign(lr)
+        h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
+        val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
+        cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc})
+        if cfg.verbose:
+            print(f"  epoch {epoch:2d} loss {h.history['loss'][0]:.4f} val_loss {val_loss:.4f} val_auc {val_auc:.4f}")
+        if val_loss < best_loss - 1e-4:
+            best, best_loss, wait = model.get_weights(), val_loss, 0
+        else:
+            wait += 1
+            if wait >= cfg.patience:
+                break
+    if best is not None:
+        model.set_weights(best)
+    return model
+
+
+def predict_windows(model: keras.Model, feats: np.ndarray) -> np.ndarray:
+    return model.predict(feats[..., None], batch_size=512, verbose=0)

@@ -1,0 +1,87 @@
+"""Cutting 1 s training windows out of clips and turning them into features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..frontend import LogMel
+from .augment import Augmenter, loudest_window_power
+from .data import Clip, Corpus
+
+
+def energetic_starts(x: np.ndarray, win: int, hop: int, within_db: float = 6.0) -> np.ndarray:
+    """Window starts whose energy is within ``within_db`` of the loudest: where the bark or cry is."""
+    if x.size <= win:
+        return np.array([0])
+    c = np.concatenate([[0.0], np.cumsum(np.square(x, dtype=np.float64))])
+    starts = np.arange(0, x.size - win + 1, hop)
+    e = 10 * np.log10((c[starts + win] - c[starts]) / win + 1e-12)
+    return starts[e >= e.max() - within_db]
+
+
+def cut(x: np.ndarray, start: int, win: int) -> np.ndarray:
+    """``win`` samples from ``start``; a short clip is zero-padded (augmentation then adds a floor)."""
+    seg = x[start : start + win]
+    if seg.size < win:
+        seg = np.pad(seg, (0, win - seg.size))
+    return seg.astype(np.float32)
+
+
+@dataclass
+class WindowSampler:
+    """Draws labelled windows: positives from their energetic part, negatives from anywhere."""
+
+    corpus: Corpus
+    frontend: LogMel
+
+    def __post_init__(self) -> None:
+        p = self.frontend.params
+        self.win = p.window_samples
+        self._starts: dict[str, np.ndarray] = {}
+
+    def starts(self, clip: Clip) -> np.ndarray:
+        if clip.path not in self._starts:
+            x = self.corpus.audio[clip.path]
+            if clip.label in ("bark", "cry"):
+                self._starts[clip.path] = energetic_starts(x, self.win, self.win // 8)
+            else:
+                self._starts[clip.path] = np.arange(0, max(1, x.size - self.win + 1), self.win // 4)
+        return self._starts[clip.path]
+
+    def window(self, clip: Clip, rng: np.random.Generator) -> np.ndarray:
+        s = self.starts(clip)
+        return cut(self.corpus.audio[clip.path], int(s[rng.integers(s.size)]), self.win)
+
+    def batch(
+        self,
+        groups: dict[str, list[Clip]],
+        per_group: int,
+        rng: np.random.Generator,
+        augment: Augmenter | None,
+        p_overlap: float = 0.1,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Class-balanced features and targets: ``per_group`` windows from each group of clips.
+
+        With probability ``p_overlap`` a positive gets a window of the other label laid over it,
+        so the model learns that a dog can bark while a baby cries (both targets on).
+        """
+        waves, targets = [], []
+        pos = {k: v for k, v in groups.items() if k in ("bark", "cry") and v}
+        for name, clips in groups.items():
+            for _ in range(per_group):
+                clip = clips[int(rng.integers(len(clips)))]
+                x, y = self.window(clip, rng), clip.target.copy()
+                if name in pos and len(pos) == 2 and rng.random() < p_overlap:
+                    other_name = "cry" if name == "bark" else "bark"
+                    other = pos[other_name][int(rng.integers(len(pos[other_name])))]
+                    o = self.window(other, rng)
+                    ratio = 10 ** (rng.uniform(-6, 6) / 20) * np.sqrt((x.var() + 1e-12) / (o.var() + 1e-12))
+                    x, y = x + ratio * o, np.maximum(y, other.target)
+                if augment is not None:
+                    x = augment(x, loudest_window_power(x, x.size // 2) if name in pos else None)
+                waves.append(x)
+                targets.append(y)
+        feats = self.frontend.compute(np.stack(waves))
+        return feats, np.stack(targets)
