@@ -50,3 +50,27 @@ class Resampler:
 
 def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return Resampler(src, dst)(x)
+
+
+class StreamingDecimator:
+    """Integer-factor decimation of a live stream (e.g. a 48 kHz-only USB microphone to 16 kHz).
+
+    Keeps the filter history between blocks, so block boundaries leave no trace.
+    """
+
+    def __init__(self, factor: int, taps_per_phase: int = 16, beta: float = 8.0) -> None:
+        self.factor = int(factor)
+        n = 2 * taps_per_phase * self.factor + 1
+        m = np.arange(n) - n // 2
+        cutoff = 0.95 / self.factor
+        self._h = (cutoff * np.sinc(cutoff * m) * np.kaiser(n, beta)).astype(np.float32)
+        self._hist = np.zeros(n - 1, dtype=np.float32)
+        self._phase = 0  # index, within the next block, of the next sample to keep
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        buf = np.concatenate([self._hist, np.asarray(x, dtype=np.float32)])
+        y = np.convolve(buf, self._h, mode="valid")  # y[i] is the filtered sample at x[i]
+        out = y[self._phase :: self.factor]
+        self._phase = (self._phase - y.size) % self.factor
+        self._hist = buf[-(self._h.size - 1) :]
+        return out

@@ -7,6 +7,7 @@ limit, reverberation, a noise floor) can become a cue for one label.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -51,14 +52,18 @@ def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     return (y * np.sqrt(power(x) / power(y))).astype(np.float32)
 
 
+@lru_cache(maxsize=512)
+def _butter(order: int, cutoff_hz: float, kind: str, fs: int) -> np.ndarray:
+    return ss.butter(order, cutoff_hz, kind, fs=fs, output="sos")
+
+
 def lowpass(x: np.ndarray, cutoff_hz: float, fs: int, order: int = 8) -> np.ndarray:
-    sos = ss.butter(order, cutoff_hz, "lowpass", fs=fs, output="sos")
-    return ss.sosfilt(sos, x).astype(np.float32)
+    """Butterworth low-pass; the cut-off is rounded to 10 Hz so that filter designs can be cached."""
+    return ss.sosfilt(_butter(order, round(cutoff_hz, -1), "lowpass", fs), x).astype(np.float32)
 
 
 def highpass(x: np.ndarray, cutoff_hz: float, fs: int, order: int = 2) -> np.ndarray:
-    sos = ss.butter(order, cutoff_hz, "highpass", fs=fs, output="sos")
-    return ss.sosfilt(sos, x).astype(np.float32)
+    return ss.sosfilt(_butter(order, round(cutoff_hz, -1), "highpass", fs), x).astype(np.float32)
 
 
 def tilt_eq(x: np.ndarray, db_per_octave: float, fs: int) -> np.ndarray:
@@ -92,7 +97,7 @@ def simulate_rooms(n: int, seed: int, fs: int = 16000, cache_dir: Path | None = 
             absorption, max_order = pra.inverse_sabine(rt60, dims)
         except ValueError:  # RT60 impossible for this room size
             continue
-        room = pra.ShoeBox(dims, fs=fs, materials=pra.Material(absorption), max_order=min(max_order, 30))
+        room = pra.ShoeBox(dims, fs=fs, materials=pra.Material(absorption), max_order=min(max_order, 40))
         room.add_source(rng.uniform([0.3, 0.3, 0.3], dims - 0.3))
         room.add_microphone(rng.uniform([0.3, 0.3, 0.5], dims - 0.3))
         room.compute_rir()
@@ -121,7 +126,8 @@ class Augmenter:
     lowpass_hz: tuple[float, float] = (3400.0, 8000.0)
     tilt_db_per_octave: tuple[float, float] = (-3.0, 3.0)
     max_shift_s: float = 0.1
-    floor_dbfs: float = -75.0  # a real microphone never gives digital silence
+    floor_dbfs: float = -75.0  # a real microphone never gives digital silence...
+    p_floor: float = 0.8  # ...but files can, so the model also sees some
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
     def mic(self, x: np.ndarray) -> np.ndarray:
@@ -145,7 +151,8 @@ class Augmenter:
             x = mix_at_snr(x, noise, r.uniform(*self.snr_db), ps)
         if r.random() < self.p_mic:
             x = self.mic(x)
-        x = x + r.standard_normal(x.size).astype(np.float32) * 10 ** (self.floor_dbfs / 20)
+        if r.random() < self.p_floor:
+            x = x + r.standard_normal(x.size).astype(np.float32) * 10 ** (self.floor_dbfs / 20)
         shift = int(r.integers(-int(self.max_shift_s * self.fs), int(self.max_shift_s * self.fs) + 1))
         x = np.roll(x, shift)
         peak_target = 10 ** (r.uniform(*self.gain_db) / 20) * 0.3  # level relative to a typical -10 dBFS peak

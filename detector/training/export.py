@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import tempfile
@@ -27,7 +29,8 @@ def to_int8_tflite(model, representative: np.ndarray) -> bytes:
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    return conv.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
+        return conv.convert()
 
 
 def git_commit(repo: Path) -> str:

@@ -1,0 +1,163 @@
+"""The `detector` command: run, scan, evaluate, calibrate, devices, config."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import config as config_mod
+from .config import ConfigError
+
+EXIT_CONFIG = 2  # bad configuration or arguments
+
+
+def _load_config(args) -> config_mod.Config:
+    path = args.config
+    if path is None and config_mod.DEFAULT_PATH.is_file():
+        path = config_mod.DEFAULT_PATH
+    cfg = config_mod.load(path)
+    if getattr(args, "model", None):
+        cfg.model = args.model
+    return cfg
+
+
+def _classifier(cfg):
+    from .model import Classifier
+
+    return Classifier(cfg.model_path())
+
+
+def cmd_scan(args) -> int:
+    from .scan import scan
+
+    cfg = _load_config(args)
+    return scan(cfg, _classifier(cfg), args.files, args.scores)
+
+
+def cmd_evaluate(args) -> int:
+    from .scan import evaluate
+
+    cfg = _load_config(args)
+    res = evaluate(cfg, _classifier(cfg), Path(args.manifest), Path(args.root) if args.root else None, Path(args.out))
+    for lab, m in res["labels"].items():
+        print(f"{lab}: AUC {m['auc']:.3f}  recall {m['recall']:.3f}  FP rate {m['fpr']:.3f} "
+              f"at threshold {m['threshold']:.3f} ({m['positives']} positives, {m['negatives']} negatives)")
+    print(f"report: {Path(args.out) / 'evaluation.md'}")
+    return 1 if res["skipped"] else 0
+
+
+def cmd_devices(args) -> int:
+    from .audio import list_input_devices, supported_rates
+
+    devs = list_input_devices()
+    if not devs:
+        print("no input devices found")
+        return 1
+    for d in devs:
+        rates = supported_rates(d["index"])
+        print(f"[{d['index']}] {d['name']}: {d['channels']} ch, default {d['default_rate']:.0f} Hz, "
+              f"rates {', '.join(map(str, rates)) or 'none usable'}")
+    return 0
+
+
+def cmd_config(args) -> int:
+    cfg = _load_config(args)
+    if args.action == "check":
+        from .model import Classifier
+
+        Classifier(cfg.model_path())  # the model must load and fit the frontend too
+        print(f"{args.config or 'defaults'}: OK")
+    else:
+        import yaml
+
+        print(yaml.safe_dump(config_mod.to_dict(cfg), sort_keys=False), end="")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .service import run_service
+
+    cfg = _load_config(args)
+    return run_service(cfg, input_file=args.input, realtime=not args.fast)
+
+
+def cmd_calibrate(args) -> int:
+    from .calibrate import calibrate
+
+    cfg = _load_config(args)
+    return calibrate(cfg, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="detector", description="Dog-bark and baby-cry detector")
+    ap.add_argument("--config", "-c", help=f"YAML config (default {config_mod.DEFAULT_PATH} if it exists)")
+    ap.add_argument("--model", help="a .tflite model with its .json sidecar (default: the bundled one)")
+    ap.add_argument("--log-level", default=None, help="debug, info, warning, error")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("run", help="listen and publish events (the daemon, in the foreground)")
+    p.add_argument("--input", help="replay a recording through the full live path instead of the microphone")
+    p.add_argument("--fast", action="store_true", help="with --input: as fast as possible, not in real time")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("scan", help="detect events in audio files (JSON lines)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--scores", action="store_true", help="also print every window's scores")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("evaluate", help="score a labelled manifest: ROC-AUC, recall, FP rate, per source")
+    p.add_argument("--manifest", required=True, help="CSV with path,label,source columns (as shared/data)")
+    p.add_argument("--root", help="folder the paths are relative to (default: the manifest's folder)")
+    p.add_argument("--out", default="reports/evaluation", help="report folder")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("calibrate", help="measure the room, count false alarms, suggest thresholds")
+    p.add_argument("--seconds", type=float, default=300.0)
+    p.add_argument("--device", help="input device name or index (default: the config's)")
+    p.add_argument("--input", help="use an existing recording instead of the microphone")
+    p.add_argument("--out", help="report folder (default: <state_dir>/calibration)")
+    p.add_argument("--positives", help="folder of bark/ and cry/ clips to mix in (default: bundled)")
+    p.add_argument("--apply", action="store_true", help="write the suggested thresholds into the config file")
+    p.set_defaults(func=cmd_calibrate)
+
+    sub.add_parser("devices", help="list input devices and their rates").set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("config", help="check or show the configuration")
+    p.add_argument("action", choices=["check", "show"])
+    p.set_defaults(func=cmd_config)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = (args.log_level or os.environ.get("BARKCRY_LOG_LEVEL") or "info").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .audio import DeviceError
+    from .model import ModelError
+
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"detector: config error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ModelError as e:
+        print(f"detector: model error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DeviceError as e:
+        print(f"detector: audio device error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+

@@ -1,0 +1,242 @@
+"""Configuration: dataclasses with working defaults, loaded from YAML with errors that name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .decision import LabelPolicy
+
+DEFAULT_PATH = Path("/etc/barkcry/config.yaml")
+
+
+class ConfigError(Exception):
+    """A bad key or value. The message names the key, the value and what was expected."""
+
+
+@dataclass
+class AudioConfig:
+    device: str | int | None = None  # None: the system default input; a name (substring) or an index
+    block_s: float = 0.1  # capture callback period
+    hop_s: float = 0.25  # one classifier window every hop
+
+
+@dataclass
+class LabelConfig:
+    on: float | None = None  # None: the model sidecar's threshold
+    off: float | None = None  # None: on * off_ratio
+    min_hits: int | None = None
+    hold_s: float | None = None
+    smoothing: int | None = None
+    min_dbfs: float | None = None
+
+
+@dataclass
+class DetectionConfig:
+    off_ratio: float = 0.6  # default off threshold as a fraction of on
+    min_hits: int = 2  # consecutive windows over ``on`` (0.25 s apart) before an event starts
+    hold_s: float = 1.5  # quiet time before an event ends
+    smoothing: int = 2  # windows in the moving average
+    min_dbfs: float = -65.0  # level gate: quieter windows never start or sustain an event
+    ongoing_every_s: float = 10.0  # "ongoing" updates for long events
+    labels: dict[str, LabelConfig] = field(default_factory=dict)
+
+    def policies(self, model_thresholds: dict[str, float]) -> dict[str, LabelPolicy]:
+        out = {}
+        for label, thr in model_thresholds.items():
+            lc = self.labels.get(label, LabelConfig())
+            on = lc.on if lc.on is not None else thr
+            pick = lambda v, d: d if v is None else v  # noqa: E731
+            out[label] = LabelPolicy(
+                on=on, off=pick(lc.off, round(on * self.off_ratio, 4)), min_hits=pick(lc.min_hits, self.min_hits),
+                hold_s=pick(lc.hold_s, self.hold_s), smoothing=pick(lc.smoothing, self.smoothing),
+                min_dbfs=pick(lc.min_dbfs, self.min_dbfs),
+            )
+        return out
+
+
+@dataclass
+class TLSConfig:
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False  # skip hostname verification (self-signed certificates on a LAN)
+
+
+@dataclass
+class MQTTConfig:
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = 1883
+    prefix: str = "barkcry"
+    device_id: str = field(default_factory=lambda: socket.gethostname().split(".")[0].lower())
+    username: str | None = None
+    password: str | None = None
+    password_file: str | None = None
+    tls: TLSConfig | None = None
+    keepalive: int = 30
+    queue_size: int = 1000  # messages kept while the broker is away; the oldest go first
+    level_every_s: float = 5.0
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+
+
+@dataclass
+class ClipsConfig:
+    enabled: bool = False  # privacy: audio never leaves the device, nor is it kept, unless asked
+    dir: str = "/var/lib/barkcry/clips"
+    pre_roll_s: float = 2.0
+    max_s: float = 30.0
+
+
+@dataclass
+class Config:
+    model: str | None = None  # None: the bundled models/bark_cry.tflite
+    state_dir: str = "/var/lib/barkcry"
+    log_level: str = "info"
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    mqtt: MQTTConfig = field(default_factory=MQTTConfig)
+    clips: ClipsConfig = field(default_factory=ClipsConfig)
+
+    def validate(self) -> None:
+        """Cross-field checks the type walk cannot do."""
+        d = self.detection
+        _check(0 < d.off_ratio <= 1, "detection.off_ratio", d.off_ratio, "a number in (0, 1]")
+        _check(d.min_hits >= 1, "detection.min_hits", d.min_hits, "an integer >= 1")
+        _check(d.smoothing >= 1, "detection.smoothing", d.smoothing, "an integer >= 1")
+        _check(d.hold_s >= 0, "detection.hold_s", d.hold_s, "seconds >= 0")
+        for label, lc in d.labels.items():
+            for k in ("on", "off"):
+                v = getattr(lc, k)
+                _check(v is None or 0 <= v <= 1, f"detection.labels.{label}.{k}", v, "a score in [0, 1]")
+            if lc.on is not None and lc.off is not None:
+                _check(lc.off <= lc.on, f"detection.labels.{label}.off", lc.off, f"at most on ({lc.on})")
+        _check(0 < self.audio.hop_s <= 1, "audio.hop_s", self.audio.hop_s, "seconds in (0, 1]")
+        _check(0 < self.audio.block_s <= 1, "audio.block_s", self.audio.block_s, "seconds in (0, 1]")
+        m = self.mqtt
+        _check(0 < m.port < 65536, "mqtt.port", m.port, "a TCP port (1-65535)")
+        _check(m.queue_size >= 1, "mqtt.queue_size", m.queue_size, "an integer >= 1")
+        _check(m.password is None or m.password_file is None, "mqtt.password_file", m.password_file,
+               "either mqtt.password or mqtt.password_file, not both")
+        _check(bool(m.prefix) and "#" not in m.prefix and "+" not in m.prefix, "mqtt.prefix", m.prefix,
+               "a topic prefix without wildcards")
+        _check(self.log_level.lower() in ("debug", "info", "warning", "error"), "log_level", self.log_level,
+               "one of debug, info, warning, error")
+
+    def model_path(self) -> Path:
+        from .model import DEFAULT_MODEL
+
+        return Path(self.model) if self.model else DEFAULT_MODEL
+
+    def mqtt_password(self) -> str | None:
+        if self.mqtt.password_file:
+            try:
+                return Path(self.mqtt.password_file).read_text().strip()
+            except OSError as e:
+                raise ConfigError(f"mqtt.password_file: cannot read {self.mqtt.password_file!r} ({e})") from e
+        return self.mqtt.password
+
+
+def _check(ok: bool, key: str, value, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: got {value!r}, expected {expected}")
+
+
+def _type_name(tp) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {type(None): "null", str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def _convert(tp, value, key: str):
+    """Check ``value`` against the annotation ``tp``, building nested dataclasses."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in typing.get_args(tp):
+            try:
+                return _convert(arg, value, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
+    if origin is dict:
+        _, vt = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: got {value!r}, expected a mapping")
+        return {str(k): _convert(vt, v if v is not None else {}, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if tp is type(None):
+        if value is None:
+            return None
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
+
+
+def _build(cls, data, prefix: str = ""):
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: got {data!r}, expected a mapping")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for k in data:
+        if k not in names:
+            where = f"{prefix}.{k}" if prefix else str(k)
+            raise ConfigError(f"{where}: unknown key, expected one of {', '.join(names)}")
+    kwargs = {k: _convert(hints[k], v, f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def load(path: Path | str | None) -> Config:
+    """Defaults, overridden by the YAML file at ``path`` if given (a missing explicit file is an error)."""
+    if path is None:
+        cfg = Config()
+    else:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as e:
+            raise ConfigError(f"config file {p}: cannot read ({e.strerror})") from e
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {p}: not valid YAML ({e})") from e
+        cfg = _build(Config, data)
+    cfg.validate()
+    return cfg
+
+
+SECRET_KEYS = {"password"}
+
+
+def to_dict(cfg: Config, mask: bool = True) -> dict:
+    """The effective configuration as plain data; secrets masked."""
+
+    def walk(o):
+        if isinstance(o, dict):
+            return {k: ("***" if mask and k in SECRET_KEYS and v else walk(v)) for k, v in o.items()}
+        return o
+
+    return walk(dataclasses.asdict(cfg))

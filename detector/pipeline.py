@@ -1,0 +1,118 @@
+"""The detector loop, top to bottom: samples -> log-mel frames -> classifier -> decider -> sinks.
+
+`detector run`, `detector scan` and `detector calibrate` all drive this same class; only the source
+and the sinks differ, so a file replay in a test exercises exactly what the Pi runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .decision import Decider, Event
+from .frontend import LogMel
+from .model import Classifier
+from .ring import RingBuffer
+from .sinks import Sink
+
+
+@dataclass
+class Window:
+    """One classifier window: its end on the stream clock (s), its scores and its level."""
+
+    t_end: float
+    scores: dict[str, float]
+    dbfs: float
+
+
+def dbfs(x: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (a full-scale square wave is 0 dBFS)."""
+    ms = float(np.dot(x, x)) / max(x.size, 1)
+    return 10 * math.log10(ms) if ms > 1e-20 else -200.0
+
+
+class Pipeline:
+    """Feed blocks of samples with ``process``; every ``hop_s`` it scores the last window and decides."""
+
+    def __init__(self, classifier: Classifier, decider: Decider, sinks: Iterable[Sink] = (), hop_s: float = 0.25,
+                 history_s: float = 10.0) -> None:
+        self.classifier = classifier
+        self.decider = decider
+        self.sinks = list(sinks)
+        self.frontend = LogMel(classifier.frontend)
+        p = self.frontend.params
+        self.rate = p.sample_rate
+        self.hop_frames = max(1, round(hop_s * p.sample_rate / p.hop_length))
+        self.window_frames = p.window_frames
+        self.window_s = p.window_samples / p.sample_rate
+        # Recent samples, for the level of each window and the pre-roll of saved clips.
+        self.history = RingBuffer(max(int(history_s * self.rate), p.window_samples))
+        self._frames = np.zeros((self.window_frames + 256, p.n_mels), dtype=np.float32)
+        self._n_buffered = 0  # valid rows at the top of _frames
+        self._frames_total = 0  # frames produced since start
+        self._next_end = self.window_frames  # frame count at which the next window is complete
+
+    @property
+    def t(self) -> float:
+        """Stream time: samples seen so far / rate. Derived from a sample count, so it never drifts."""
+        return self.history.total / self.rate
+
+    def process(self, block: np.ndarray) -> list[Event]:
+        """One block of float32 samples in; the event messages it raised out."""
+        self.history.write(block)
+        events: list[Event] = []
+        for new in self._chunks(self.frontend.push(block)):
+            self._append(new)
+            while self._frames_total >= self._next_end:
+                events += self._score(self._frames_total - self._next_end)
+                self._next_end += self.hop_frames
+        return events
+
+    def finish(self) -> list[Event]:
+        """End every open event: the stream is over."""
+        events = self.decider.flush(self.t)
+        for ev in events:
+            for s in self.sinks:
+                s.event(ev)
+        return events
+
+    # -- internals ------------------------------------------------------------------------------
+    def _chunks(self, frames: np.ndarray):
+        """Split large pushes (fast file replay) so the frame buffer never needs to grow."""
+        for i in range(0, frames.shape[0], self.hop_frames):
+            yield frames[i : i + self.hop_frames]
+
+    def _append(self, new: np.ndarray) -> None:
+        n = new.shape[0]
+        if self._n_buffered + n > self._frames.shape[0]:  # slide: keep only the last window
+            keep = self.window_frames
+            self._frames[:keep] = self._frames[self._n_buffered - keep : self._n_buffered]
+            self._n_buffered = keep
+        self._frames[self._n_buffered : self._n_buffered + n] = new
+        self._n_buffered += n
+        self._frames_total += n
+
+    def _score(self, lag: int) -> list[Event]:
+        """Score the window that ended ``lag`` frames ago."""
+        end = self._n_buffered - lag
+        window = self._frames[end - self.window_frames : end]
+        p = self.frontend.params
+        end_frame = self._frames_total - lag  # exclusive
+        end_sample = (end_frame - 1) * p.hop_length + p.n_fft
+        start_sample, samples = self.history.read(end_sample - p.window_samples, p.window_samples)
+        w = Window(end_sample / self.rate, self.classifier(window), dbfs(samples))
+        events = self.decider.update(w.t_end, w.scores, w.dbfs)
+        for s in self.sinks:
+            s.window(w)
+            for ev in events:
+                s.event(ev)
+        return events
+
+    def run(self, blocks: Iterable[np.ndarray]) -> None:
+        """Drive the pipeline from a source until it ends, then close every open event."""
+        for block in blocks:
+            self.process(block)
+        self.finish()

@@ -1,0 +1,67 @@
+"""A preallocated single-producer ring of samples with a monotonic sample index."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+
+class RingBuffer:
+    """The audio callback ``write``s into it (copy only, no allocation); a reader ``read``s by sample index.
+
+    ``total`` counts every sample ever written, so timestamps derived from it never drift. A reader
+    that falls more than ``capacity`` behind loses the oldest samples: ``read`` then skips ahead and
+    ``lost`` counts what was skipped, so an overrun is reported, never silent.
+    """
+
+    def __init__(self, capacity: int, dtype=np.float32) -> None:
+        self.capacity = int(capacity)
+        self._buf = np.zeros(self.capacity, dtype=dtype)
+        self.total = 0  # samples written since start: updated after the copy, read by the consumer
+        self.overflows = 0  # input overflows reported by the audio driver
+        self.lost = 0  # samples overwritten before the reader got them
+        self._cond = threading.Condition()
+
+    def write(self, block: np.ndarray) -> None:
+        """Copy ``block`` in. Safe to call from a real-time audio callback: it never allocates or blocks long."""
+        n = block.shape[0]
+        if n > self.capacity:
+            block, n = block[-self.capacity :], self.capacity
+        i = self.total % self.capacity
+        first = min(n, self.capacity - i)
+        self._buf[i : i + first] = block[:first]
+        if first < n:
+            self._buf[: n - first] = block[first:]
+        self.total += n
+        # notify without waiting for the lock: a busy reader must never stall the callback
+        if self._cond.acquire(blocking=False):
+            try:
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
+
+    def wait(self, beyond: int, timeout: float) -> bool:
+        """Block until more than ``beyond`` samples were written in total, or ``timeout`` seconds pass."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.total > beyond, timeout)
+
+    def read(self, start: int, n: int | None = None) -> tuple[int, np.ndarray]:
+        """Samples from index ``start`` (up to ``n``, default all available): returns (actual start, copy)."""
+        end = self.total
+        oldest = max(0, end - self.capacity)
+        if start < oldest:
+            self.lost += oldest - start
+            start = oldest
+        stop = end if n is None else min(end, start + n)
+        idx = np.arange(start, stop) % self.capacity if stop > start else np.zeros(0, dtype=int)
+        out = self._buf[idx]
+        if self.total - self.capacity > start:  # the writer lapped us during the copy: drop the stale part
+            skip = self.total - self.capacity - start
+            self.lost += skip
+            return start + skip, out[skip:]
+        return start, out
+
+    def latest(self, n: int) -> np.ndarray:
+        """The newest ``n`` samples (fewer at the very start)."""
+        return self.read(max(0, self.total - n), n)[1]

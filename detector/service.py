@@ -1,0 +1,100 @@
+"""The daemon: wire source, pipeline and sinks; systemd notify and watchdog; clean shutdown on signals."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+
+from . import __version__
+from .audio import FileSource, MicrophoneSource
+from .config import Config
+from .model import Classifier
+from .scan import make_pipeline
+from .sinks.clips import ClipSink
+from .sinks.log import LogSink
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    """systemd sd_notify (READY, WATCHDOG, STOPPING, STATUS); a no-op outside systemd."""
+
+    def __init__(self) -> None:
+        self._n = None
+        if os.environ.get("NOTIFY_SOCKET"):
+            import sdnotify
+
+            self._n = sdnotify.SystemdNotifier()
+        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        self.watchdog_every = usec / 2e6 if usec else None
+        self._last = 0.0
+
+    def send(self, msg: str) -> None:
+        if self._n is not None:
+            self._n.notify(msg)
+
+    def alive(self) -> None:
+        """Called from the audio loop: the watchdog only hears from a loop that is really turning."""
+        now = time.monotonic()
+        if self.watchdog_every and now - self._last >= self.watchdog_every:
+            self._last = now
+            self.send("WATCHDOG=1")
+
+
+def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True) -> int:
+    logging.getLogger().setLevel(cfg.log_level.upper())
+    clf = Classifier(cfg.model_path())
+    rate = clf.frontend.sample_rate
+    if input_file:
+        source = FileSource(input_file, rate, cfg.audio.block_s, realtime=realtime)
+    else:
+        source = MicrophoneSource(cfg.audio.device, rate, cfg.audio.block_s)
+    log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name, clf.thresholds)
+
+    clock = time.time()  # stream time 0
+    sinks = [LogSink(clock_offset=clock)]
+    mqtt_sink = None
+    if cfg.mqtt.enabled:
+        from .sinks.mqtt import MqttSink
+
+        mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__)
+        mqtt_sink.start()
+        sinks.append(mqtt_sink)
+    pipeline = make_pipeline(cfg, clf, sinks)
+    if cfg.clips.enabled:
+        pipeline.sinks.append(ClipSink(cfg.clips, pipeline.history, rate, clock))
+
+    notifier = Notifier()
+    stopping = {"signal": None}
+
+    def on_signal(signum, frame):
+        stopping["signal"] = signum
+        source.stop()
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, on_signal)
+
+    notifier.send("READY=1")
+    notifier.send(f"STATUS=listening on {source.name}")
+    overflows = 0
+    try:
+        for block in source.blocks():
+            pipeline.process(block)
+            notifier.alive()
+            info = source.info()
+            if info.overflows != overflows:
+                log.warning("audio input overflowed %d time(s) so far: samples were lost", info.overflows)
+                overflows = info.overflows
+    finally:
+        notifier.send("STOPPING=1")
+        pipeline.finish()
+        if mqtt_sink is not None:
+            mqtt_sink.close(timeout=5.0)
+        log.info("stopped%s", f" on signal {stopping['signal']}" if stopping["signal"] else "")
+    return 0
+
+
+

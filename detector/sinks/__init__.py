@@ -1,0 +1,22 @@
+"""Where windows and events go: the log, MQTT, saved clips, a scan's stdout."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..decision import Event
+    from ..pipeline import Window
+
+
+class Sink:
+    """Base sink: override what you need. Sinks must not block the audio loop."""
+
+    def window(self, w: "Window") -> None:  # every scored window
+        pass
+
+    def event(self, ev: "Event") -> None:  # start, ongoing and end messages
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,209 @@
+"""MQTT publishing (paho-mqtt 2): retained state and availability, QoS 1 events, Home Assistant discovery.
+
+Topics under ``<prefix>/<device_id>/``: ``status`` (online/offline, retained, the last will),
+``<label>`` (ON/OFF, retained), ``event`` (JSON, QoS 1) and ``level`` (dBFS).
+
+No event is lost while the broker is away: every message waits in a bounded queue until the broker
+acknowledges it (PUBACK). Messages sent but not acknowledged when the connection drops go back to
+the front of the queue, so delivery is at-least-once; the event id lets subscribers deduplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+
+from ..config import MQTTConfig
+from . import Sink
+from .log import event_dict
+
+log = logging.getLogger(__name__)
+
+PRETTY = {"bark": "Dog bark", "cry": "Baby cry"}
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: str
+    qos: int = 1
+    retain: bool = False
+
+
+class MqttSink(Sink):
+    def __init__(self, cfg: MQTTConfig, labels: list[str], password: str | None = None, model_name: str = "",
+                 clock_offset: float | None = None, version: str = "") -> None:
+        self.cfg, self.labels, self.model_name, self.version = cfg, labels, model_name, version
+        self.base = f"{cfg.prefix}/{cfg.device_id}"
+        self.status_topic = f"{self.base}/status"
+        self.clock_offset = time.time() if clock_offset is None else clock_offset
+        self.dropped = 0  # messages dropped because the queue was full
+        self._queue: deque[Message] = deque()
+        self._inflight: dict[int, Message] = {}
+        self._lock = threading.RLock()
+        self._connected = threading.Event()
+        self._warned_down = False
+        self._last_level = -1e9
+
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"barkcry-{cfg.device_id}",
+                        protocol=mqtt.MQTTv311, clean_session=True)
+        if cfg.username:
+            c.username_pw_set(cfg.username, password)
+        if cfg.tls is not None:
+            c.tls_set(ca_certs=cfg.tls.ca_file, certfile=cfg.tls.cert_file, keyfile=cfg.tls.key_file,
+                      cert_reqs=ssl.CERT_REQUIRED)
+            if cfg.tls.insecure:
+                c.tls_insecure_set(True)
+        c.will_set(self.status_topic, "offline", qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        # We bound the queue ourselves; paho's own queue only ever holds what we handed it while connected.
+        c.max_inflight_messages_set(50)
+        c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
+        c.on_publish, c.on_message = self._on_publish, self._on_message
+        self.client = c
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background; retries forever with backoff (paho's loop thread)."""
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
+        self.client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> int:
+        """Publish offline, flush the queue (up to ``timeout`` s), disconnect. Returns messages left unsent."""
+        self._enqueue(Message(self.status_topic, "offline", 1, True))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.pending():
+            if self._connected.is_set():
+                self._drain()
+            time.sleep(0.02)
+        left = self.pending()
+        if left:
+            log.warning("MQTT: %d message(s) not delivered at shutdown", left)
+        self.client.disconnect()
+        self.client.loop_stop()
+        return left
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue) + len(self._inflight)
+
+    # -- sink interface -------------------------------------------------------------------------
+    def event(self, ev) -> None:
+        payload = event_dict(ev, self.clock_offset) | {"event_type": f"{ev.label}_{ev.state}"}
+        if ev.state == "start":
+            self._enqueue(Message(f"{self.base}/{ev.label}", "ON", 1, True))
+        self._enqueue(Message(f"{self.base}/event", json.dumps(payload), 1, False))
+        if ev.state == "end":
+            self._enqueue(Message(f"{self.base}/{ev.label}", "OFF", 1, True))
+
+    def window(self, w) -> None:
+        # The level is a live reading: sent only while connected, never queued (a stale level is noise).
+        if w.t_end - self._last_level >= self.cfg.level_every_s:
+            self._last_level = w.t_end
+            if self._connected.is_set():
+                self.client.publish(f"{self.base}/level", f"{w.dbfs:.1f}", qos=0, retain=False)
+
+    # -- queue ----------------------------------------------------------------------------------
+    def _enqueue(self, msg: Message) -> None:
+        with self._lock:
+            if len(self._queue) >= self.cfg.queue_size:
+                self._queue.popleft()
+                self.dropped += 1
+                log.warning("MQTT queue full (%d): dropped the oldest message (%d dropped so far)",
+                            self.cfg.queue_size, self.dropped)
+            self._queue.append(msg)
+        if self._connected.is_set():
+            self._drain()
+        elif not self._warned_down:
+            self._warned_down = True
+            log.warning("MQTT broker %s:%d not connected: queueing messages (up to %d) and retrying",
+                        self.cfg.host, self.cfg.port, self.cfg.queue_size)
+
+    def _drain(self) -> None:
+        with self._lock:
+            while self._queue and self._connected.is_set() and len(self._inflight) < 50:
+                msg = self._queue[0]
+                info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break  # connection went away: the message stays queued
+                self._queue.popleft()
+                if msg.qos > 0:
+                    self._inflight[info.mid] = msg
+
+    # -- paho callbacks (paho's thread) ---------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT connection to %s:%d refused: %s", self.cfg.host, self.cfg.port, reason_code)
+            return
+        log.info("MQTT connected to %s:%d", self.cfg.host, self.cfg.port)
+        self._warned_down = False
+        with self._lock:
+            # Whatever was in flight on the old connection is sent again (at-least-once).
+            for mid in sorted(self._inflight, reverse=True):
+                self._queue.appendleft(self._inflight.pop(mid))
+            for msg in reversed(self._hello()):
+                self._queue.appendleft(msg)
+        if self.cfg.discovery:
+            client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
+        self._connected.set()
+        self._drain()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        if reason_code != 0:
+            log.warning("MQTT disconnected (%s): queueing until the broker is back", reason_code)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            self._inflight.pop(mid, None)
+        self._drain()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if msg.topic == f"{self.cfg.discovery_prefix}/status" and msg.payload == b"online":
+            log.info("Home Assistant came online: sending discovery again")
+            for m in self._discovery():
+                self._enqueue(m)
+
+    # -- what we announce -----------------------------------------------------------------------
+    def _hello(self) -> list[Message]:
+        """Sent first on every (re)connection: discovery, then online."""
+        return (self._discovery() if self.cfg.discovery else []) + [Message(self.status_topic, "online", 1, True)]
+
+    def discovery_payloads(self) -> dict[str, dict]:
+        """Home Assistant MQTT discovery: topic -> config payload."""
+        dev_id = self.cfg.device_id
+        device = {"identifiers": [f"barkcry_{dev_id}"], "name": f"barkcry {dev_id}", "manufacturer": "barkcry",
+                  "model": self.model_name or "bark/cry detector", "sw_version": self.version}
+        avail = {"availability_topic": self.status_topic, "payload_available": "online",
+                 "payload_not_available": "offline"}
+        node = f"barkcry_{dev_id}"
+        dp = self.cfg.discovery_prefix
+        out = {}
+        for lab in self.labels:
+            out[f"{dp}/binary_sensor/{node}/{lab}/config"] = {
+                "name": PRETTY.get(lab, lab), "unique_id": f"{node}_{lab}", "object_id": f"{node}_{lab}",
+                "state_topic": f"{self.base}/{lab}", "payload_on": "ON", "payload_off": "OFF",
+                "device_class": "sound", "device": device, **avail}
+        out[f"{dp}/event/{node}/event/config"] = {
+            "name": "Sound event", "unique_id": f"{node}_event", "object_id": f"{node}_event",
+            "state_topic": f"{self.base}/event",
+            "event_types": [f"{lab}_{s}" for lab in self.labels for s in ("start", "ongoing", "end")],
+            "device": device, **avail}
+        out[f"{dp}/sensor/{node}/level/config"] = {
+            "name": "Sound level", "unique_id": f"{node}_level", "object_id": f"{node}_level",
+            "state_topic": f"{self.base}/level", "unit_of_measurement": "dBFS", "state_class": "measurement",
+            "icon": "mdi:microphone", "device": device, **avail}
+        return out
+
+    def _discovery(self) -> list[Message]:
+        return [Message(t, json.dumps(p), 1, True) for t, p in self.discovery_payloads().items()]

@@ -1,0 +1,104 @@
+"""Clip-level test sets under home conditions (clean, noise at SNR, room + microphone), scored by max over windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..frontend import LogMel
+from ..metrics import rate_at, roc_auc
+from .augment import Augmenter, fit_length, loudest_window_power, mix_at_snr, reverberate
+from .data import LABELS, Clip
+
+SNRS = (None, 20, 10, 5, 0, -5)  # None: clean
+HOP_FRAMES = 25  # 0.25 s between analysis windows, as `detector scan`
+
+
+def clip_windows(lm: LogMel, x: np.ndarray, hop_frames: int = HOP_FRAMES) -> np.ndarray:
+    """All analysis windows of one clip: (n, window_frames, n_mels); a short clip is zero-padded."""
+    p = lm.params
+    if x.size < p.window_samples:
+        x = np.pad(x, (0, p.window_samples - x.size))
+    f = lm.compute(x)
+    starts = list(range(0, f.shape[0] - p.window_frames + 1, hop_frames))
+    if starts[-1] != f.shape[0] - p.window_frames:
+        starts.append(f.shape[0] - p.window_frames)
+    return np.stack([f[s : s + p.window_frames] for s in starts])
+
+
+@dataclass
+class Condition:
+    name: str
+    snr_db: float | None
+    room_mic: bool
+
+
+CONDITIONS = [Condition(("room+mic " if rm else "") + ("clean" if s is None else f"{s:+d} dB"), s, rm)
+              for rm in (False, True) for s in SNRS]
+
+
+@dataclass
+class TestSet:
+    """Features of every clip under every condition, computed once and shared by all models scored on it."""
+
+    clips: list[Clip]
+    feats: dict[str, list[np.ndarray]] = field(default_factory=dict)  # condition -> per-clip windows
+
+    @classmethod
+    def build(cls, clips, audio, lm: LogMel, noises, rirs, seed: int, conditions=CONDITIONS) -> "TestSet":
+        ts = cls(clips)
+        for cond in conditions:
+            rng = np.random.default_rng(seed)  # the same noise and room draws for every condition
+            mic = Augmenter(noises=[], rirs=[], rng=np.random.default_rng(seed + 1))
+            out = []
+            for c in clips:
+                x = audio[c.path].astype(np.float32)
+                noise = fit_length(noises[int(rng.integers(len(noises)))], x.size, rng)
+                rir = rirs[int(rng.integers(len(rirs)))]
+                if cond.room_mic:
+                    x = reverberate(x, rir)
+                if cond.snr_db is not None:  # SNR relative to the event's loudest second, not the clip
+                    x = mix_at_snr(x, noise, cond.snr_db, loudest_window_power(x, lm.params.window_samples))
+                if cond.room_mic:
+                    x = mic.mic(x)
+                out.append(clip_windows(lm, x))
+            ts.feats[cond.name] = out
+        return ts
+
+    def score(self, predict) -> dict[str, np.ndarray]:
+        """condition -> (n_clips, n_labels) clip scores: max over each clip's windows."""
+        res = {}
+        for cond, per_clip in self.feats.items():
+            allw = np.concatenate(per_clip)
+            s = predict(allw)
+            bounds = np.cumsum([0] + [w.shape[0] for w in per_clip])
+            res[cond] = np.stack([s[a:b].max(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+        return res
+
+
+def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> dict:
+    """Per label: AUC, recall and FP rate per condition; FP rate per negative source and for music."""
+    out: dict = {"conditions": {}, "fp_by_source": {}}
+    for cond, s in scores.items():
+        row = {}
+        for j, lab in enumerate(LABELS):
+            is_pos = np.array([c.label == lab for c in clips])
+            is_neg = np.array([c.label not in LABELS for c in clips])
+            keep = is_pos | is_neg  # the other label's clips are neither positive nor a false alarm here
+            rec, fpr = rate_at(is_pos[keep], s[keep, j], thresholds[lab])
+            row[lab] = {"auc": roc_auc(is_pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
+                        "n_pos": int(is_pos.sum()), "n_neg": int(is_neg.sum())}
+        out["conditions"][cond] = row
+    clean = scores[CONDITIONS[0].name]
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(clips):
+        if c.label not in LABELS:
+            groups.setdefault(c.source, []).append(i)
+            if c.is_music:
+                groups.setdefault("music (hard negative for cry)", []).append(i)
+    for g, idx in sorted(groups.items()):
+        out["fp_by_source"][g] = {
+            lab: float((clean[idx, j] >= thresholds[lab]).mean()) for j, lab in enumerate(LABELS)
+        } | {"n": len(idx)}
+    return out

@@ -1,0 +1,126 @@
+"""The training report: markdown tables and PNG plots from the runs of a study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import roc_curve
+from .data import LABELS
+from .evaluate import CONDITIONS
+
+
+def mean_sd(values) -> str:
+    v = np.asarray([x for x in values if x == x], dtype=float)
+    if v.size == 0:
+        return "n/a"
+    return f"{v.mean():.3f} ± {v.std():.3f}" if v.size > 1 else f"{v[0]:.3f}"
+
+
+def _runs(results, split, variant):
+    return [r for r in results if r.split == split and r.variant == variant]
+
+
+def auc_table(results, splits) -> list[str]:
+    lines = ["| test | variant | seeds | " + " | ".join(f"{lab} AUC clean" for lab in LABELS)
+             + " | " + " | ".join(f"{lab} AUC 0 dB room+mic" for lab in LABELS) + " |",
+             "|---|---|---:|" + "---:|" * (2 * len(LABELS))]
+    for split in splits:
+        for variant in ("augmented", "no-augmentation"):
+            rs = _runs(results, split, variant)
+            if not rs:
+                continue
+            clean = [mean_sd(r.summary["conditions"]["clean"][lab]["auc"] for r in rs) for lab in LABELS]
+            hard = [mean_sd(r.summary["conditions"]["room+mic +0 dB"][lab]["auc"] for r in rs) if "room+mic +0 dB"
+                    in rs[0].summary["conditions"] else "n/a" for lab in LABELS]
+            lines.append(f"| {split} | {variant} | {len(rs)} | " + " | ".join(clean) + " | " + " | ".join(hard) + " |")
+    return lines
+
+
+def snr_table(results, split) -> list[str]:
+    """Recall and false-positive rate per condition, mean ± sd over seeds, both variants."""
+    lines = ["| condition | variant | " + " | ".join(f"{lab} recall | {lab} FP rate" for lab in LABELS) + " |",
+             "|---|---|" + "---:|---:|" * len(LABELS)]
+    for cond in [c.name for c in CONDITIONS]:
+        for variant in ("augmented", "no-augmentation"):
+            rs = _runs(results, split, variant)
+            if not rs or cond not in rs[0].summary["conditions"]:
+                continue
+            cells = []
+            for lab in LABELS:
+                cells.append(mean_sd(r.summary["conditions"][cond][lab]["recall"] for r in rs))
+                cells.append(mean_sd(r.summary["conditions"][cond][lab]["fpr"] for r in rs))
+            lines.append(f"| {cond} | {variant} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def fp_source_table(results, split) -> list[str]:
+    rs = _runs(results, split, "augmented")
+    if not rs:
+        return []
+    lines = ["| negative source | clips | " + " | ".join(f"{lab} FP rate" for lab in LABELS) + " |",
+             "|---|---:|" + "---:|" * len(LABELS)]
+    for src in rs[0].summary["fp_by_source"]:
+        n = rs[0].summary["fp_by_source"][src]["n"]
+        cells = [mean_sd(r.summary["fp_by_source"][src][lab] for r in rs) for lab in LABELS]
+        lines.append(f"| {src} | {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def plot_roc(result, clips, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(LABELS), figsize=(5 * len(LABELS), 4.2))
+    for j, lab in enumerate(LABELS):
+        ax = axes[j]
+        is_pos = np.array([c.label == lab for c in clips])
+        keep = is_pos | np.array([c.label not in LABELS for c in clips])
+        for cond in ("clean", "+10 dB", "+0 dB", "room+mic +0 dB"):
+            if cond in result.clip_scores:
+                fpr, tpr, _ = roc_curve(is_pos[keep], result.clip_scores[cond][keep, j])
+                ax.plot(fpr, tpr, label=cond)
+        ax.set_title(f"{lab} ({result.split}, seed {result.seed})")
+        ax.set_xlabel("false-positive rate")
+        ax.set_ylabel("recall")
+        ax.set_xscale("symlog", linthresh=0.01)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_snr(results, split, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    snrs = [c for c in CONDITIONS if not c.room_mic]
+    xs = np.arange(len(snrs))
+    fig, axes = plt.subplots(1, len(LABELS), figsize=(5 * len(LABELS), 4.2))
+    for j, lab in enumerate(LABELS):
+        ax = axes[j]
+        for variant, style in (("augmented", "-"), ("no-augmentation", "--")):
+            rs = _runs(results, split, variant)
+            if not rs:
+                continue
+            for room, marker in ((False, "o"), (True, "s")):
+                names = [c.name for c in CONDITIONS if c.room_mic == room]
+                if names[0] not in rs[0].summary["conditions"]:
+                    continue
+                vals = np.array([[r.summary["conditions"][n][lab]["recall"] for n in names] for r in rs])
+                ax.errorbar(xs, vals.mean(0), yerr=vals.std(0), fmt=style + marker, capsize=3,
+                            label=f"{variant}{' + room/mic' if room else ''}")
+        ax.set_xticks(xs, [c.name.replace(" dB", "") for c in snrs])
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{lab} recall at shipped-style thresholds ({split})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
