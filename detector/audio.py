@@ -104,7 +104,10 @@ class MicrophoneSource:
             if not multiples:
                 raise DeviceError(f"input device {self.name!r} offers {rates} Hz, none a multiple of {rate} Hz")
             self.device_rate = min(multiples)
-        self.ring = RingBuffer(int(ring_s * self.device_rate), dtype=np.int16)
+        factor = self.device_rate // rate
+        self._limit = None if max_samples is None else max_samples * factor  # device-rate samples to capture
+        # With a limit (calibration, tests) the ring holds it all: a file-backed device is not paced.
+        self.ring = RingBuffer(max(int(ring_s * self.device_rate), (self._limit or 0) + 1), dtype=np.int16)
         self.reopens = 0
         self._stream = None
         self._stop = threading.Event()
@@ -113,8 +116,16 @@ class MicrophoneSource:
         return CaptureInfo(self.name, self.device_rate, self.rate, self.ring.overflows, self.ring.lost, self.reopens)
 
     def _callback(self, indata, frames, time_info, status) -> None:
+        import sounddevice as sd
+
         if status.input_overflow:
             self.ring.overflows += 1
+        if self._limit is not None:
+            room = self._limit - self.ring.total
+            if room < frames:
+                if room > 0:
+                    self.ring.write(indata[:room, 0])
+                raise sd.CallbackStop
         self.ring.write(indata[:, 0])
 
     def _open(self) -> None:
@@ -139,7 +150,7 @@ class MicrophoneSource:
     def blocks(self) -> Iterator[np.ndarray]:
         """Float32 blocks at the model rate, in order, until ``stop()`` or ``max_samples``."""
         decim = StreamingDecimator(self.device_rate // self.rate) if self.device_rate != self.rate else None
-        want = None if self.max_samples is None else self.max_samples * (self.device_rate // self.rate)
+        want = self._limit
         pos, backoff, delivered = 0, 1.0, 0
         self._open()
         try:

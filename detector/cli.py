@@ -81,7 +81,7 @@ def cmd_run(args) -> int:
     from .service import run_service
 
     cfg = _load_config(args)
-    return run_service(cfg, input_file=args.input, realtime=not args.fast)
+    return run_service(cfg, input_file=args.input, realtime=not args.fast, seconds=args.seconds)
 
 
 def cmd_calibrate(args) -> int:
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="listen and publish events (the daemon, in the foreground)")
     p.add_argument("--input", help="replay a recording through the full live path instead of the microphone")
     p.add_argument("--fast", action="store_true", help="with --input: as fast as possible, not in real time")
+    p.add_argument("--seconds", type=float, help="stop after this much audio (default: run until stopped)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("scan", help="detect events in audio files (JSON lines)")

@@ -54,6 +54,7 @@ class _LabelState:
     active: Event | None = None
     last_above: float = 0.0
     last_report: float = 0.0
+    last_end: float = 0.0  # a new episode never starts before the previous one ended
 
 
 class Decider:
@@ -81,7 +82,7 @@ class Decider:
             if st.active is None:
                 if smoothed >= p.on and loud:
                     if st.hits == 0:
-                        st.first_hit_start = max(0.0, t_end - self.window_s)
+                        st.first_hit_start = max(0.0, st.last_end, t_end - self.window_s)
                     st.hits += 1
                     if st.hits >= p.min_hits:
                         st.active = Event(uuid.uuid4().hex, label, "start", st.first_hit_start, None, t_end,
@@ -111,7 +112,7 @@ class Decider:
     def _end(self, st: _LabelState, end: float) -> Event:
         ev = st.active
         ev.state, ev.end, ev.time = "end", end, end
-        st.active, st.hits = None, 0
+        st.active, st.hits, st.last_end = None, 0, end
         st.recent.clear()  # a new episode must earn its own hits
         return ev
 

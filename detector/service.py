@@ -44,14 +44,16 @@ class Notifier:
             self.send("WATCHDOG=1")
 
 
-def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True) -> int:
+def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True,
+                seconds: float | None = None) -> int:
     logging.getLogger().setLevel(cfg.log_level.upper())
     clf = Classifier(cfg.model_path())
     rate = clf.frontend.sample_rate
     if input_file:
         source = FileSource(input_file, rate, cfg.audio.block_s, realtime=realtime)
     else:
-        source = MicrophoneSource(cfg.audio.device, rate, cfg.audio.block_s)
+        limit = None if seconds is None else int(round(seconds * rate))
+        source = MicrophoneSource(cfg.audio.device, rate, cfg.audio.block_s, max_samples=limit)
     log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name, clf.thresholds)
 
     clock = time.time()  # stream time 0

@@ -24,6 +24,7 @@ class Clip:
     origin: str
     fold: int
     duration_s: float
+    license: str = ""
 
     @property
     def is_music(self) -> bool:
@@ -39,7 +40,8 @@ class Clip:
 def read_manifest(manifest: Path) -> list[Clip]:
     with open(manifest, newline="") as f:
         return [
-            Clip(r["path"], r["label"], r["source"], r.get("origin", ""), int(r["fold"]), float(r["duration_s"]))
+            Clip(r["path"], r["label"], r["source"], r.get("origin", ""), int(r["fold"]), float(r["duration_s"]),
+                 r.get("license", ""))
             for r in csv.DictReader(f)
         ]
 

@@ -1,0 +1,169 @@
+"""MQTT against a real mosquitto: events for a replayed recording, discovery, retained state, last will,
+queueing through a broker outage; plain, with a password file, and with TLS."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import yaml
+
+from broker import Broker, Collector, free_port, make_tls
+from conftest import ROOT
+from detector.config import MQTTConfig
+from detector.decision import Event
+from detector.sinks.mqtt import MqttSink
+
+DEMO = ROOT / "detector" / "data" / "demo.flac"
+
+
+@pytest.fixture(params=["plain", "password", "tls"])
+def broker(request, tmp_path, mosquitto_bin):
+    kw = {}
+    if request.param == "password":
+        kw = {"username": "barkcry", "password": "s3cret pass"}
+    elif request.param == "tls":
+        kw = {"ca_file": make_tls(tmp_path)}
+    b = Broker(tmp_path, free_port(), **kw).start()
+    yield b
+    b.stop()
+
+
+def write_config(tmp_path, broker, **extra) -> str:
+    cfg = {"mqtt": broker.mqtt_config(), "state_dir": str(tmp_path)} | extra
+    p = tmp_path / "config.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return str(p)
+
+
+def detector(*args, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "detector.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def events(messages, base="barkcry/testpi"):
+    return [json.loads(p) for t, p, _ in messages if t == f"{base}/event"]
+
+
+def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_model):
+    truth = json.loads((ROOT / "detector/data/demo.json").read_text())["events"]
+    sub = Collector(broker)
+    proc = detector("--config", write_config(tmp_path, broker), "run", "--input", str(DEMO), "--fast")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sub.wait_for(lambda m: sum(e["state"] == "end" for e in events(m)) >= 2)
+    sub.stop()
+    evs = events(sub.messages)
+    # Every expected label starts and ends; each start has its end with the same id.
+    for label in {t["label"] for t in truth if t["label"] != "negative"}:
+        starts = [e for e in evs if e["label"] == label and e["state"] == "start"]
+        ends = [e for e in evs if e["label"] == label and e["state"] == "end"]
+        assert starts and len(starts) == len(ends), (label, evs)
+        assert {e["id"] for e in starts} == {e["id"] for e in ends}
+        assert all(e["event_type"] == f"{label}_{e['state']}" for e in starts + ends)
+    # The log sink printed the same events as JSON lines.
+    logged = [json.loads(line)["event"] for line in out.splitlines() if line.startswith("{")]
+    assert {(e["id"], e["state"]) for e in logged} == {(e["id"], e["state"]) for e in evs}
+
+    # A fresh subscriber sees the retained state: discovery, OFF states, offline after a clean stop.
+    late = Collector(broker)
+    assert late.wait_for(lambda m: any(t == "barkcry/testpi/status" for t, _, _ in m), 10)
+    time.sleep(0.5)
+    late.stop()
+    retained = {t: p for t, p, r in late.messages if r}
+    assert retained["barkcry/testpi/status"] == "offline"
+    assert retained["barkcry/testpi/bark"] == "OFF" and retained["barkcry/testpi/cry"] == "OFF"
+    disc = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
+    kinds = sorted(t.split("/")[1] for t in disc)
+    assert kinds == ["binary_sensor", "binary_sensor", "event", "sensor"]
+    for t, p in disc.items():
+        assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
+        assert p["availability_topic"] == "barkcry/testpi/status"
+        assert p["state_topic"].startswith("barkcry/testpi/")
+    binary = [p for t, p in disc.items() if "/binary_sensor/" in t]
+    assert all(p["device_class"] == "sound" for p in binary)
+    ev_entity = next(p for t, p in disc.items() if "/event/" in t)
+    assert "bark_start" in ev_entity["event_types"] and "cry_end" in ev_entity["event_types"]
+
+
+def test_last_will_marks_offline_after_kill9(tmp_path, mosquitto_bin, shipped_model):
+    b = Broker(tmp_path, free_port()).start()
+    try:
+        sub = Collector(b, "barkcry/testpi/status")
+        proc = detector("--config", write_config(tmp_path, b), "run", "--input", str(DEMO))  # real time: ~24 s
+        assert sub.wait_for(lambda m: ("barkcry/testpi/status", "online", False) in m
+                            or any(p == "online" for _, p, _ in m), 30)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        assert sub.wait_for(lambda m: m and m[-1][1] == "offline", 20), sub.messages
+        sub.stop()
+    finally:
+        b.stop()
+
+
+def test_sigterm_publishes_offline_and_exits_cleanly(tmp_path, mosquitto_bin, shipped_model):
+    b = Broker(tmp_path, free_port()).start()
+    try:
+        sub = Collector(b, "barkcry/testpi/status")
+        proc = detector("--config", write_config(tmp_path, b), "run", "--input", str(DEMO))
+        assert sub.wait_for(lambda m: any(p == "online" for _, p, _ in m), 30)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        assert time.monotonic() - t0 < 6.0
+        assert proc.returncode == 0
+        assert sub.wait_for(lambda m: m[-1][1] == "offline", 5)
+        sub.stop()
+    finally:
+        b.stop()
+
+
+def _event(i: int, state: str) -> Event:
+    return Event(id=f"{i:04d}-{uuid.uuid4().hex[:6]}", label="bark", state=state, start=float(i), end=None if
+                 state == "start" else float(i) + 0.5, time=float(i), score=0.9, dbfs=-20.0)
+
+
+def test_events_survive_a_broker_outage(tmp_path, mosquitto_bin):
+    port = free_port()
+    b = Broker(tmp_path, port).start()
+    sink = MqttSink(MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", queue_size=500, keepalive=5),
+                    ["bark", "cry"], clock_offset=0.0)
+    sink.start()
+    assert sink.wait_connected(10)
+    b.stop()
+    deadline = time.monotonic() + 10
+    while sink._connected.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raised = []
+    for i in range(30):
+        for state in ("start", "end"):
+            ev = _event(i, state)
+            raised.append((ev.id.split("-")[0], state))
+            sink.event(ev)
+    assert sink.pending() >= 60  # held while the broker is away
+    b = Broker(tmp_path, port).start()
+    try:
+        sub = Collector(b, "barkcry/testpi/event")
+        assert sub.wait_for(lambda m: len({(e["id"], e["state"]) for e in events(m)}) >= 60, 60)
+        got = [(e["id"].split("-")[0], e["state"]) for e in events(sub.messages)]
+        assert sorted(set(got)) == sorted(raised)  # none lost
+        assert len({(e["id"], e["state"]) for e in events(sub.messages)}) == 60  # ids unique per message
+        sub.stop()
+        assert sink.close(5) == 0
+    finally:
+        b.stop()
+
+
+def test_full_queue_drops_oldest_and_counts(tmp_path):
+    port = free_port()  # nothing listens here
+    sink = MqttSink(MQTTConfig(host="127.0.0.1", port=port, device_id="x", queue_size=10), ["bark"])
+    for i in range(10):
+        sink.event(_event(i, "start"))  # 2 messages each: state ON + event
+    assert sink.pending() == 10 and sink.dropped == 10
+    assert json.loads(sink._queue[-1].payload)["id"].startswith("0009")
