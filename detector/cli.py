@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: <state_dir>/calibration)")
     p.add_argument("--positives", help="folder of bark/ and cry/ clips to mix in (default: bundled)")
     p.add_argument("--apply", action="store_true", help="write the suggested thresholds into the config file")
+    p.add_argument("--event-dbfs", action="append", metavar="LABEL=DB",
+                   help="typical level of an event in this room (default bark=-22, cry=-28)")
+    p.add_argument("--no-keep", action="store_true", help="do not keep the recording for training")
     p.set_defaults(func=cmd_calibrate)
 
     sub.add_parser("devices", help="list input devices and their rates").set_defaults(func=cmd_devices)

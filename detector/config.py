@@ -29,8 +29,9 @@ class AudioConfig:
 
 @dataclass
 class LabelConfig:
-    on: float | None = None  # None: the model sidecar's threshold
-    off: float | None = None  # None: on * off_ratio
+    # (not "on"/"off": YAML 1.1 reads those keys as booleans)
+    on_threshold: float | None = None  # None: the model sidecar's threshold
+    off_threshold: float | None = None  # None: on_threshold * off_ratio
     min_hits: int | None = None
     hold_s: float | None = None
     smoothing: int | None = None
@@ -51,10 +52,10 @@ class DetectionConfig:
         out = {}
         for label, thr in model_thresholds.items():
             lc = self.labels.get(label, LabelConfig())
-            on = lc.on if lc.on is not None else thr
+            on = lc.on_threshold if lc.on_threshold is not None else thr
             pick = lambda v, d: d if v is None else v  # noqa: E731
             out[label] = LabelPolicy(
-                on=on, off=pick(lc.off, round(on * self.off_ratio, 4)), min_hits=pick(lc.min_hits, self.min_hits),
+                on=on, off=pick(lc.off_threshold, round(on * self.off_ratio, 4)), min_hits=pick(lc.min_hits, self.min_hits),
                 hold_s=pick(lc.hold_s, self.hold_s), smoothing=pick(lc.smoothing, self.smoothing),
                 min_dbfs=pick(lc.min_dbfs, self.min_dbfs),
             )
@@ -113,11 +114,12 @@ class Config:
         _check(d.smoothing >= 1, "detection.smoothing", d.smoothing, "an integer >= 1")
         _check(d.hold_s >= 0, "detection.hold_s", d.hold_s, "seconds >= 0")
         for label, lc in d.labels.items():
-            for k in ("on", "off"):
+            for k in ("on_threshold", "off_threshold"):
                 v = getattr(lc, k)
-                _check(v is None or 0 <= v <= 1, f"detection.labels.{label}.{k}", v, "a score in [0, 1]")
-            if lc.on is not None and lc.off is not None:
-                _check(lc.off <= lc.on, f"detection.labels.{label}.off", lc.off, f"at most on ({lc.on})")
+                _check(v is None or 0 < v <= 1, f"detection.labels.{label}.{k}", v, "a score in (0, 1]")
+            if lc.on_threshold is not None and lc.off_threshold is not None:
+                _check(lc.off_threshold <= lc.on_threshold, f"detection.labels.{label}.off_threshold",
+                       lc.off_threshold, f"at most on_threshold ({lc.on_threshold})")
         _check(0 < self.audio.hop_s <= 1, "audio.hop_s", self.audio.hop_s, "seconds in (0, 1]")
         _check(0 < self.audio.block_s <= 1, "audio.block_s", self.audio.block_s, "seconds in (0, 1]")
         m = self.mqtt
@@ -202,6 +204,10 @@ def _build(cls, data, prefix: str = ""):
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     for k in data:
+        if isinstance(k, bool):
+            where = f"{prefix}.{str(k).lower()}" if prefix else str(k).lower()
+            raise ConfigError(f"{where}: YAML reads on/off/yes/no keys as booleans; did you mean on_threshold "
+                              f"or off_threshold? Expected one of {', '.join(names)}")
         if k not in names:
             where = f"{prefix}.{k}" if prefix else str(k)
             raise ConfigError(f"{where}: unknown key, expected one of {', '.join(names)}")

@@ -12,9 +12,9 @@ from ..frontend import LogMel
 from ..metrics import threshold_for_fpr
 from .augment import Augmenter, simulate_rooms
 from .data import LABELS, Clip, Corpus
-from .evaluate import TestSet, summarize
+from .evaluate import CONDITIONS, TestSet, summarize
 from .train import FitConfig, fit, predict_windows
-from .windows import WindowSampler
+from .windows import WindowPool, WindowSampler
 
 CROSS_SOURCES = {("bark", "esc50"), ("cry", "esc50"), ("bark", "t04glovern")}
 
@@ -112,23 +112,47 @@ def validation_set(res: Resources, split: Split, seed: int) -> tuple[np.ndarray,
     return res.lm.compute(np.stack(xs)), np.stack(ys)
 
 
-def pick_thresholds(val_scores: np.ndarray, val_targets: np.ndarray, max_fpr: float) -> dict[str, float]:
-    """Per label, the lowest threshold whose false-positive rate on validation windows is <= max_fpr."""
-    return {lab: threshold_for_fpr(val_scores[val_targets[:, j] == 0, j], max_fpr) for j, lab in enumerate(LABELS)}
+VAL_CONDITIONS = [c for c in CONDITIONS if c.name in ("clean", "room+mic +5 dB")]
 
 
-def run(res: Resources, split: Split, testset: TestSet, val, cfg: FitConfig, max_fpr: float, log) -> RunResult:
-    t0 = time.time()
-    aug = Augmenter(res.noises(split.train["negative"] + split.train["noise"]), res.train_rirs) if cfg.augment else None
+def validation_clips(res: Resources, split: Split) -> TestSet:
+    """Validation clips, clean and through a room and microphone at 5 dB SNR: where thresholds are set."""
+    return TestSet.build(split.val, res.corpus.audio, res.lm, res.noises(split.val), res.test_rirs, seed=11,
+                         conditions=VAL_CONDITIONS)
+
+
+def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: float) -> dict[str, float]:
+    """Per label, the lowest threshold at which at most ``max_fpr`` of the validation clips that are not
+    that label (negatives, noise and the other label) score at or above it, clean or noisy."""
+    out = {}
+    for j, lab in enumerate(LABELS):
+        neg = np.array([c.label != lab for c in val_clips.clips])
+        out[lab] = threshold_for_fpr(np.concatenate([s[neg, j] for s in scores.values()]), max_fpr)
+    return out
+
+
+def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log) -> dict[str, WindowPool]:
     sampler = WindowSampler(res.corpus, res.lm)
-    model = fit(sampler, split.train, val, aug, cfg)
-    val_scores = predict_windows(model, val[0])
-    thresholds = pick_thresholds(val_scores, val[1], max_fpr)
+    aug = Augmenter(res.noises(split.train["negative"] + split.train["noise"]), res.train_rirs)
+    t0 = time.time()
+    pools = {"augmented": WindowPool.build(sampler, split.train, per_group, seed=0, augment=aug)}
+    if ablation:
+        pools["no-augmentation"] = WindowPool.build(sampler, split.train, per_group, seed=0, augment=None)
+    log(f"window pools {list(pools)}: {per_group} windows per group each, {time.time() - t0:.0f} s")
+    return pools
+
+
+def run(pool: WindowPool, split: Split, testset: TestSet, val, val_clips: TestSet, cfg: FitConfig,
+        max_fpr: float, log) -> RunResult:
+    t0 = time.time()
+    model = fit(pool, val, cfg)
+    thresholds = pick_thresholds(val_clips, val_clips.score(lambda w: predict_windows(model, w)), max_fpr)
     scores = testset.score(lambda w: predict_windows(model, w))
     summary = summarize(testset.clips, scores, thresholds)
     best_val = min(h["val_loss"] for h in cfg.history)
     variant = "augmented" if cfg.augment else "no-augmentation"
     log(f"[{split.name} {variant} seed {cfg.seed}] {len(cfg.history)} epochs, val_loss {best_val:.4f}, "
+        f"thresholds {thresholds}, "
         + ", ".join(f"{lab} AUC clean {summary['conditions']['clean'][lab]['auc']:.3f}" for lab in LABELS)
         + f", {time.time() - t0:.0f} s")
     return RunResult(split.name, variant, cfg.seed, model, best_val, thresholds, summary, scores,

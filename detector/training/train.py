@@ -1,4 +1,4 @@
-"""The Keras model and its class-balanced fit with fresh augmentation every epoch."""
+"""The Keras model and its class-balanced fit on a pool of augmented windows."""
 
 from __future__ import annotations
 
@@ -11,21 +11,20 @@ import keras
 import numpy as np
 from keras import layers
 
-from .augment import Augmenter
-from .data import LABELS, Clip
-from .windows import WindowSampler
+from .data import LABELS
+from .windows import WindowPool
 
 
 @dataclass
 class FitConfig:
-    epochs: int = 30
-    per_group: int = 600  # windows per class group per epoch (bark, cry, negative, noise)
+    epochs: int = 40
+    per_group: int = 750  # windows per class group per epoch (bark, cry, negative, noise)
     batch_size: int = 64
-    patience: int = 6
+    patience: int = 8
     learning_rate: float = 2e-3
-    width: int = 32
+    width: int = 40
     seed: int = 0
-    augment: bool = True
+    augment: bool = True  # only labels the run: the pool it is given is augmented or not
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -74,20 +73,11 @@ def count_macs(model: keras.Model) -> int:
     return int(macs)
 
 
-def fit(
-    sampler: WindowSampler,
-    train_groups: dict[str, list[Clip]],
-    val: tuple[np.ndarray, np.ndarray],
-    augmenter: Augmenter | None,
-    cfg: FitConfig,
-) -> keras.Model:
-    """Each epoch draws a fresh class-balanced, freshly augmented set; early stopping on val loss."""
+def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) -> keras.Model:
+    """Each epoch draws a class-balanced set from the pool; early stopping on validation loss."""
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    if augmenter is not None:
-        augmenter.rng = np.random.default_rng(cfg.seed + 1000)
-    p = sampler.frontend.params
-    model = build_model(p.window_frames, p.n_mels, cfg.width)
+    model = build_model(pool.feats.shape[1], pool.feats.shape[2], cfg.width)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss=keras.losses.BinaryCrossentropy(),
@@ -95,7 +85,7 @@ def fit(
     )
     best, best_loss, wait = None, np.inf, 0
     for epoch in range(cfg.epochs):
-        x, y = sampler.batch(train_groups, cfg.per_group, rng, augmenter if cfg.augment else None)
+        x, y = pool.epoch(cfg.per_group, rng)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)

@@ -61,27 +61,91 @@ class WindowSampler:
         rng: np.random.Generator,
         augment: Augmenter | None,
         p_overlap: float = 0.1,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Class-balanced features and targets: ``per_group`` windows from each group of clips.
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+        """Class-balanced features, targets and the clips each window came from: ``per_group`` per group.
 
         With probability ``p_overlap`` a positive gets a window of the other label laid over it,
         so the model learns that a dog can bark while a baby cries (both targets on).
         """
-        waves, targets = [], []
+        waves, targets, used = [], [], []
         pos = {k: v for k, v in groups.items() if k in ("bark", "cry") and v}
         for name, clips in groups.items():
             for _ in range(per_group):
                 clip = clips[int(rng.integers(len(clips)))]
-                x, y = self.window(clip, rng), clip.target.copy()
+                x, y, src = self.window(clip, rng), clip.target.copy(), (clip.path,)
                 if name in pos and len(pos) == 2 and rng.random() < p_overlap:
                     other_name = "cry" if name == "bark" else "bark"
                     other = pos[other_name][int(rng.integers(len(pos[other_name])))]
                     o = self.window(other, rng)
                     ratio = 10 ** (rng.uniform(-6, 6) / 20) * np.sqrt((x.var() + 1e-12) / (o.var() + 1e-12))
-                    x, y = x + ratio * o, np.maximum(y, other.target)
+                    x, y, src = x + ratio * o, np.maximum(y, other.target), (clip.path, other.path)
                 if augment is not None:
                     x = augment(x, loudest_window_power(x, x.size // 2) if name in pos else None)
                 waves.append(x)
                 targets.append(y)
+                used.append(src)
         feats = self.frontend.compute(np.stack(waves))
-        return feats, np.stack(targets)
+        return feats, np.stack(targets), used
+
+
+@dataclass
+class WindowPool:
+    """Augmented training windows made once (on every core) and drawn from, class-balanced, each epoch.
+
+    Each window remembers its clips, so a variant that must not see some sources (the cross-source
+    test) takes a subset of the same pool.
+    """
+
+    feats: np.ndarray  # (n, frames, mels) float16: half the memory, far below the features' precision needs
+    targets: np.ndarray
+    groups: np.ndarray  # group index per window
+    used: list[tuple[str, ...]]
+    names: list[str]
+
+    @classmethod
+    def build(cls, sampler: WindowSampler, groups: dict[str, list[Clip]], per_group: int, seed: int,
+              augment: Augmenter | None, workers: int = 2, chunk: int = 250) -> "WindowPool":
+        import multiprocessing as mp
+
+        names = [k for k, v in groups.items() if v]
+        jobs = [(names, s) for s in range(max(1, per_group // chunk))]
+        state = (sampler, {k: groups[k] for k in names}, min(chunk, per_group), seed, augment)
+        ctx = mp.get_context("fork")  # children inherit the corpus in memory
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
+            parts = pool.map(_pool_job, jobs)
+        feats = np.concatenate([p[0] for p in parts])
+        targets = np.concatenate([p[1] for p in parts])
+        gidx = np.concatenate([p[2] for p in parts])
+        used = [u for p in parts for u in p[3]]
+        return cls(feats, targets, gidx, used, names)
+
+    def subset(self, exclude: set[str]) -> "WindowPool":
+        keep = np.array([not (set(u) & exclude) for u in self.used])
+        return WindowPool(self.feats[keep], self.targets[keep], self.groups[keep],
+                          [u for u, k in zip(self.used, keep) if k], self.names)
+
+    def epoch(self, per_group: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.concatenate([rng.choice(np.flatnonzero(self.groups == g), per_group,
+                                         replace=per_group > int((self.groups == g).sum()))
+                              for g in range(len(self.names)) if (self.groups == g).any()])
+        rng.shuffle(idx)
+        return self.feats[idx].astype(np.float32), self.targets[idx]
+
+
+_STATE: tuple | None = None
+
+
+def _init_worker(state) -> None:
+    global _STATE
+    _STATE = state
+
+
+def _pool_job(job):
+    names, part = job
+    sampler, groups, n, seed, augment = _STATE
+    rng = np.random.default_rng([seed, part])
+    if augment is not None:
+        augment.rng = np.random.default_rng([seed, part, 1])
+    feats, targets, used = sampler.batch(groups, n, rng, augment)
+    gidx = np.repeat(np.arange(len(names)), n)
+    return feats.astype(np.float16), targets, gidx, used

@@ -1,0 +1,139 @@
+"""`detector scan`, `evaluate` and `config` end to end on real files, and the errors users will meet."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+DEMO = ROOT / "detector" / "data" / "demo.flac"
+
+
+def run(*args, cwd=ROOT, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "detector.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture
+def broken(tmp_path):
+    p = tmp_path / "broken.wav"
+    p.write_bytes(b"RIFF\x00\x00\x00\x00WAVEthis is not audio")
+    return p
+
+
+def test_scan_reports_events_and_skips_a_broken_file(data_root, shipped_model, broken):
+    bark = data_root / "bark/esc50/1-100032-A.flac"
+    r = run("scan", str(bark), str(broken), str(DEMO), "--scores")
+    assert r.returncode == 1  # something failed...
+    assert "broken.wav" in r.stderr and "skipped" in r.stderr  # ...it says what...
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    windows = [x for x in lines if "scores" in x]
+    events = [x for x in lines if "label" in x]
+    assert {w["file"] for w in windows} == {str(bark), str(DEMO)}  # ...and the others went on
+    bark_windows = [w for w in windows if w["file"] == str(bark)]
+    assert all(set(w["scores"]) == {"bark", "cry"} for w in windows)
+    hops = [b["t"] - a["t"] for a, b in zip(bark_windows, bark_windows[1:])]
+    assert max(hops) <= 0.25 + 1e-6
+    assert any(e["file"] == str(bark) and e["label"] == "bark" for e in events)
+    for e in events:
+        assert set(e) == {"file", "label", "start", "end", "score"} and e["end"] > e["start"]
+
+
+def test_scan_without_scores_prints_only_events(shipped_model):
+    r = run("scan", str(DEMO))
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(x) for x in r.stdout.splitlines()]
+    truth = json.loads((ROOT / "detector/data/demo.json").read_text())["events"]
+    labels = {e["label"] for e in events}
+    assert labels == {t["label"] for t in truth if t["label"] != "negative"}
+    for e in events:  # every event overlaps a true event of its label
+        assert any(t["label"] == e["label"] and e["start"] < t["end"] + 0.5 and e["end"] > t["start"] - 0.5
+                   for t in truth), e
+
+
+def test_evaluate_writes_a_report_and_skips_broken(tmp_path, data_root, shipped_model, broken):
+    rows = list(csv.DictReader(open(data_root / "manifest.csv")))
+    pick = [r for r in rows if r["fold"] == "5" and r["label"] == "bark"][:4] + \
+           [r for r in rows if r["fold"] == "5" and r["label"] == "cry"][:4] + \
+           [r for r in rows if r["fold"] == "5" and r["label"] == "negative"][:8]
+    for r in pick:
+        r["path"] = str(data_root / r["path"])
+    pick.append(dict(pick[0], path=str(broken), label="negative", source="broken"))
+    man = tmp_path / "m.csv"
+    with open(man, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(pick)
+    out = tmp_path / "eval"
+    r = run("evaluate", "--manifest", str(man), "--root", "/", "--out", str(out))
+    assert r.returncode == 1 and "broken.wav" in r.stderr
+    res = json.loads((out / "evaluation.json").read_text())
+    assert res["clips"] == 16 and len(res["skipped"]) == 1
+    assert set(res["labels"]) == {"bark", "cry"}
+    for m in res["labels"].values():
+        assert 0 <= m["auc"] <= 1 and m["positives"] == 4 and m["negatives"] == 8
+    md = (out / "evaluation.md").read_text()
+    assert "ROC-AUC" in md and "bark/us8k" in md
+    assert (out / "roc.png").stat().st_size > 1000
+
+
+def test_bad_config_key_exits_2_naming_it(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("mqtt:\n  hots: broker.lan\n")
+    r = run("--config", str(cfg), "run")
+    assert r.returncode == 2
+    assert "mqtt.hots" in r.stderr and "unknown key" in r.stderr and "host" in r.stderr
+
+
+def test_bad_config_value_names_key_value_and_expectation(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("detection:\n  labels:\n    bark:\n      on_threshold: high\n")
+    r = run("--config", str(cfg), "config", "check")
+    assert r.returncode == 2
+    assert "detection.labels.bark.on_threshold" in r.stderr and "'high'" in r.stderr and "number" in r.stderr
+
+
+def test_yaml_boolean_key_trap_is_explained(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("detection:\n  labels:\n    cry:\n      on: 0.7\n")
+    r = run("--config", str(cfg), "config", "check")
+    assert r.returncode == 2 and "detection.labels.cry.true" in r.stderr and "on_threshold" in r.stderr
+
+
+def test_config_show_masks_secrets(tmp_path, shipped_model):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("mqtt:\n  username: me\n  password: hunter2\n")
+    assert run("--config", str(cfg), "config", "check").returncode == 0
+    r = run("--config", str(cfg), "config", "show")
+    assert r.returncode == 0 and "hunter2" not in r.stdout and "***" in r.stdout and "username: me" in r.stdout
+
+
+def test_missing_and_corrupt_model_give_clear_errors(tmp_path, shipped_model):
+    r = run("--model", str(tmp_path / "nope.tflite"), "scan", str(DEMO))
+    assert r.returncode == 2 and "nope.tflite not found" in r.stderr
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\x00" * 100)
+    shutil.copy(shipped_model.with_suffix(".json"), bad.with_suffix(".json"))
+    r = run("--model", str(bad), "scan", str(DEMO))
+    assert r.returncode == 2 and "cannot be loaded" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_runs_without_a_broker(shipped_model, tmp_path):
+    """`make demo` on a machine with no broker: events are printed, MQTT says so once and goes on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"mqtt:\n  host: 127.0.0.1\n  port: {port}\n")
+    r = run("--config", str(cfg), "run", "--input", str(DEMO), "--fast", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("not connected") == 1
+    events = [json.loads(x)["event"] for x in r.stdout.splitlines() if x.startswith("{")]
+    assert {e["label"] for e in events if e["state"] == "start"} == {"bark", "cry"}

@@ -1,0 +1,79 @@
+"""The shipped int8 model with the real TFLite runtime, on real recordings; sidecar checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from detector.audiofile import read_audio
+from detector.frontend import FrontendParams, LogMel
+from detector.model import Classifier, ModelError
+
+
+def clip_max(clf: Classifier, x: np.ndarray) -> np.ndarray:
+    lm = LogMel(clf.frontend)
+    p = clf.frontend
+    if x.size < p.window_samples:
+        x = np.pad(x, (0, p.window_samples - x.size))
+    f = lm.compute(x)
+    return np.max([clf.scores(f[s : s + p.window_frames]) for s in range(0, f.shape[0] - p.window_frames + 1, 25)],
+                  axis=0)
+
+
+def test_sidecar_records_what_it_must(shipped_model):
+    sc = json.loads(shipped_model.with_suffix(".json").read_text())
+    assert sc["labels"] == ["bark", "cry"]
+    assert sc["frontend"] == FrontendParams().to_dict()
+    assert set(sc["thresholds"]) == {"bark", "cry"}
+    for key in ("commit", "manifest_sha256_16"):
+        assert sc["training"][key]
+    assert "test_fold5_int8" in sc["metrics"] and "int8_vs_float" in sc["metrics"]
+    assert shipped_model.stat().st_size <= 100_000
+
+
+def test_mismatched_sidecar_is_refused(tmp_path, shipped_model):
+    m = tmp_path / "m.tflite"
+    shutil.copy(shipped_model, m)
+    sc = json.loads(shipped_model.with_suffix(".json").read_text())
+    sc["frontend"]["n_mels"] = 40
+    m.with_suffix(".json").write_text(json.dumps(sc))
+    with pytest.raises(ModelError, match="n_mels: sidecar has 40, frontend has 64"):
+        Classifier(m)
+
+
+def test_missing_sidecar_is_refused(tmp_path, shipped_model):
+    m = tmp_path / "m.tflite"
+    shutil.copy(shipped_model, m)
+    with pytest.raises(ModelError, match="sidecar .* is missing"):
+        Classifier(m)
+
+
+@pytest.fixture(scope="module")
+def clf(shipped_model):
+    return Classifier(shipped_model)
+
+
+def _fold5(data_root, label, source, n):
+    import csv
+
+    rows = [r for r in csv.DictReader(open(data_root / "manifest.csv"))
+            if r["fold"] == "5" and r["label"] == label and r["source"] == source]
+    return [data_root / r["path"] for r in rows[:n]]
+
+
+def test_high_on_real_barks_and_cries(clf, data_root):
+    """Held-out (fold 5) clips: most score above the shipped threshold on their own label."""
+    for label, source in (("bark", "us8k"), ("cry", "donateacry")):
+        j = clf.labels.index(label)
+        s = [clip_max(clf, read_audio(p, 16000))[j] for p in _fold5(data_root, label, source, 12)]
+        assert np.mean(np.array(s) >= clf.thresholds[label]) >= 0.75, (label, s)
+
+
+def test_low_on_quiet_room(clf, data_root):
+    paths = sorted((data_root / "noise/giulbia_silence").glob("*.flac"))[:20]
+    s = np.array([clip_max(clf, read_audio(p, 16000)) for p in paths])
+    for j, lab in enumerate(clf.labels):
+        assert (s[:, j] < clf.thresholds[lab]).all(), (lab, s[:, j])

@@ -1,0 +1,41 @@
+"""The training path end to end on a handful of real clips, so it can never rot (CI installs tensorflow)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import soundfile as sf
+
+from conftest import ROOT, need
+
+
+def test_train_smoke_with_noise_dir(tmp_path, data_root):
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        need(False, "tensorflow-cpu is not installed (pip install -e '.[train]')")
+    noise_dir = tmp_path / "noise"
+    noise_dir.mkdir()
+    # A calibration-style recording: real kitchen noise from the corpus, as `detector calibrate` keeps it.
+    x, sr = sf.read(sorted((data_root / "noise/speechcommands").glob("*dishes*.flac"))[0], dtype="float32")
+    sf.write(noise_dir / "calibration-test.flac", x[: sr * 10], sr)
+    out = tmp_path / "m" / "smoke"
+    r = subprocess.run([sys.executable, str(ROOT / "scripts/train.py"), "--smoke", "--data", str(data_root),
+                        "--out", str(out), "--noise-dir", str(noise_dir), "--cache", str(tmp_path / "cache")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "1 local noise recording(s)" in r.stdout
+    sc = json.loads(out.with_suffix(".json").read_text())
+    assert sc["training"]["extra_noise_dirs"] == [str(noise_dir)]
+    assert sc["training"]["smoke"] is True
+    assert out.with_suffix(".tflite").stat().st_size > 1000
+    report = (out.parent / "report" / "training.md").read_text()
+    assert "ROC-AUC" in report and "int8 vs float" in report
+    assert (out.parent / "report" / "recall_vs_snr_fold5.png").exists()
+    # The exported model runs on the device runtime.
+    from detector.model import Classifier
+
+    clf = Classifier(out.with_suffix(".tflite"))
+    s = clf.scores(np.full((98, 64), -60.0, np.float32))
+    assert s.shape == (2,) and ((0 <= s) & (s <= 1)).all()
