@@ -5,6 +5,7 @@ The recording is assumed to hold no barks or cries: every event on it is a false
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -67,6 +68,7 @@ class LabelResult:
     room_snr_db: float
     feasible: bool
     advice: str
+    grid: list[float] = field(default_factory=list)
     fa_curve: list[int] = field(default_factory=list)
     recall_curve: list[float] = field(default_factory=list)
 
@@ -199,15 +201,17 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
             return LabelPolicy(on=on, off=min(base.off, on), min_hits=base.min_hits, hold_s=base.hold_s,
                                smoothing=base.smoothing, min_dbfs=base.min_dbfs if gate_db is None else gate_db)
 
-        fa_curve = [len(starts(noise_windows, lab, policy(t, gate), window_s)) for t in THRESHOLDS]
+        grid = np.unique(np.concatenate([THRESHOLDS, [base.on]]))
+        fa_curve = [len(starts(noise_windows, lab, policy(t, gate), window_s)) for t in grid]
         rec_curve = [float(np.mean([bool(starts(w, lab, policy(t, gate), window_s)) for w in mix_windows]))
-                     if mix_windows else float("nan") for t in THRESHOLDS]
+                     if mix_windows else float("nan") for t in grid]
         fa_default = starts(noise_windows, lab, base, window_s)
         # <= 1 false alarm per hour: on a short recording that means none at all in it.
         allowed = int(np.floor(MAX_FA_PER_HOUR * hours))
-        ok = [i for i, fa in enumerate(fa_curve) if fa <= allowed and THRESHOLDS[i] >= base.on]
-        i_sug = ok[0] if ok else len(THRESHOLDS) - 1
-        suggested = float(THRESHOLDS[i_sug])
+        # Calibration only ever tightens: a quiet room does not prove the model safe on sounds it never played.
+        ok = [i for i, fa in enumerate(fa_curve) if fa <= allowed and grid[i] >= base.on]
+        i_sug = ok[0] if ok else len(grid) - 1
+        suggested = float(grid[i_sug])
         r_default = float(np.mean([bool(starts(w, lab, base, window_s)) for w in mix_windows])) if mix_windows else float("nan")
         r_sug = rec_curve[i_sug]
         worst = sorted(((e.start, e.score) for e in fa_default), key=lambda s: -s[1])[:5]
@@ -222,7 +226,7 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
         else:
             advice = f"{pretty}: feasible, recall {100 * r_sug:.0f} % at the suggested threshold"
         results.append(LabelResult(lab, base.on, len(fa_default), worst, suggested, fa_curve[i_sug], r_default,
-                                   r_sug, snr, feasible, advice, fa_curve, rec_curve))
+                                   r_sug, snr, feasible, advice, grid.tolist(), fa_curve, rec_curve))
     return stats, results
 
 
@@ -282,7 +286,7 @@ def write_report(out: Path, stats: dict, results: list[LabelResult], snippet: di
          "## False alarms and recall", "",
          f"Recall: the bundled positives mixed into this room's noise at the SNR the room implies (typical event "
          f"level {event_dbfs} dBFS, an assumption, minus the median noise level). Target: <= {MAX_FA_PER_HOUR:g} "
-         f"false alarm per hour; on a {stats['seconds'] / 60:.0f}-minute recording that means none in it.", "",
+         f"false alarm per hour; on a {stats['seconds'] / 60:.1f}-minute recording that means none in it.", "",
          "| label | room SNR | threshold now | false alarms/h now | recall now | suggested | false alarms/h | recall | verdict |",
          "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     hours = stats["seconds"] / 3600
@@ -303,6 +307,13 @@ def write_report(out: Path, stats: dict, results: list[LabelResult], snippet: di
         L += ["", f"![{name}]({name})"]
     md = out / "calibration.md"
     md.write_text("\n".join(L) + "\n")
+    summary = {k: v for k, v in stats.items() if k != "mel_spectrum_db"} | {
+        "suggestion": snippet, "noise_recording": str(noise_path) if noise_path else None,
+        "typical_event_dbfs": event_dbfs, "max_false_alarms_per_hour": MAX_FA_PER_HOUR,
+        "labels": {r.label: {k: v for k, v in vars(r).items() if k not in ("grid", "fa_curve", "recall_curve")}
+                   | {"false_alarms_per_hour_default": r.false_alarms_default / hours,
+                      "false_alarms_per_hour_suggested": r.false_alarms_suggested / hours} for r in results}}
+    (out / "calibration.json").write_text(json.dumps(summary, indent=1))
     return md
 
 
@@ -325,9 +336,9 @@ def _plots(out: Path, stats: dict, results: list[LabelResult]) -> list[str]:
     plt.close(fig)
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.5))
     for ax, r in zip(np.atleast_1d(axes), results):
-        ax.plot(THRESHOLDS, np.array(r.fa_curve) / (stats["seconds"] / 3600), label="false alarms / h")
+        ax.plot(r.grid, np.array(r.fa_curve) / (stats["seconds"] / 3600), label="false alarms / h")
         ax2 = ax.twinx()
-        ax2.plot(THRESHOLDS, r.recall_curve, color="C1", label="recall")
+        ax2.plot(r.grid, r.recall_curve, color="C1", label="recall")
         ax2.set_ylim(0, 1.02)
         ax.axvline(r.suggested, color="k", ls="--", lw=0.8)
         ax.set_title(r.label)

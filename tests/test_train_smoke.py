@@ -10,16 +10,22 @@ import soundfile as sf
 from conftest import ROOT, need
 
 
-def test_train_smoke_with_noise_dir(tmp_path, data_root):
+def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_model):
     try:
         import tensorflow  # noqa: F401
     except ImportError:
         need(False, "tensorflow-cpu is not installed (pip install -e '.[train]')")
-    noise_dir = tmp_path / "noise"
-    noise_dir.mkdir()
-    # A calibration-style recording: real kitchen noise from the corpus, as `detector calibrate` keeps it.
+    # A real calibration: `detector calibrate` keeps the room's noise under <state_dir>/noise.
     x, sr = sf.read(sorted((data_root / "noise/speechcommands").glob("*dishes*.flac"))[0], dtype="float32")
-    sf.write(noise_dir / "calibration-test.flac", x[: sr * 10], sr)
+    room = tmp_path / "room.flac"
+    sf.write(room, x[: sr * 10], sr)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"state_dir: {tmp_path / 'state'}\n")
+    r = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "calibrate", "--input", str(room),
+                        "--out", str(tmp_path / "rep")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    noise_dir = tmp_path / "state" / "noise"
+    assert len(list(noise_dir.glob("calibration-*.flac"))) == 1
     out = tmp_path / "m" / "smoke"
     r = subprocess.run([sys.executable, str(ROOT / "scripts/train.py"), "--smoke", "--data", str(data_root),
                         "--out", str(out), "--noise-dir", str(noise_dir), "--cache", str(tmp_path / "cache")],

@@ -1,0 +1,128 @@
+"""`detector calibrate` through real capture (ALSA file plugin) and on replayed rooms from the corpus."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from conftest import ROOT
+from test_capture import fakemic_env
+
+from detector.audiofile import read_audio
+
+FS = 16000
+
+
+def calibrate(*args, env=None, config=None, timeout=300):
+    cmd = [sys.executable, "-m", "detector.cli"] + (["--config", str(config)] if config else []) + ["calibrate", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def kitchen(data_root, seconds: float) -> np.ndarray:
+    x = read_audio(sorted((data_root / "noise/speechcommands").glob("*dishes*.flac"))[0], FS)
+    return np.resize(x, int(seconds * FS)) * 0.3
+
+
+def config_file(tmp_path, **extra) -> str:
+    p = tmp_path / "config.yaml"
+    p.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False}} | extra))
+    return p
+
+
+def test_calibrate_through_real_capture(tmp_path, data_root, shipped_model):
+    x = kitchen(data_root, 20)
+    env = fakemic_env(tmp_path, np.round(x * 32767).astype(np.int16))
+    cfg = config_file(tmp_path)
+    r = calibrate("--seconds", "20", env=env, config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert "s left" in r.stderr and "dBFS" in r.stderr  # progress bar and level meter
+    out = tmp_path / "state" / "calibration"
+    res = json.loads((out / "calibration.json").read_text())
+    assert res["device"] == "default" and res["rate"] == FS and res["overflows"] == 0
+    assert abs(res["seconds"] - 20) < 0.01
+    # The measured level is the level of what we fed in (median of 100 ms blocks).
+    blocks = x[: x.size // 1600 * 1600].reshape(-1, 1600)
+    expect = np.median(10 * np.log10(np.mean(blocks**2, axis=1)))
+    assert abs(res["dbfs_percentiles"]["50"] - expect) < 0.5
+    md = (out / "calibration.md").read_text()
+    assert "assumed to hold no barks or cries" in md
+    assert (out / "noise_spectrum.png").exists()
+    kept = list((tmp_path / "state" / "noise").glob("calibration-*.flac"))
+    assert len(kept) == 1 and stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept[0].parent.stat().st_mode) == 0o700
+    y, sr = sf.read(kept[0], dtype="int16")
+    assert sr == FS and np.array_equal(y, np.round(x * 32767).astype(np.int16))
+
+
+def test_dead_microphone_is_a_clear_error(tmp_path, shipped_model):
+    env = fakemic_env(tmp_path, np.zeros(FS * 3, np.int16))
+    r = calibrate("--seconds", "3", env=env, config=config_file(tmp_path))
+    assert r.returncode == 3
+    assert "the microphone gives only silence: is it muted?" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def noisy_room(tmp_path_factory, data_root):
+    """Kitchen noise with the held-out negatives the shipped model likes best laid over it: a room where the
+    default thresholds raise false alarms (checked, not assumed)."""
+    import csv
+
+    from detector.model import Classifier
+    from test_model import clip_max
+
+    clf = Classifier(ROOT / "models/bark_cry.tflite")
+    rows = [r for r in csv.DictReader(open(data_root / "manifest.csv")) if r["label"] == "negative" and r["fold"] in "45"]
+    scored = []
+    for r in rows:
+        x = read_audio(data_root / r["path"], FS)
+        scored.append((float(clip_max(clf, x).max()), r["path"], x))
+    scored.sort(key=lambda s: -s[0])
+    bed = kitchen(data_root, 240)
+    for i, (_, _, x) in enumerate(scored[:24]):
+        s = i * 10 * FS
+        x = x[: 5 * FS] * (0.25 / max(np.abs(x).max(), 1e-6))
+        bed[s : s + x.size] += x
+    p = tmp_path_factory.mktemp("room") / "noisy.flac"
+    sf.write(p, np.clip(bed, -1, 1), FS)
+    return p
+
+
+def test_suggested_thresholds_cut_false_alarms(tmp_path, noisy_room, shipped_model):
+    cfg = config_file(tmp_path)
+    r = calibrate("--input", str(noisy_room), "--out", str(tmp_path / "rep"), "--no-keep", config=cfg)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "rep" / "calibration.json").read_text())
+    labels = res["labels"]
+    assert sum(v["false_alarms_default"] for v in labels.values()) > 0, "precondition: the room raises false alarms"
+    for lab, v in labels.items():
+        if v["false_alarms_default"]:
+            assert v["false_alarms_suggested"] < v["false_alarms_default"], lab
+        # The stated bound: recall at the suggestion is >= 80 %, or the report says plainly that it is not.
+        if v["recall_suggested"] < 0.8:
+            assert not v["feasible"] and "move the microphone" in v["advice"]
+        else:
+            assert v["suggested"] >= v["default_threshold"]
+
+
+def test_apply_writes_a_valid_config_and_a_backup(tmp_path, shipped_model):
+    x = np.random.default_rng(0).standard_normal(FS * 8).astype(np.float32) * 0.01
+    rec = tmp_path / "room.flac"
+    sf.write(rec, x, FS)
+    cfg = config_file(tmp_path, detection={"hold_s": 2.0})
+    r = calibrate("--input", str(rec), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
+    assert r.returncode == 0, r.stderr
+    backups = list(tmp_path.glob("config.yaml.bak-*"))
+    assert len(backups) == 1 and yaml.safe_load(backups[0].read_text())["detection"] == {"hold_s": 2.0}
+    new = yaml.safe_load(cfg.read_text())
+    assert new["detection"]["hold_s"] == 2.0  # the user's own settings survive
+    assert set(new["detection"]["labels"]) == {"bark", "cry"}
+    chk = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "config", "check"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert chk.returncode == 0, chk.stderr

@@ -1,0 +1,47 @@
+"""The daemon speaks sd_notify: READY, WATCHDOG while the audio loop turns, STOPPING on SIGTERM."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+
+DEMO = ROOT / "detector" / "data" / "demo.flac"
+
+
+def test_notify_ready_watchdog_stopping(tmp_path, shipped_model):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("mqtt:\n  enabled: false\n")
+    env = os.environ | {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
+    proc = subprocess.Popen([sys.executable, "-m", "detector.cli", "--config", str(cfg), "run", "--input", str(DEMO)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    msgs: list[str] = []
+    deadline = time.monotonic() + 30
+    sent_term = False
+    while time.monotonic() < deadline:
+        try:
+            msgs.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+        if not sent_term and sum("WATCHDOG=1" in m for m in msgs) >= 3:
+            proc.send_signal(signal.SIGTERM)
+            sent_term = True
+        if proc.poll() is not None and sent_term:
+            try:
+                while True:
+                    msgs.append(sock.recv(4096).decode())
+            except socket.timeout:
+                break
+    proc.wait(10)
+    sock.close()
+    assert proc.returncode == 0, proc.stderr.read()
+    assert msgs[0].startswith("READY=1")
+    assert sum("WATCHDOG=1" in m for m in msgs) >= 3
+    assert any("STOPPING=1" in m for m in msgs[-3:])
