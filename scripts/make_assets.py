@@ -82,7 +82,11 @@ def main() -> int:
         x = x * (10 ** (level / 20) / rms(x))
         s = int(at * FS)
         bed[s : s + x.size] += x[: bed.size - s]
-        truth.append({"label": label, "start": at, "end": round(at + x.size / FS, 2), "source": c.path})
+        # Annotated onset and offset: the first and last 10 ms frame within 20 dB of the event's loudest frame.
+        e = 10 * np.log10(np.mean(x[: x.size // 160 * 160].reshape(-1, 160) ** 2, axis=1) + 1e-12)
+        active = np.flatnonzero(e >= e.max() - 20)
+        truth.append({"label": label, "start": round(at + active[0] * 0.01, 2),
+                      "end": round(at + (active[-1] + 1) * 0.01, 2), "source": c.path})
         used.append(c)
     bed = np.clip(bed, -1, 1)
     sf.write(a.out / "demo.flac", bed, FS, subtype="PCM_16")
