@@ -81,6 +81,8 @@ class MqttSink(Sink):
     def close(self, timeout: float = 5.0) -> int:
         """Publish offline, flush the queue (up to ``timeout`` s), disconnect. Returns messages left unsent."""
         self._enqueue(Message(self.status_topic, "offline", 1, True))
+        if not self._connected.is_set():  # the broker is away: a short grace for a reconnect, then go
+            timeout = min(timeout, 1.0)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.pending():
             if self._connected.is_set():
