@@ -42,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--per-group", type=int, default=750, help="windows per class group per epoch")
     ap.add_argument("--pool", type=int, default=6000, help="augmented windows made per class group")
     ap.add_argument("--width", type=int, default=40, help="channels of the first conv layer")
+    ap.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.01, help="window false-positive rate the thresholds allow")
     ap.add_argument("--no-ablation", action="store_true", help="skip the no-augmentation runs")
     ap.add_argument("--no-cross", action="store_true", help="skip the cross-source runs")
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
         for variant in variants:
             pool = pools[variant].subset(held_out) if held_out else pools[variant]
             for seed in range(a.seeds):
-                cfg = FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, seed=seed,
+                cfg = FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, seed=seed, patience=a.patience,
                                 augment=variant == "augmented", verbose=int(a.verbose))
                 results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log))
 
@@ -166,7 +167,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
         report.plot_snr(results, "cross", reports / "recall_vs_snr_cross.png")
     L = [f"# Training report: {a.out.name}", "",
          f"Command: `python scripts/train.py --data {a.data} --out {a.out}"
-         + (" --smoke" if a.smoke else "") + f" --seeds {a.seeds} --epochs {a.epochs}`", "",
+         + (" --smoke" if a.smoke else "") + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}`", "",
          f"Commit {git_commit(ROOT)}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
          "the source of most training cries: in-domain). **cross** = the same folds but without any ESC-50 or "
@@ -193,7 +194,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
               "rooms) and a random microphone (band limits, tilt, 8 kHz round trip).", ""]
         L += report.snr_table(results, split)
         L += ["", f"![recall vs SNR](recall_vs_snr_{split}.png)", "", f"![ROC](roc_{split}.png)", "",
-              f"### False-positive rate per negative source ({split}, clean)", ""]
+              f"### False-positive rate per negative source, and each label on the other label's clips ({split}, clean)", ""]
         L += report.fp_source_table(results, split)
     L += ["", "## Runs", "", "| test | variant | seed | epochs | best val loss | thresholds | seconds |",
           "|---|---|---:|---:|---:|---|---:|"]

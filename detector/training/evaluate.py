@@ -97,7 +97,13 @@ def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict
             groups.setdefault(c.source, []).append(i)
             if c.is_music:
                 groups.setdefault("music (hard negative for cry)", []).append(i)
+    for j, lab in enumerate(LABELS):  # one label's score on the other label's clips
+        for other in LABELS:
+            if other != lab:
+                groups.setdefault(f"{other} clips (confusion)", [i for i, c in enumerate(clips) if c.label == other])
     for g, idx in sorted(groups.items()):
+        if not idx:
+            continue
         out["fp_by_source"][g] = {
             lab: float((clean[idx, j] >= thresholds[lab]).mean()) for j, lab in enumerate(LABELS)
         } | {"n": len(idx)}

@@ -122,11 +122,12 @@ def validation_clips(res: Resources, split: Split) -> TestSet:
 
 
 def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: float) -> dict[str, float]:
-    """Per label, the lowest threshold at which at most ``max_fpr`` of the validation clips that are not
-    that label (negatives, noise and the other label) score at or above it, clean or noisy."""
+    """Per label, the lowest threshold at which at most ``max_fpr`` of the negative validation clips
+    (negatives and noise, clean or noisy) score at or above it. The other label's clips are left out:
+    a dog whining over a crying baby is reported as confusion, not tuned away at the cost of recall."""
     out = {}
+    neg = np.array([c.label not in LABELS for c in val_clips.clips])
     for j, lab in enumerate(LABELS):
-        neg = np.array([c.label != lab for c in val_clips.clips])
         out[lab] = threshold_for_fpr(np.concatenate([s[neg, j] for s in scores.values()]), max_fpr)
     return out
 
@@ -149,7 +150,7 @@ def run(pool: WindowPool, split: Split, testset: TestSet, val, val_clips: TestSe
     thresholds = pick_thresholds(val_clips, val_clips.score(lambda w: predict_windows(model, w)), max_fpr)
     scores = testset.score(lambda w: predict_windows(model, w))
     summary = summarize(testset.clips, scores, thresholds)
-    best_val = min(h["val_loss"] for h in cfg.history)
+    best_val = min(h["val_loss"] for h in cfg.history) if cfg.patience else cfg.history[-1]["val_loss"]
     variant = "augmented" if cfg.augment else "no-augmentation"
     log(f"[{split.name} {variant} seed {cfg.seed}] {len(cfg.history)} epochs, val_loss {best_val:.4f}, "
         f"thresholds {thresholds}, "

@@ -93,6 +93,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
         cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc})
         if cfg.verbose:
             print(f"  epoch {epoch:2d} loss {h.history['loss'][0]:.4f} val_loss {val_loss:.4f} val_auc {val_auc:.4f}")
+        if not cfg.patience:  # no early stopping: the cosine schedule ends at a low rate, keep the last
+            continue
         if val_loss < best_loss - 1e-4:
             best, best_loss, wait = model.get_weights(), val_loss, 0
         else:
