@@ -102,7 +102,7 @@ class Pipeline:
         p = self.frontend.params
         end_frame = self._frames_total - lag  # exclusive
         end_sample = (end_frame - 1) * p.hop_length + p.n_fft
-        start_sample, samples = self.history.read(end_sample - p.window_samples, p.window_samples)
+        _, samples = self.history.read(end_sample - p.window_samples, p.window_samples)
         w = Window(end_sample / self.rate, self.classifier(window), dbfs(samples))
         events = self.decider.update(w.t_end, w.scores, w.dbfs)
         for s in self.sinks:

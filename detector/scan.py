@@ -32,7 +32,7 @@ class ScanSink(Sink):
     """JSON lines on stdout: every window with --scores, and every event once it has ended."""
 
     file: str
-    out: TextIO
+    out: TextIO | None  # None: collect only (evaluate)
     scores: bool = False
     windows: list[Window] = field(default_factory=list)
     keep_windows: bool = False
@@ -40,17 +40,17 @@ class ScanSink(Sink):
     def window(self, w: Window) -> None:
         if self.keep_windows:
             self.windows.append(w)
-        if self.scores:
+        if self.scores and self.out is not None:
             self.out.write(json.dumps({"file": self.file, "t": round(w.t_end, 3),
                                        "scores": {k: round(v, 4) for k, v in w.scores.items()}}) + "\n")
 
     def event(self, ev) -> None:
-        if ev.state == "end":
+        if ev.state == "end" and self.out is not None:
             self.out.write(json.dumps({"file": self.file, "label": ev.label, "start": round(ev.start, 2),
                                        "end": round(ev.end, 2), "score": round(ev.score, 4)}) + "\n")
 
 
-def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO, scores: bool = False,
+def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO | None, scores: bool = False,
               keep_windows: bool = False) -> ScanSink:
     """Run one file through a fresh pipeline. Raises AudioFileError for unreadable files."""
     src = FileSource(path, clf.frontend.sample_rate, block_s=1.0)
@@ -89,7 +89,7 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
         if r["label"] == "rir":
             continue
         try:
-            sink = scan_file(cfg, clf, root / r["path"], open("/dev/null", "w"), keep_windows=True)
+            sink = scan_file(cfg, clf, root / r["path"], None, keep_windows=True)
         except AudioFileError as e:
             err.write(f"detector evaluate: skipped {e}\n")
             skipped.append(r["path"])

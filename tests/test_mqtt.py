@@ -167,3 +167,26 @@ def test_full_queue_drops_oldest_and_counts(tmp_path):
         sink.event(_event(i, "start"))  # 2 messages each: state ON + event
     assert sink.pending() == 10 and sink.dropped == 10
     assert json.loads(sink._queue[-1].payload)["id"].startswith("0009")
+
+
+def test_discovery_is_sent_again_when_home_assistant_restarts(tmp_path, mosquitto_bin):
+    b = Broker(tmp_path, free_port()).start()
+    try:
+        sink = MqttSink(MQTTConfig(host="127.0.0.1", port=b.port, device_id="testpi"), ["bark", "cry"])
+        sink.start()
+        assert sink.wait_connected(10)
+        sub = Collector(b, "homeassistant/+/+/+/config")
+        assert sub.wait_for(lambda m: len(m) >= 4, 10)  # the retained copies
+        sub.messages.clear()
+        ha = b.client()
+        ha.connect("127.0.0.1", b.port)
+        ha.loop_start()
+        ha.publish("homeassistant/status", "online", qos=1).wait_for_publish(5)
+        assert sub.wait_for(lambda m: len(m) >= 4, 10), sub.messages
+        assert {t.split("/")[1] for t, _, _ in sub.messages} == {"binary_sensor", "event", "sensor"}
+        ha.loop_stop()
+        ha.disconnect()
+        sub.stop()
+        assert sink.close(5) == 0
+    finally:
+        b.stop()

@@ -27,6 +27,7 @@ from .log import event_dict
 log = logging.getLogger(__name__)
 
 PRETTY = {"bark": "Dog bark", "cry": "Baby cry"}
+MAX_INFLIGHT = 50
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,10 @@ class MqttSink(Sink):
         self.clock_offset = time.time() if clock_offset is None else clock_offset
         self.dropped = 0  # messages dropped because the queue was full
         self._queue: deque[Message] = deque()
-        self._inflight: dict[int, Message] = {}
+        self._inflight: dict[int, Message] = {}  # sent, awaiting PUBACK
+        self._acked_early: set[int] = set()
+        self._kick, self._closing = threading.Event(), threading.Event()
+        self._drainer = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
         self._lock = threading.RLock()
         self._connected = threading.Event()
         self._warned_down = False
@@ -64,7 +68,7 @@ class MqttSink(Sink):
         c.will_set(self.status_topic, "offline", qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         # We bound the queue ourselves; paho's own queue only ever holds what we handed it while connected.
-        c.max_inflight_messages_set(50)
+        c.max_inflight_messages_set(MAX_INFLIGHT)
         c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
         c.on_publish, c.on_message = self._on_publish, self._on_message
         self.client = c
@@ -74,6 +78,14 @@ class MqttSink(Sink):
         """Connect in the background; retries forever with backoff (paho's loop thread)."""
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
         self.client.loop_start()
+        self._drainer.start()
+
+    def _drain_loop(self) -> None:
+        """Sends the backlog beyond the in-flight window as acknowledgements free room (after a reconnect)."""
+        while not self._closing.is_set():
+            self._kick.wait(0.5)
+            self._kick.clear()
+            self._drain()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -91,6 +103,7 @@ class MqttSink(Sink):
         left = self.pending()
         if left:
             log.warning("MQTT: %d message(s) not delivered at shutdown", left)
+        self._closing.set()
         self.client.disconnect()
         self.client.loop_stop()
         return left
@@ -116,7 +129,7 @@ class MqttSink(Sink):
                 self.client.publish(f"{self.base}/level", f"{w.dbfs:.1f}", qos=0, retain=False)
 
     # -- queue ----------------------------------------------------------------------------------
-    def _enqueue(self, msg: Message) -> None:
+    def _enqueue(self, msg: Message, drain: bool = True) -> None:
         with self._lock:
             if len(self._queue) >= self.cfg.queue_size:
                 self._queue.popleft()
@@ -125,22 +138,33 @@ class MqttSink(Sink):
                             self.cfg.queue_size, self.dropped)
             self._queue.append(msg)
         if self._connected.is_set():
-            self._drain()
+            if drain:
+                self._drain()
+            else:
+                self._kick.set()
         elif not self._warned_down:
             self._warned_down = True
             log.warning("MQTT broker %s:%d not connected: queueing messages (up to %d) and retrying",
                         self.cfg.host, self.cfg.port, self.cfg.queue_size)
 
     def _drain(self) -> None:
-        with self._lock:
-            while self._queue and self._connected.is_set() and len(self._inflight) < 50:
-                msg = self._queue[0]
-                info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+        """Hand queued messages to paho while connected. Never call paho while holding our lock:
+        paho holds its own lock while it runs our callbacks, and the callbacks take ours."""
+        while self._connected.is_set():
+            with self._lock:
+                if not self._queue or len(self._inflight) >= MAX_INFLIGHT:
+                    return
+                msg = self._queue.popleft()
+            info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            with self._lock:
                 if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    break  # connection went away: the message stays queued
-                self._queue.popleft()
+                    self._queue.appendleft(msg)  # the connection went away: it stays first in line
+                    return
                 if msg.qos > 0:
-                    self._inflight[info.mid] = msg
+                    if info.mid in self._acked_early:  # the PUBACK beat us here
+                        self._acked_early.discard(info.mid)
+                    else:
+                        self._inflight[info.mid] = msg
 
     # -- paho callbacks (paho's thread) ---------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -153,12 +177,13 @@ class MqttSink(Sink):
             # Whatever was in flight on the old connection is sent again (at-least-once).
             for mid in sorted(self._inflight, reverse=True):
                 self._queue.appendleft(self._inflight.pop(mid))
+            self._acked_early.clear()
             for msg in reversed(self._hello()):
                 self._queue.appendleft(msg)
         if self.cfg.discovery:
             client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
         self._connected.set()
-        self._drain()
+        self._kick.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
@@ -167,14 +192,17 @@ class MqttSink(Sink):
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
-            self._inflight.pop(mid, None)
-        self._drain()
+            if self._inflight.pop(mid, None) is None:
+                self._acked_early.add(mid)
+            backlog = bool(self._queue)
+        if backlog:
+            self._kick.set()  # the drainer thread sends more; never publish from inside paho's callback
 
     def _on_message(self, client, userdata, msg) -> None:
         if msg.topic == f"{self.cfg.discovery_prefix}/status" and msg.payload == b"online":
             log.info("Home Assistant came online: sending discovery again")
             for m in self._discovery():
-                self._enqueue(m)
+                self._enqueue(m, drain=False)  # we are inside paho's callback: let the drainer send
 
     # -- what we announce -----------------------------------------------------------------------
     def _hello(self) -> list[Message]:
