@@ -43,7 +43,7 @@ class DetectionConfig:
     off_ratio: float = 0.6  # default off threshold as a fraction of on
     min_hits: int = 2  # consecutive windows over ``on`` (0.25 s apart) before an event starts
     hold_s: float = 1.5  # quiet time before an event ends
-    smoothing: int = 2  # windows in the moving average
+    smoothing: int = 1  # windows in the moving average (min_hits already demands consecutive hits)
     min_dbfs: float = -65.0  # level gate: quieter windows never start or sustain an event
     ongoing_every_s: float = 10.0  # "ongoing" updates for long events
     labels: dict[str, LabelConfig] = field(default_factory=dict)

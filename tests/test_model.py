@@ -14,13 +14,14 @@ from detector.model import Classifier, ModelError
 
 
 def clip_max(clf: Classifier, x: np.ndarray) -> np.ndarray:
+    """The clip score the decider acts on (min_hits 2): the best score two consecutive windows both reach."""
     lm = LogMel(clf.frontend)
     p = clf.frontend
     if x.size < p.window_samples:
         x = np.pad(x, (0, p.window_samples - x.size))
     f = lm.compute(x)
-    return np.max([clf.scores(f[s : s + p.window_frames]) for s in range(0, f.shape[0] - p.window_frames + 1, 25)],
-                  axis=0)
+    s = np.array([clf.scores(f[i : i + p.window_frames]) for i in range(0, f.shape[0] - p.window_frames + 1, 25)])
+    return np.minimum(s[:-1], s[1:]).max(axis=0) if len(s) > 1 else s[0]
 
 
 def test_sidecar_records_what_it_must(shipped_model):

@@ -13,6 +13,7 @@ from .data import LABELS, Clip
 
 SNRS = (None, 20, 10, 5, 0, -5)  # None: clean
 HOP_FRAMES = 25  # 0.25 s between analysis windows, as `detector scan`
+MIN_HITS = 2  # consecutive windows, as the decider's default
 
 
 def clip_windows(lm: LogMel, x: np.ndarray, hop_frames: int = HOP_FRAMES) -> np.ndarray:
@@ -66,15 +67,24 @@ class TestSet:
             ts.feats[cond.name] = out
         return ts
 
-    def score(self, predict) -> dict[str, np.ndarray]:
-        """condition -> (n_clips, n_labels) clip scores: max over each clip's windows."""
+    def score(self, predict, min_hits: int = MIN_HITS) -> dict[str, np.ndarray]:
+        """condition -> (n_clips, n_labels) clip scores, as the decider sees them: the best score that
+        ``min_hits`` consecutive windows all reach (max over windows of their running minimum)."""
         res = {}
         for cond, per_clip in self.feats.items():
             allw = np.concatenate(per_clip)
             s = predict(allw)
             bounds = np.cumsum([0] + [w.shape[0] for w in per_clip])
-            res[cond] = np.stack([s[a:b].max(axis=0) for a, b in zip(bounds[:-1], bounds[1:])])
+            res[cond] = np.stack([decision_score(s[a:b], min_hits) for a, b in zip(bounds[:-1], bounds[1:])])
         return res
+
+
+def decision_score(window_scores: np.ndarray, min_hits: int = MIN_HITS) -> np.ndarray:
+    """Per label, the highest threshold at which ``min_hits`` consecutive windows would all be hits."""
+    w = np.asarray(window_scores)
+    k = min(min_hits, w.shape[0])
+    runs = np.stack([w[i : w.shape[0] - k + 1 + i] for i in range(k)]).min(axis=0)
+    return runs.max(axis=0)
 
 
 def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> dict:
