@@ -46,11 +46,12 @@ class Pipeline:
         p = self.frontend.params
         self.rate = p.sample_rate
         self.hop_frames = max(1, round(hop_s * p.sample_rate / p.hop_length))
+        self._hop_samples = self.hop_frames * p.hop_length
         self.window_frames = p.window_frames
         self.window_s = p.window_samples / p.sample_rate
         # Recent samples, for the level of each window and the pre-roll of saved clips.
         self.history = RingBuffer(max(int(history_s * self.rate), p.window_samples))
-        self._frames = np.zeros((self.window_frames + 256, p.n_mels), dtype=np.float32)
+        self._frames = np.zeros((self.window_frames + 2 * self.hop_frames + 8, p.n_mels), dtype=np.float32)
         self._n_buffered = 0  # valid rows at the top of _frames
         self._frames_total = 0  # frames produced since start
         self._next_end = self.window_frames  # frame count at which the next window is complete
@@ -61,11 +62,16 @@ class Pipeline:
         return self.history.total / self.rate
 
     def process(self, block: np.ndarray) -> list[Event]:
-        """One block of float32 samples in; the event messages it raised out."""
-        self.history.write(block)
+        """One block of float32 samples in; the event messages it raised out.
+
+        A large block (an unpaced device, a fast file replay) is taken one hop at a time, so that each
+        window's level is read from the history before newer samples can overwrite it.
+        """
         events: list[Event] = []
-        for new in self._chunks(self.frontend.push(block)):
-            self._append(new)
+        for i in range(0, block.size, self._hop_samples):
+            piece = block[i : i + self._hop_samples]
+            self.history.write(piece)
+            self._append(self.frontend.push(piece))
             while self._frames_total >= self._next_end:
                 events += self._score(self._frames_total - self._next_end)
                 self._next_end += self.hop_frames
@@ -80,11 +86,6 @@ class Pipeline:
         return events
 
     # -- internals ------------------------------------------------------------------------------
-    def _chunks(self, frames: np.ndarray):
-        """Split large pushes (fast file replay) so the frame buffer never needs to grow."""
-        for i in range(0, frames.shape[0], self.hop_frames):
-            yield frames[i : i + self.hop_frames]
-
     def _append(self, new: np.ndarray) -> None:
         n = new.shape[0]
         if self._n_buffered + n > self._frames.shape[0]:  # slide: keep only the last window
