@@ -65,12 +65,19 @@ def _fold5(data_root, label, source, n):
     return [data_root / r["path"] for r in rows[:n]]
 
 
+# Recall at the shipped thresholds that the training report measured on clean fold-5 clips is 0.71 (bark)
+# and 0.98 (cry); these floors sit a little below, so a worse model or a broken path fails.
+RECALL_FLOOR = {"bark": 0.6, "cry": 0.9}
+
+
 def test_high_on_real_barks_and_cries(clf, data_root):
-    """Held-out (fold 5) clips: most score above the shipped threshold on their own label."""
+    """Held-out (fold 5) clips score high on their own label and low on the other."""
     for label, source in (("bark", "us8k"), ("cry", "donateacry")):
         j = clf.labels.index(label)
-        s = [clip_max(clf, read_audio(p, 16000))[j] for p in _fold5(data_root, label, source, 12)]
-        assert np.mean(np.array(s) >= clf.thresholds[label]) >= 0.75, (label, s)
+        s = np.array([clip_max(clf, read_audio(p, 16000)) for p in _fold5(data_root, label, source, 12)])
+        assert np.median(s[:, j]) >= 0.8, (label, s[:, j])
+        assert np.mean(s[:, j] >= clf.thresholds[label]) >= RECALL_FLOOR[label], (label, s[:, j])
+        assert np.median(s[:, 1 - j]) < 0.5, (label, s[:, 1 - j])
 
 
 def test_low_on_quiet_room(clf, data_root):
