@@ -97,7 +97,9 @@ def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict
             is_neg = np.array([c.label not in LABELS for c in clips])
             keep = is_pos | is_neg  # the other label's clips are neither positive nor a false alarm here
             rec, fpr = rate_at(is_pos[keep], s[keep, j], thresholds[lab])
+            tp, fp = rec * is_pos.sum(), fpr * is_neg.sum()
             row[lab] = {"auc": roc_auc(is_pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
+                        "precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
                         "n_pos": int(is_pos.sum()), "n_neg": int(is_neg.sum())}
         out["conditions"][cond] = row
     clean = scores[CONDITIONS[0].name]

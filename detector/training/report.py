@@ -40,8 +40,8 @@ def auc_table(results, splits) -> list[str]:
 
 def snr_table(results, split) -> list[str]:
     """Recall and false-positive rate per condition, mean ± sd over seeds, both variants."""
-    lines = ["| condition | variant | " + " | ".join(f"{lab} recall | {lab} FP rate" for lab in LABELS) + " |",
-             "|---|---|" + "---:|---:|" * len(LABELS)]
+    lines = ["| condition | variant | " + " | ".join(f"{lab} recall | {lab} precision | {lab} FP rate" for lab in LABELS)
+             + " |", "|---|---|" + "---:|---:|---:|" * len(LABELS)]
     for cond in [c.name for c in CONDITIONS]:
         for variant in ("augmented", "no-augmentation"):
             rs = _runs(results, split, variant)
@@ -49,8 +49,8 @@ def snr_table(results, split) -> list[str]:
                 continue
             cells = []
             for lab in LABELS:
-                cells.append(mean_sd(r.summary["conditions"][cond][lab]["recall"] for r in rs))
-                cells.append(mean_sd(r.summary["conditions"][cond][lab]["fpr"] for r in rs))
+                for key in ("recall", "precision", "fpr"):
+                    cells.append(mean_sd(r.summary["conditions"][cond][lab].get(key, float("nan")) for r in rs))
             lines.append(f"| {cond} | {variant} | " + " | ".join(cells) + " |")
     return lines
 
