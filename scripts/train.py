@@ -42,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--per-group", type=int, default=750, help="windows per class group per epoch")
     ap.add_argument("--pool", type=int, default=6000, help="augmented windows made per class group")
     ap.add_argument("--width", type=int, default=40, help="channels of the first conv layer")
+    ap.add_argument("--cmn", action="store_true", help="add a channel with per-band means removed (experiment)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.01,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
             pool = pools[variant].subset(held_out) if held_out else pools[variant]
             for seed in range(a.seeds):
                 cfg = FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, seed=seed, patience=a.patience,
-                                augment=variant == "augmented", verbose=int(a.verbose))
+                                cmn=a.cmn, augment=variant == "augmented", verbose=int(a.verbose))
                 results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log))
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
@@ -133,7 +134,7 @@ def main(argv=None) -> int:
         "training": {
             "commit": git_commit(ROOT), "manifest_sha256_16": manifest_hash(a.data / "manifest.csv"),
             "smoke": a.smoke, "seed": ship.seed, "epochs_run": len(ship.history), "per_group": a.per_group,
-            "pool_per_group": a.pool, "width": a.width,
+            "pool_per_group": a.pool, "width": a.width, "cmn": a.cmn,
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": "reverb (RT60 %.2f-%.2f s, %s), noise at SNR -5..30 dB, mic sim (HP 100-400 Hz, "

@@ -25,11 +25,12 @@ class FitConfig:
     width: int = 40
     seed: int = 0
     augment: bool = True  # only labels the run: the pool it is given is augmented or not
+    cmn: bool = False  # add the band-mean-normalised channel (see build_model)
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
 
-def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LABELS)) -> keras.Model:
+def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LABELS), cmn: bool = False) -> keras.Model:
     """A DS-CNN (Zhang et al., 'Hello Edge'): one regular conv, then depthwise-separable blocks.
 
     Input is log-mel dB; a fixed rescaling maps the useful range (-100..+20 dB) to about -2.5..3.5,
@@ -40,6 +41,8 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     inp = keras.Input((frames, mels, 1), name="logmel_db")
     bn = lambda: layers.BatchNormalization(momentum=0.9)  # noqa: E731
     x = layers.Rescaling(1 / 20, offset=2.5)(inp)
+    if cmn:  # a second channel with each band's mean over the window removed: blind to stationary hum and gain
+        x = layers.Concatenate()([x, layers.Lambda(lambda t: t - keras.ops.mean(t, axis=1, keepdims=True))(x)])
     x = layers.Conv2D(width, (3, 3), strides=(2, 2), padding="same", use_bias=False)(x)
     x = bn()(x)
     x = layers.ReLU()(x)
@@ -77,7 +80,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     """Each epoch draws a class-balanced set from the pool; early stopping on validation loss."""
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(pool.feats.shape[1], pool.feats.shape[2], cfg.width)
+    model = build_model(pool.feats.shape[1], pool.feats.shape[2], cfg.width, cmn=cfg.cmn)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss=keras.losses.BinaryCrossentropy(),
