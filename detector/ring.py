@@ -26,7 +26,8 @@ class RingBuffer:
     def write(self, block: np.ndarray) -> None:
         """Copy ``block`` in. Safe to call from a real-time audio callback: it never allocates or blocks long."""
         n = block.shape[0]
-        if n > self.capacity:
+        if n > self.capacity:  # only the newest samples fit, but the index counts them all
+            self.total += n - self.capacity
             block, n = block[-self.capacity :], self.capacity
         i = self.total % self.capacity
         first = min(n, self.capacity - i)
@@ -54,8 +55,13 @@ class RingBuffer:
             self.lost += oldest - start
             start = oldest
         stop = end if n is None else min(end, start + n)
-        idx = np.arange(start, stop) % self.capacity if stop > start else np.zeros(0, dtype=int)
-        out = self._buf[idx]
+        i, j = start % self.capacity, stop % self.capacity
+        if stop <= start:
+            out = self._buf[:0].copy()
+        elif i < j or stop - start < self.capacity and j == 0:
+            out = self._buf[i : j or self.capacity].copy()
+        else:  # wraps around the end of the buffer
+            out = np.concatenate([self._buf[i:], self._buf[:j]])
         if self.total - self.capacity > start:  # the writer lapped us during the copy: drop the stale part
             skip = self.total - self.capacity - start
             self.lost += skip
