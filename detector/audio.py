@@ -109,6 +109,9 @@ class MicrophoneSource:
         # With a limit (calibration, tests) the ring holds it all: a file-backed device is not paced.
         self.ring = RingBuffer(max(int(ring_s * self.device_rate), (self._limit or 0) + 1), dtype=np.int16)
         self.reopens = 0
+        import sounddevice as sd
+
+        self._callback_stop = sd.CallbackStop  # looked up once: the callback does nothing but copy
         self._stream = None
         self._stop = threading.Event()
 
@@ -116,8 +119,6 @@ class MicrophoneSource:
         return CaptureInfo(self.name, self.device_rate, self.rate, self.ring.overflows, self.ring.lost, self.reopens)
 
     def _callback(self, indata, frames, time_info, status) -> None:
-        import sounddevice as sd
-
         if status.input_overflow:
             self.ring.overflows += 1
         if self._limit is not None:
@@ -125,7 +126,7 @@ class MicrophoneSource:
             if room < frames:
                 if room > 0:
                     self.ring.write(indata[:room, 0])
-                raise sd.CallbackStop
+                raise self._callback_stop
         self.ring.write(indata[:, 0])
 
     def _open(self) -> None:
@@ -151,7 +152,7 @@ class MicrophoneSource:
         """Float32 blocks at the model rate, in order, until ``stop()`` or ``max_samples``."""
         decim = StreamingDecimator(self.device_rate // self.rate) if self.device_rate != self.rate else None
         want = self._limit
-        pos, backoff, delivered = 0, 1.0, 0
+        pos, backoff = 0, 1.0
         self._open()
         try:
             last_data = time.monotonic()
@@ -172,7 +173,6 @@ class MicrophoneSource:
                 x = raw.astype(np.float32) * INT16_SCALE
                 if decim is not None:
                     x = decim(x)
-                delivered += x.size
                 yield x
         finally:
             self._close()

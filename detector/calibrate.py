@@ -25,8 +25,7 @@ from .decision import Decider, LabelPolicy
 from .frontend import LogMel
 from .model import Classifier
 from .pipeline import Window, dbfs
-from .scan import make_pipeline
-from .sinks import Sink
+from .scan import ScanSink, make_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +119,7 @@ def check_alive(rec: Recording) -> None:
 def window_scores(cfg: Config, clf: Classifier, x: np.ndarray) -> list[Window]:
     """Every classifier window over ``x``, through the real pipeline."""
 
-    class Keep(Sink):
-        def __init__(self):
-            self.windows: list[Window] = []
-
-        def window(self, w):
-            self.windows.append(w)
-
-    keep = Keep()
+    keep = ScanSink("", None, keep_windows=True)
     pipe = make_pipeline(cfg, clf, [keep])
     for i in range(0, x.size, 16000):
         pipe.process(x[i : i + 16000])
@@ -216,15 +208,14 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
         r_sug = rec_curve[i_sug]
         worst = sorted(((e.start, e.score) for e in fa_default), key=lambda s: -s[1])[:5]
         feasible = bool(ok) and r_sug >= 0.8
-        pretty = {"bark": "bark", "cry": "cry"}.get(lab, lab)
         if not ok:
-            advice = (f"no threshold keeps {pretty} false alarms at <= {MAX_FA_PER_HOUR:g}/h in this room: "
+            advice = (f"no threshold keeps {lab} false alarms at <= {MAX_FA_PER_HOUR:g}/h in this room: "
                       "move the microphone away from the noise source")
         elif r_sug < 0.8:
-            advice = (f"{pretty} recall at {MAX_FA_PER_HOUR:g} false alarm/h would be {100 * r_sug:.0f} %: "
+            advice = (f"{lab} recall at {MAX_FA_PER_HOUR:g} false alarm/h would be {100 * r_sug:.0f} %: "
                       "move the microphone closer to where the dog or the baby is")
         else:
-            advice = f"{pretty}: feasible, recall {100 * r_sug:.0f} % at the suggested threshold"
+            advice = f"{lab}: feasible, recall {100 * r_sug:.0f} % at the suggested threshold"
         results.append(LabelResult(lab, base.on, len(fa_default), worst, suggested, fa_curve[i_sug], r_default,
                                    r_sug, snr, feasible, advice, grid.tolist(), fa_curve, rec_curve))
     return stats, results

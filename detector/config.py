@@ -164,12 +164,11 @@ def _convert(tp, value, key: str):
     """Check ``value`` against the annotation ``tp``, building nested dataclasses."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        errors = []
         for arg in typing.get_args(tp):
             try:
                 return _convert(arg, value, key)
-            except ConfigError as e:
-                errors.append(e)
+            except ConfigError:
+                pass
         raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
     if origin is dict:
         _, vt = typing.get_args(tp)

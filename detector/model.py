@@ -76,8 +76,6 @@ class Classifier:
         try:
             self._interp = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
             self._interp.allocate_tensors()
-        except ModelError:
-            raise
         except Exception as e:  # the runtimes raise ValueError/RuntimeError for corrupt flatbuffers
             raise ModelError(f"model {self.path} cannot be loaded: {e}") from e
         inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]

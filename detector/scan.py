@@ -82,7 +82,8 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
              err: TextIO = sys.stderr) -> dict:
     """Clip score = max over windows; per-label AUC, recall and FP rate at the sidecar thresholds."""
     root = root or manifest.parent
-    rows = list(csv.DictReader(open(manifest, newline="")))
+    with open(manifest, newline="") as f:
+        rows = list(csv.DictReader(f))
     labels = clf.labels
     clips, scores, skipped = [], [], []
     for r in rows:

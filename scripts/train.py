@@ -23,7 +23,7 @@ from detector.frontend import LogMel  # noqa: E402
 from detector.training import report  # noqa: E402
 from detector.training.augment import RT60_RANGE, Augmenter  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import TestSet  # noqa: E402
+from detector.training.evaluate import TestSet, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, Resources, build_pools, make_splits, run, validation_clips, validation_set,
 )
@@ -113,8 +113,6 @@ def main(argv=None) -> int:
     log(f"int8 vs float on {par['windows']} test windows: same decision {par['same_decision']:.4f}, "
         f"max |diff| {par['max_abs_diff']:.4f}")
     int8_summary = ts.score(lambda w: np.stack([clf.scores(x) for x in w]))
-
-    from detector.training.evaluate import summarize  # noqa: E402
 
     int8_metrics = summarize(ts.clips, int8_summary, thresholds)
     macs = count_macs(ship.model)
