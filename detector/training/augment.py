@@ -121,7 +121,7 @@ class Augmenter:
     p_reverb: float = 0.5
     p_mic: float = 0.8
     p_8k: float = 0.3
-    gain_db: tuple[float, float] = (-20.0, 6.0)
+    gain_db: tuple[float, float] = (-20.0, 6.0)  # around a -6 dBFS peak: peaks from -26 dBFS to full scale
     highpass_hz: tuple[float, float] = (100.0, 400.0)
     lowpass_hz: tuple[float, float] = (3400.0, 8000.0)
     tilt_db_per_octave: tuple[float, float] = (-3.0, 3.0)
@@ -155,6 +155,6 @@ class Augmenter:
             x = x + r.standard_normal(x.size).astype(np.float32) * 10 ** (self.floor_dbfs / 20)
         shift = int(r.integers(-int(self.max_shift_s * self.fs), int(self.max_shift_s * self.fs) + 1))
         x = np.roll(x, shift)
-        peak_target = 10 ** (r.uniform(*self.gain_db) / 20) * 0.3  # level relative to a typical -10 dBFS peak
+        peak_target = 10 ** (r.uniform(*self.gain_db) / 20) * 0.5  # a close, loud event reaches full scale
         x = x * (peak_target / max(float(np.max(np.abs(x))), 1e-6))
         return np.clip(x, -1.0, 1.0).astype(np.float32)
