@@ -136,9 +136,7 @@ def main(argv=None) -> int:
             "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
-            "augmentation": "reverb (RT60 %.2f-%.2f s, %s), noise at SNR -5..30 dB, mic sim (HP 100-400 Hz, "
-                            "LP 3.4-8 kHz, tilt +-3 dB/oct, 8 kHz round trip p=0.3), gain -20..+6 dB around a -6 dBFS peak, shift"
-                            % (*RT60_RANGE, res.rir_note),
+            "augmentation": f"{aug.describe()}; {res.rir_note}",
             "threshold_rule": f"lowest threshold with <= {a.max_fpr:.0%} false positives on validation clips "
                               "(fold 4, clean and room+mic at 5 dB SNR)",
         },

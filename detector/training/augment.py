@@ -121,7 +121,8 @@ class Augmenter:
     p_reverb: float = 0.5
     p_mic: float = 0.8
     p_8k: float = 0.3
-    gain_db: tuple[float, float] = (-20.0, 6.0)  # around a -6 dBFS peak: peaks from -26 dBFS to full scale
+    gain_db: tuple[float, float] = (-20.0, 6.0)  # around peak_ref: peaks from -26 dBFS to full scale
+    peak_ref: float = 0.5  # -6 dBFS: a close, loud event reaches full scale
     highpass_hz: tuple[float, float] = (100.0, 400.0)
     lowpass_hz: tuple[float, float] = (3400.0, 8000.0)
     tilt_db_per_octave: tuple[float, float] = (-3.0, 3.0)
@@ -129,6 +130,15 @@ class Augmenter:
     floor_dbfs: float = -75.0  # a real microphone never gives digital silence...
     p_floor: float = 0.8  # ...but files can, so the model also sees some
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+    def describe(self) -> str:
+        """The chain's ranges in one line, for the sidecar: derived, so it cannot drift from the code."""
+        return (f"reverb p={self.p_reverb} (RT60 {RT60_RANGE[0]}-{RT60_RANGE[1]} s), noise p={self.p_noise} at SNR "
+                f"{self.snr_db[0]:g}..{self.snr_db[1]:g} dB, mic sim p={self.p_mic} (HP {self.highpass_hz[0]:g}-"
+                f"{self.highpass_hz[1]:g} Hz, LP {self.lowpass_hz[0]:g}-{self.lowpass_hz[1]:g} Hz, tilt "
+                f"{self.tilt_db_per_octave[0]:+g}..{self.tilt_db_per_octave[1]:+g} dB/oct, 8 kHz round trip "
+                f"p={self.p_8k}), gain {self.gain_db[0]:+g}..{self.gain_db[1]:+g} dB around a "
+                f"{20 * np.log10(self.peak_ref):.0f} dBFS peak, shift +-{self.max_shift_s} s")
 
     def mic(self, x: np.ndarray) -> np.ndarray:
         r = self.rng
@@ -155,6 +165,6 @@ class Augmenter:
             x = x + r.standard_normal(x.size).astype(np.float32) * 10 ** (self.floor_dbfs / 20)
         shift = int(r.integers(-int(self.max_shift_s * self.fs), int(self.max_shift_s * self.fs) + 1))
         x = np.roll(x, shift)
-        peak_target = 10 ** (r.uniform(*self.gain_db) / 20) * 0.5  # a close, loud event reaches full scale
+        peak_target = 10 ** (r.uniform(*self.gain_db) / 20) * self.peak_ref
         x = x * (peak_target / max(float(np.max(np.abs(x))), 1e-6))
         return np.clip(x, -1.0, 1.0).astype(np.float32)

@@ -36,8 +36,9 @@ def arch_blocks(arch: str, width: int = 40) -> tuple[int, list[tuple[tuple[int, 
 
     'ds-cnn-4': four blocks of equal width (the first shipped model, 4.2 M MACs, 28 k parameters).
     'ds-cnn-5': channels grow as the map shrinks to 7x4, so it has 2.3x the parameters for about the
-    same MACs (4.3 M), inside the 5 M MAC and 100 KB budget. Over 3 seeds it was no better than
-    ds-cnn-4 (fold-5 bark AUC clean 0.938 vs 0.944, 0 dB room+mic 0.817 vs 0.856), so ds-cnn-4 ships.
+    same MACs (4.3 M), inside the 5 M MAC and 100 KB budget. Over 3 seeds (with the earlier -10 dBFS gain
+    reference and test set) it was no better than ds-cnn-4 (fold-5 bark AUC clean 0.938 vs 0.944, 0 dB
+    room+mic 0.817 vs 0.856), so ds-cnn-4 ships.
     """
     if arch == "ds-cnn-4":
         return width, [((2, 2), width * 2), ((2, 2), width * 2), ((1, 1), width * 2), ((1, 1), width * 2)]
