@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("scipy")
 from detector.audiofile import read_audio  # noqa: E402
 from detector.training.augment import (  # noqa: E402
-    Augmenter, fit_length, lowpass, mix_at_snr, power, resample_round_trip, reverberate, simulate_rooms,
+    Augmenter, fit_length, lowpass, mask_bands, mix_at_snr, power, resample_round_trip, reverberate, simulate_rooms,
 )
 
 FS = 16000
@@ -68,3 +68,16 @@ def test_augmenter_is_band_limited_for_every_class(bark, noise):
     spec = np.abs(np.fft.rfft(y)) ** 2
     assert spec[f > 4100].sum() / spec.sum() < 1e-3
     assert y.size == bark.size and np.max(np.abs(y)) <= 1.0
+
+
+def test_mask_bands_sets_whole_bands_to_the_window_mean():
+    rng = np.random.default_rng(0)
+    x = rng.normal(-40, 10, (20, 98, 64)).astype(np.float32)
+    means = x.mean(axis=(1, 2))
+    y = x.copy()
+    mask_bands(y, 2, rng)
+    for i in range(len(x)):
+        changed = np.flatnonzero((y[i] != x[i]).any(axis=0))
+        assert 1 <= changed.size <= 16  # two masks of 1-8 bands, possibly overlapping
+        assert np.allclose(y[i][:, changed], means[i])  # every frame of a masked band, nothing else
+        assert np.array_equal(np.delete(y[i], changed, axis=1), np.delete(x[i], changed, axis=1))

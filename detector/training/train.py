@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from .augment import mask_bands
 from .data import LABELS
 from .windows import WindowPool
 
@@ -27,6 +28,8 @@ class FitConfig:
     seed: int = 0
     augment: bool = True  # only labels the run: the pool it is given is augmented or not
     cmn: bool = False  # add the band-mean-normalised channel (see build_model)
+    label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
+    freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -102,12 +105,14 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     model = build_model(pool.feats.shape[1], pool.feats.shape[2], cfg.width, cmn=cfg.cmn, arch=cfg.arch)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(),
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=[keras.metrics.AUC(multi_label=True, num_labels=len(LABELS), name="auc")],
     )
     best, best_loss, wait = None, np.inf, 0
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
+        if cfg.freq_masks:
+            mask_bands(x, cfg.freq_masks, rng)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
