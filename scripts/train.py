@@ -25,11 +25,11 @@ from detector.training.augment import RT60_RANGE, Augmenter  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
 from detector.training.evaluate import TestSet, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    CROSS_SOURCES, Resources, build_pools, make_splits, run, validation_clips, validation_set,
+    CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, validation_clips,
+    validation_set,
 )
 from detector.training.export import git_commit, int8_classifier, parity, to_int8_tflite, write_model  # noqa: E402
 from detector.training.train import FitConfig, count_macs, predict_windows  # noqa: E402
-from detector.training.windows import WindowSampler  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -101,12 +101,9 @@ def main(argv=None) -> int:
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
     ship = min((r for r in results if r.split == "fold5" and r.variant == "augmented"), key=lambda r: r.val_loss)
-    rng = np.random.default_rng(99)
     train = splits["fold5"].train
-    aug = Augmenter(res.noises(train["negative"] + train["noise"]), res.train_rirs, rng=np.random.default_rng(98))
-    rep_x = WindowSampler(corpus, lm).batch(train, 8 if a.smoke else 100, rng, aug)[0]
-    rep_clean = WindowSampler(corpus, lm).batch(train, 4 if a.smoke else 50, rng, None)[0]
-    tflite = to_int8_tflite(ship.model, np.concatenate([rep_x, rep_clean]))
+    aug_note = Augmenter(res.noises(train["negative"] + train["noise"]), res.train_rirs).describe()  # as build_pools
+    tflite = to_int8_tflite(ship.model, representative_windows(res, splits["fold5"], 8 if a.smoke else 100))
     thresholds = {k: round(v, 4) for k, v in ship.thresholds.items()}
     sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": thresholds}
     clf = int8_classifier(tflite, sidecar, lm.params)
@@ -141,7 +138,7 @@ def main(argv=None) -> int:
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing,
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
-            "augmentation": f"{aug.describe()}; {res.rir_note}",
+            "augmentation": f"{aug_note}; {res.rir_note}",
             "threshold_rule": f"lowest threshold with <= {a.max_fpr:.0%} false positives on validation clips "
                               "(fold 4, clean and room+mic at 5 dB SNR)",
         },

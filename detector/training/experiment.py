@@ -121,6 +121,17 @@ def validation_clips(res: Resources, split: Split) -> TestSet:
                          conditions=VAL_CONDITIONS)
 
 
+def representative_windows(res: Resources, split: Split, per_group: int = 100) -> np.ndarray:
+    """Calibration features for int8 conversion: ``per_group`` augmented and ``per_group // 2`` clean
+    training windows per group, so the quantisation ranges cover both what a room does and raw clips."""
+    rng = np.random.default_rng(99)
+    aug = Augmenter(res.noises(split.train["negative"] + split.train["noise"]), res.train_rirs,
+                    rng=np.random.default_rng(98))
+    sampler = WindowSampler(res.corpus, res.lm)
+    return np.concatenate([sampler.batch(split.train, per_group, rng, aug)[0],
+                           sampler.batch(split.train, per_group // 2, rng, None)[0]])
+
+
 def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: float) -> dict[str, float]:
     """Per label, the lowest threshold at which at most ``max_fpr`` of the negative validation clips
     (negatives and noise, clean or noisy) score at or above it. The other label's clips are left out:

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Screen a training variant against the others before it goes into scripts/train.py.
+
+Each variant trains 3 seeds on the fold-5 split and on the cross-source split, from one cached pool of
+augmented windows, and is scored on the same clean and 0 dB room+mic test clips; the fold-5 runs are also
+converted to int8 for the parity check. Rows go to a JSON-lines file; the table compares every variant in it.
+
+    python scripts/screen.py base
+    python scripts/screen.py fmask freq_masks=2        # any FitConfig field=value
+    python scripts/screen.py --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pickle
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from detector.frontend import LogMel  # noqa: E402
+from detector.training.data import LABELS, Corpus  # noqa: E402
+from detector.training.evaluate import CONDITIONS, TestSet  # noqa: E402
+from detector.training.experiment import (  # noqa: E402
+    CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, validation_clips, validation_set,
+)
+from detector.training.export import int8_classifier, parity, to_int8_tflite  # noqa: E402
+from detector.training.train import FitConfig, predict_windows  # noqa: E402
+
+COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
+           "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
+
+
+def fit_config(pairs: list[str], seed: int) -> FitConfig:
+    """FitConfig from field=value pairs, each value cast to the field's type."""
+    types = {f.name: type(f.default) for f in dataclasses.fields(FitConfig)}
+    kw = {}
+    for p in pairs:
+        k, _, v = p.partition("=")
+        if k not in types:
+            raise SystemExit(f"unknown FitConfig field {k!r}: expected one of {sorted(types)}")
+        kw[k] = v in ("1", "true", "True") if types[k] is bool else types[k](v)
+    return FitConfig(epochs=30, per_group=750, patience=0, seed=seed, **kw)
+
+
+def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dict:
+    c, fp = r.summary["conditions"], r.summary["fp_by_source"]
+    out = {"name": name, "config": pairs, "split": split, "seed": seed, "val_loss": r.val_loss,
+           "thresholds": r.thresholds,
+           "music_cry_fp": fp.get("music (hard negative for cry)", {}).get("cry"),
+           "sfx_cry_fp": fp.get("tuxpaint_sfx", {}).get("cry"), "int8_max_diff": par.get("max_abs_diff")}
+    for lab in LABELS:
+        out[f"{lab}_auc_clean"] = c["clean"][lab]["auc"]
+        out[f"{lab}_auc_rm0"] = c["room+mic +0 dB"][lab]["auc"]
+        out[f"{lab}_recall_clean"] = c["clean"][lab]["recall"]
+    return out
+
+
+def table(results: Path) -> str:
+    groups = defaultdict(list)
+    for line in results.read_text().splitlines():
+        r = json.loads(line)
+        groups[(r["split"], r["name"])].append(r)
+    cell = lambda v: "n/a" if not v else f"{np.mean(v):.3f} ± {np.std(v):.3f}"  # noqa: E731
+    lines = ["| split | variant | seeds | " + " | ".join(COLUMNS) + " |", "|---|---|---:|" + "---:|" * len(COLUMNS)]
+    for (split, name), rs in sorted(groups.items()):
+        vals = [cell([r[k] for r in rs if r.get(k) is not None]) for k in COLUMNS]
+        lines.append(f"| {split} | {name} | {len(rs)} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("name", nargs="?", help="variant name")
+    ap.add_argument("config", nargs="*", help="FitConfig field=value pairs")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--results", type=Path, default=ROOT / "reports" / "screening.jsonl")
+    ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--table", action="store_true", help="print the comparison table and exit")
+    a = ap.parse_args(argv)
+    if a.table or not a.name:
+        print(table(a.results))
+        return 0
+    fit_config(a.config, 0)  # fail on a bad field before minutes of work
+    t0 = time.time()
+    log = lambda msg: print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)  # noqa: E731
+    lm = LogMel()
+    corpus = Corpus.load(a.data, lm.params.sample_rate)
+    res = Resources.load(corpus, lm, 60, ROOT / "cache")
+    splits = make_splits(corpus)
+    if a.pool_cache.exists():  # the same windows for every variant: only the training differs
+        pool = pickle.loads(a.pool_cache.read_bytes())
+    else:
+        pool = build_pools(res, splits["fold5"], 6000, False, log)["augmented"]
+        a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
+    conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")]
+    rep = representative_windows(res, splits["fold5"])
+    for name, split in splits.items():
+        val, val_clips = validation_set(res, split, seed=123), validation_clips(res, split)
+        ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
+        held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
+        for seed in range(a.seeds):
+            r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), 0.02, log)
+            par = {}
+            if name == "fold5":
+                sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds}
+                clf = int8_classifier(to_int8_tflite(r.model, rep), sidecar, lm.params)
+                allw = np.concatenate([w for per in ts.feats.values() for w in per])
+                par = parity(predict_windows(r.model, allw), np.stack([clf.scores(x) for x in allw]),
+                             [r.thresholds[lab] for lab in LABELS])
+            with a.results.open("a") as f:
+                f.write(json.dumps(row(a.name, a.config, name, seed, r, par)) + "\n")
+    print(table(a.results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
