@@ -29,7 +29,7 @@ class FitConfig:
     augment: bool = True  # only labels the run: the pool it is given is augmented or not
     cmn: bool = False  # add the band-mean-normalised channel (see build_model)
     label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
-    freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window
+    freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window (scripts/train.py: 2)
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
