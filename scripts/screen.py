@@ -32,8 +32,8 @@ from detector.training.evaluate import CONDITIONS, TestSet  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, validation_clips, validation_set,
 )
-from detector.training.export import int8_classifier, parity, to_int8_tflite  # noqa: E402
-from detector.training.train import FitConfig, predict_windows  # noqa: E402
+from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
+from detector.training.train import FitConfig  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
@@ -107,6 +107,7 @@ def main(argv=None) -> int:
     for name, split in splits.items():
         val, val_clips = validation_set(res, split, seed=123), validation_clips(res, split)
         ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
+        allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
         for seed in range(a.seeds):
             r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), 0.02, log)
@@ -114,9 +115,7 @@ def main(argv=None) -> int:
             if name == "fold5":
                 sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds}
                 clf = int8_classifier(to_int8_tflite(r.model, rep), sidecar, lm.params)
-                allw = np.concatenate([w for per in ts.feats.values() for w in per])
-                par = parity(predict_windows(r.model, allw), np.stack([clf.scores(x) for x in allw]),
-                             [r.thresholds[lab] for lab in LABELS])
+                par = int8_parity(r.model, clf, allw, [r.thresholds[lab] for lab in LABELS])
             with a.results.open("a") as f:
                 f.write(json.dumps(row(a.name, a.config, name, seed, r, par)) + "\n")
     print(table(a.results))

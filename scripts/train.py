@@ -21,15 +21,15 @@ import numpy as np  # noqa: E402
 
 from detector.frontend import LogMel  # noqa: E402
 from detector.training import report  # noqa: E402
-from detector.training.augment import RT60_RANGE, Augmenter  # noqa: E402
+from detector.training.augment import RT60_RANGE  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
 from detector.training.evaluate import TestSet, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, validation_clips,
-    validation_set,
+    CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, train_augmenter,
+    validation_clips, validation_set,
 )
-from detector.training.export import git_commit, int8_classifier, parity, to_int8_tflite, write_model  # noqa: E402
-from detector.training.train import FitConfig, count_macs, predict_windows  # noqa: E402
+from detector.training.export import git_commit, int8_classifier, int8_parity, to_int8_tflite, write_model  # noqa: E402
+from detector.training.train import FitConfig, count_macs  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -101,17 +101,13 @@ def main(argv=None) -> int:
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
     ship = min((r for r in results if r.split == "fold5" and r.variant == "augmented"), key=lambda r: r.val_loss)
-    train = splits["fold5"].train
-    aug_note = Augmenter(res.noises(train["negative"] + train["noise"]), res.train_rirs).describe()  # as build_pools
+    aug_note = train_augmenter(res, splits["fold5"]).describe()
     tflite = to_int8_tflite(ship.model, representative_windows(res, splits["fold5"], 8 if a.smoke else 100))
     thresholds = {k: round(v, 4) for k, v in ship.thresholds.items()}
     sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": thresholds}
     clf = int8_classifier(tflite, sidecar, lm.params)
     ts = testsets["fold5"]
-    allw = np.concatenate([w for per in ts.feats.values() for w in per])
-    f_scores = predict_windows(ship.model, allw)
-    q_scores = np.stack([clf.scores(w) for w in allw])
-    par = parity(f_scores, q_scores, [thresholds[lab] for lab in LABELS])
+    par = int8_parity(ship.model, clf, ts.all_windows(), [thresholds[lab] for lab in LABELS])
     log(f"int8 vs float on {par['windows']} test windows: same decision {par['same_decision']:.4f}, "
         f"max |diff| {par['max_abs_diff']:.4f}")
     int8_summary = ts.score(lambda w: np.stack([clf.scores(x) for x in w]))

@@ -71,6 +71,10 @@ class TestSet:
             ts.feats[cond.name] = out
         return ts
 
+    def all_windows(self) -> np.ndarray:
+        """Every window of every clip under every condition, in one array."""
+        return np.concatenate([w for per in self.feats.values() for w in per])
+
     def score(self, predict, min_hits: int = MIN_HITS) -> dict[str, np.ndarray]:
         """condition -> (n_clips, n_labels) clip scores, as the decider sees them: the best score that
         ``min_hits`` consecutive windows all reach (max over windows of their running minimum)."""

@@ -121,12 +121,17 @@ def validation_clips(res: Resources, split: Split) -> TestSet:
                          conditions=VAL_CONDITIONS)
 
 
+def train_augmenter(res: Resources, split: Split, rng: np.random.Generator | None = None) -> Augmenter:
+    """The home-condition chain for a split's training windows: its own negatives and noise, training rooms."""
+    noises = res.noises(split.train["negative"] + split.train["noise"])
+    return Augmenter(noises, res.train_rirs, rng=rng) if rng is not None else Augmenter(noises, res.train_rirs)
+
+
 def representative_windows(res: Resources, split: Split, per_group: int = 100) -> np.ndarray:
     """Calibration features for int8 conversion: ``per_group`` augmented and ``per_group // 2`` clean
     training windows per group, so the quantisation ranges cover both what a room does and raw clips."""
     rng = np.random.default_rng(99)
-    aug = Augmenter(res.noises(split.train["negative"] + split.train["noise"]), res.train_rirs,
-                    rng=np.random.default_rng(98))
+    aug = train_augmenter(res, split, np.random.default_rng(98))
     sampler = WindowSampler(res.corpus, res.lm)
     return np.concatenate([sampler.batch(split.train, per_group, rng, aug)[0],
                            sampler.batch(split.train, per_group // 2, rng, None)[0]])
@@ -145,7 +150,7 @@ def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: 
 
 def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log) -> dict[str, WindowPool]:
     sampler = WindowSampler(res.corpus, res.lm)
-    aug = Augmenter(res.noises(split.train["negative"] + split.train["noise"]), res.train_rirs)
+    aug = train_augmenter(res, split)
     t0 = time.time()
     pools = {"augmented": WindowPool.build(sampler, split.train, per_group, seed=0, augment=aug)}
     if ablation:

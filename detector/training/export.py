@@ -58,6 +58,13 @@ def int8_classifier(tflite: bytes, sidecar: dict, params: FrontendParams) -> Cla
     return Classifier(tfl, params)
 
 
+def int8_parity(model, clf: Classifier, windows: np.ndarray, thresholds: list[float]) -> dict:
+    """``parity`` of a Keras model and its int8 conversion (loaded as ``clf``) on the same windows."""
+    from .train import predict_windows  # keras is only imported where a Keras model is at hand
+
+    return parity(predict_windows(model, windows), np.stack([clf.scores(w) for w in windows]), thresholds)
+
+
 def parity(float_scores: np.ndarray, int8_scores: np.ndarray, thresholds: list[float]) -> dict:
     """How often float and int8 take the same decision, and how far their scores are apart."""
     thr = np.asarray(thresholds)[None, :]
