@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from ..metrics import roc_auc
 from .augment import mask_bands
 from .data import LABELS
 from .windows import WindowPool
@@ -98,25 +99,43 @@ def count_macs(model: keras.Model) -> int:
     return int(macs)
 
 
+def bag_loss(y_true, y_pred):
+    """Multiple-instance binary cross-entropy on (batch, bag, labels) scores and (batch, labels) targets.
+
+    A label that is on needs only its best window high (-log max p); a label that is off must be low in
+    every window (the mean of -log(1 - p)). This is also how clips are scored: the best window decides.
+    """
+    eps = keras.config.epsilon()
+    pos = -keras.ops.log(keras.ops.clip(keras.ops.max(y_pred, axis=1), eps, 1.0))
+    neg = keras.ops.mean(-keras.ops.log(keras.ops.clip(1.0 - y_pred, eps, 1.0)), axis=1)
+    y = keras.ops.cast(y_true, y_pred.dtype)
+    return keras.ops.mean(y * pos + (1.0 - y) * neg, axis=-1)
+
+
 def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) -> keras.Model:
-    """Each epoch draws a class-balanced set from the pool; early stopping on validation loss."""
+    """Each epoch draws a class-balanced set from the pool; early stopping on validation loss.
+
+    A pool of bags (see WindowSampler.batch) trains the same window model through ``bag_loss``.
+    """
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(pool.feats.shape[1], pool.feats.shape[2], cfg.width, cmn=cfg.cmn, arch=cfg.arch)
-    model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=[keras.metrics.AUC(multi_label=True, num_labels=len(LABELS), name="auc")],
-    )
+    frames, mels = pool.feats.shape[-2:]
+    model = build_model(frames, mels, cfg.width, cmn=cfg.cmn, arch=cfg.arch)
+    if pool.feats.ndim == 4:  # train the window model on bags; compile only the outer model (Keras 3
+        bags = keras.Input((pool.feats.shape[1], frames, mels, 1))  # returns a zero loss if both are)
+        trainer, loss = keras.Model(bags, layers.TimeDistributed(model)(bags)), bag_loss
+    else:
+        trainer, loss = model, keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing)
+    trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss)
     best, best_loss, wait = None, np.inf, 0
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
         if cfg.freq_masks:
-            mask_bands(x, cfg.freq_masks, rng)
+            mask_bands(x.reshape(-1, frames, mels), cfg.freq_masks, rng)  # a view: masks each window
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
-        model.optimizer.learning_rate.assign(lr)
-        h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
-        val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
+        trainer.optimizer.learning_rate.assign(lr)
+        h = trainer.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
+        val_loss, val_auc = validate(model, val)
         cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc})
         if cfg.verbose:
             print(f"  epoch {epoch:2d} loss {h.history['loss'][0]:.4f} val_loss {val_loss:.4f} val_auc {val_auc:.4f}")
@@ -131,6 +150,14 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     if best is not None:
         model.set_weights(best)
     return model
+
+
+def validate(model: keras.Model, val: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """Binary cross-entropy and mean per-label ROC-AUC of single windows."""
+    p = np.clip(predict_windows(model, val[0]), 1e-7, 1 - 1e-7)
+    y = val[1]
+    loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return loss, float(np.mean([roc_auc(y[:, j], p[:, j]) for j in range(y.shape[1])]))
 
 
 def predict_windows(model: keras.Model, feats: np.ndarray) -> np.ndarray:
