@@ -83,11 +83,9 @@ def main(argv=None) -> int:
     ap.add_argument("config", nargs="*", help="FitConfig field=value pairs")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--results", type=Path, default=ROOT / "reports" / "screening.jsonl")
-    ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"),
-                    help="with --bag K > 1, '-bagK' is added to the name")
+    ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"))
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--bag", type=int, default=1, help="windows per training sample (multiple-instance learning)")
-    ap.add_argument("--pool-size", type=int, default=6000, help="samples per group in the pool")
+
     ap.add_argument("--table", action="store_true", help="print the comparison table and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -100,14 +98,11 @@ def main(argv=None) -> int:
     corpus = Corpus.load(a.data, lm.params.sample_rate)
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
     splits = make_splits(corpus)
-    cache = a.pool_cache if a.bag == 1 else a.pool_cache.with_stem(f"{a.pool_cache.stem}-bag{a.bag}")
-    if a.pool_size != 6000:
-        cache = cache.with_stem(f"{cache.stem}-n{a.pool_size}")
-    if cache.exists():  # the same windows for every variant: only the training differs
-        pool = pickle.loads(cache.read_bytes())
+    if a.pool_cache.exists():  # the same windows for every variant: only the training differs
+        pool = pickle.loads(a.pool_cache.read_bytes())
     else:
-        pool = build_pools(res, splits["fold5"], a.pool_size, False, log, bag=a.bag)["augmented"]
-        cache.write_bytes(pickle.dumps(pool, protocol=4))
+        pool = build_pools(res, splits["fold5"], 6000, False, log)["augmented"]
+        a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")]
     rep = representative_windows(res, splits["fold5"])
     for name, split in splits.items():
@@ -123,7 +118,7 @@ def main(argv=None) -> int:
                 clf = int8_classifier(to_int8_tflite(r.model, rep), sidecar, lm.params)
                 par = int8_parity(r.model, clf, allw, [r.thresholds[lab] for lab in LABELS])
             with a.results.open("a") as f:
-                f.write(json.dumps({**row(a.name, a.config, name, seed, r, par), "bag": a.bag}) + "\n")
+                f.write(json.dumps(row(a.name, a.config, name, seed, r, par)) + "\n")
     print(table(a.results))
     return 0
 

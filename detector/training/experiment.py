@@ -148,15 +148,14 @@ def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: 
     return out
 
 
-def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log, bag: int = 1) -> dict[str, WindowPool]:
+def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log) -> dict[str, WindowPool]:
     sampler = WindowSampler(res.corpus, res.lm)
     aug = train_augmenter(res, split)
     t0 = time.time()
-    pools = {"augmented": WindowPool.build(sampler, split.train, per_group, seed=0, augment=aug, bag=bag)}
+    pools = {"augmented": WindowPool.build(sampler, split.train, per_group, seed=0, augment=aug)}
     if ablation:
-        pools["no-augmentation"] = WindowPool.build(sampler, split.train, per_group, seed=0, augment=None, bag=bag)
-    log(f"window pools {list(pools)}: {per_group} {'windows' if bag == 1 else f'bags of {bag}'} per group each, "
-        f"{time.time() - t0:.0f} s")
+        pools["no-augmentation"] = WindowPool.build(sampler, split.train, per_group, seed=0, augment=None)
+    log(f"window pools {list(pools)}: {per_group} windows per group each, {time.time() - t0:.0f} s")
     return pools
 
 

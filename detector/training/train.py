@@ -31,6 +31,7 @@ class FitConfig:
     cmn: bool = False  # add the band-mean-normalised channel (see build_model)
     label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
     freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window (scripts/train.py: 2)
+    pooling: str = "max"  # "max" over time and frequency, or "freq-mean": the mean over frequency, max over time
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -52,7 +53,7 @@ def arch_blocks(arch: str, width: int = 40) -> tuple[int, list[tuple[tuple[int, 
 
 
 def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LABELS), cmn: bool = False,
-                arch: str = "ds-cnn-4") -> keras.Model:
+                arch: str = "ds-cnn-4", pooling: str = "max") -> keras.Model:
     """A DS-CNN (Zhang et al., 'Hello Edge'): one regular conv, then depthwise-separable blocks.
 
     Input is log-mel dB; a fixed rescaling maps the useful range (-100..+20 dB) to about -2.5..3.5,
@@ -76,7 +77,12 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
         x = layers.Conv2D(ch, 1, use_bias=False)(x)
         x = bn()(x)
         x = layers.ReLU()(x)
-    x = layers.GlobalMaxPooling2D()(x)
+    if pooling == "max":
+        x = layers.GlobalMaxPooling2D()(x)
+    elif pooling == "freq-mean":  # int8 rounding noise averages out over frequency instead of being maxed
+        x = layers.GlobalMaxPooling1D()(layers.Lambda(lambda t: keras.ops.mean(t, axis=2))(x))
+    else:
+        raise ValueError(f"unknown pooling {pooling!r}: expected max or freq-mean")
     x = layers.Dropout(0.2)(x)
     out = layers.Dense(n_labels, activation="sigmoid", name="scores")(x)
     return keras.Model(inp, out)
@@ -99,42 +105,22 @@ def count_macs(model: keras.Model) -> int:
     return int(macs)
 
 
-def bag_loss(y_true, y_pred):
-    """Multiple-instance binary cross-entropy on (batch, bag, labels) scores and (batch, labels) targets.
-
-    A label that is on needs only its best window high (-log max p); a label that is off must be low in
-    every window (the mean of -log(1 - p)). This is also how clips are scored: the best window decides.
-    """
-    eps = keras.config.epsilon()
-    pos = -keras.ops.log(keras.ops.clip(keras.ops.max(y_pred, axis=1), eps, 1.0))
-    neg = keras.ops.mean(-keras.ops.log(keras.ops.clip(1.0 - y_pred, eps, 1.0)), axis=1)
-    y = keras.ops.cast(y_true, y_pred.dtype)
-    return keras.ops.mean(y * pos + (1.0 - y) * neg, axis=-1)
-
-
 def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) -> keras.Model:
-    """Each epoch draws a class-balanced set from the pool; early stopping on validation loss.
-
-    A pool of bags (see WindowSampler.batch) trains the same window model through ``bag_loss``.
-    """
+    """Each epoch draws a class-balanced set from the pool; early stopping on validation loss."""
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
-    model = build_model(frames, mels, cfg.width, cmn=cfg.cmn, arch=cfg.arch)
-    if pool.feats.ndim == 4:  # train the window model on bags; compile only the outer model (Keras 3
-        bags = keras.Input((pool.feats.shape[1], frames, mels, 1))  # returns a zero loss if both are)
-        trainer, loss = keras.Model(bags, layers.TimeDistributed(model)(bags)), bag_loss
-    else:
-        trainer, loss = model, keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing)
-    trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss)
+    model = build_model(frames, mels, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing))
     best, best_loss, wait = None, np.inf, 0
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
         if cfg.freq_masks:
-            mask_bands(x.reshape(-1, frames, mels), cfg.freq_masks, rng)  # a view: masks each window
+            mask_bands(x, cfg.freq_masks, rng)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
-        trainer.optimizer.learning_rate.assign(lr)
-        h = trainer.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
+        model.optimizer.learning_rate.assign(lr)
+        h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
         val_loss, val_auc = validate(model, val)
         cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc})
         if cfg.verbose:

@@ -51,15 +51,8 @@ class WindowSampler:
         return self._starts[clip.path]
 
     def window(self, clip: Clip, rng: np.random.Generator) -> np.ndarray:
-        return self.segment(clip, self.win, rng)
-
-    def segment(self, clip: Clip, length: int, rng: np.random.Generator) -> np.ndarray:
-        """``length`` samples of the clip; for a bark or cry, placed at random around an energetic window."""
-        s = int(self.starts(clip)[rng.integers(self.starts(clip).size)])
-        x = self.corpus.audio[clip.path]
-        if length > self.win:
-            s = max(0, min(s - int(rng.integers(0, length - self.win + 1)), x.size - length))
-        return cut(x, s, length)
+        s = self.starts(clip)
+        return cut(self.corpus.audio[clip.path], int(s[rng.integers(s.size)]), self.win)
 
     def batch(
         self,
@@ -68,41 +61,30 @@ class WindowSampler:
         rng: np.random.Generator,
         augment: Augmenter | None,
         p_overlap: float = 0.1,
-        bag: int = 1,
     ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
-        """Class-balanced features, targets and the clips each sample came from: ``per_group`` per group.
+        """Class-balanced features, targets and the clips each window came from: ``per_group`` per group.
 
-        With ``bag`` > 1 each sample is a bag of that many windows, half a window apart (49 frames), cut from one
-        augmented segment of the clip, and the features are (n, bag, frames, mels). The clip's label then
-        only says that *some* window of the bag holds the bark or cry (multiple-instance learning): a bark
-        buried in street noise is not found by energy, and a window of only traffic labelled "bark" would
-        teach the model that traffic barks.
-
-        With probability ``p_overlap`` a positive gets a segment of the other label laid over it,
+        With probability ``p_overlap`` a positive gets a window of the other label laid over it,
         so the model learns that a dog can bark while a baby cries (both targets on).
         """
-        step = (self.frontend.params.window_frames // 2) * self.frontend.params.hop_length  # frame-aligned
-        length = self.win + (bag - 1) * step
         waves, targets, used = [], [], []
         pos = {k: v for k, v in groups.items() if k in ("bark", "cry") and v}
         for name, clips in groups.items():
             for _ in range(per_group):
                 clip = clips[int(rng.integers(len(clips)))]
-                x, y, src = self.segment(clip, length, rng), clip.target.copy(), (clip.path,)
+                x, y, src = self.window(clip, rng), clip.target.copy(), (clip.path,)
                 if name in pos and len(pos) == 2 and rng.random() < p_overlap:
                     other_name = "cry" if name == "bark" else "bark"
                     other = pos[other_name][int(rng.integers(len(pos[other_name])))]
-                    o = self.segment(other, length, rng)
+                    o = self.window(other, rng)
                     ratio = 10 ** (rng.uniform(-6, 6) / 20) * np.sqrt((x.var() + 1e-12) / (o.var() + 1e-12))
                     x, y, src = x + ratio * o, np.maximum(y, other.target), (clip.path, other.path)
                 if augment is not None:
-                    x = augment(x, loudest_window_power(x, self.win // 2) if name in pos else None)
-                waves.extend(x[j * step : j * step + self.win] for j in range(bag))
+                    x = augment(x, loudest_window_power(x, x.size // 2) if name in pos else None)
+                waves.append(x)
                 targets.append(y)
                 used.append(src)
         feats = self.frontend.compute(np.stack(waves))
-        if bag > 1:
-            feats = feats.reshape(-1, bag, *feats.shape[1:])
         return feats, np.stack(targets), used
 
 
@@ -114,7 +96,7 @@ class WindowPool:
     test) takes a subset of the same pool.
     """
 
-    feats: np.ndarray  # (n, frames, mels) or, for bags, (n, bag, frames, mels); float16: half the memory, far below the features' precision needs
+    feats: np.ndarray  # (n, frames, mels) float16: half the memory, far below the features' precision needs
     targets: np.ndarray
     groups: np.ndarray  # group index per window
     used: list[tuple[str, ...]]
@@ -122,12 +104,12 @@ class WindowPool:
 
     @classmethod
     def build(cls, sampler: WindowSampler, groups: dict[str, list[Clip]], per_group: int, seed: int,
-              augment: Augmenter | None, workers: int = 2, chunk: int = 250, bag: int = 1) -> "WindowPool":
+              augment: Augmenter | None, workers: int = 2, chunk: int = 250) -> "WindowPool":
         import multiprocessing as mp
 
         names = [k for k, v in groups.items() if v]
         jobs = [(names, s) for s in range(max(1, per_group // chunk))]
-        state = (sampler, {k: groups[k] for k in names}, min(chunk, per_group), seed, augment, bag)
+        state = (sampler, {k: groups[k] for k in names}, min(chunk, per_group), seed, augment)
         ctx = mp.get_context("fork")  # children inherit the corpus in memory
         with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
             parts = pool.map(_pool_job, jobs)
@@ -160,10 +142,10 @@ def _init_worker(state) -> None:
 
 def _pool_job(job):
     names, part = job
-    sampler, groups, n, seed, augment, bag = _STATE
+    sampler, groups, n, seed, augment = _STATE
     rng = np.random.default_rng([seed, part])
     if augment is not None:
         augment.rng = np.random.default_rng([seed, part, 1])
-    feats, targets, used = sampler.batch(groups, n, rng, augment, bag=bag)
+    feats, targets, used = sampler.batch(groups, n, rng, augment)
     gidx = np.repeat(np.arange(len(names)), n)
     return feats.astype(np.float16), targets, gidx, used
