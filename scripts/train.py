@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--cmn", action="store_true", help="add a channel with per-band means removed (experiment)")
     ap.add_argument("--freq-masks", type=int, default=2, help="frequency masks (up to 8 mel bands) per training window")
     ap.add_argument("--label-smoothing", type=float, default=0.0, help="binary label smoothing")
+    ap.add_argument("--pooling", default="max", choices=["max", "freq-mean"],
+                    help="global max, or the mean over frequency then the max over time (see FitConfig)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -96,7 +98,7 @@ def main(argv=None) -> int:
                 cfg = FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, arch=a.arch, seed=seed, patience=a.patience,
                                 cmn=a.cmn, augment=variant == "augmented", verbose=int(a.verbose),
                                 freq_masks=a.freq_masks if variant == "augmented" else 0,
-                                label_smoothing=a.label_smoothing)
+                                label_smoothing=a.label_smoothing, pooling=a.pooling)
                 results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log))
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
@@ -126,12 +128,14 @@ def main(argv=None) -> int:
         "input": {"layout": "(1, window_frames, n_mels, 1) log-mel dB, int8",
                   "scale": float(clf._in_scale), "zero_point": int(clf._in_zero)},
         "model": {"bytes": len(tflite), "macs_per_window": macs, "params": int(ship.model.count_params()),
-                  "architecture": f"{a.arch}: conv3x3/2 + depthwise-separable blocks, global max pool, sigmoid"},
+                  "architecture": f"{a.arch}: conv3x3/2 + depthwise-separable blocks, "
+                                  + ("global max pool" if a.pooling == "max" else "mean over frequency, max over time")
+                                  + ", sigmoid"},
         "training": {
             "commit": git_commit(ROOT), "manifest_sha256_16": manifest_hash(a.data / "manifest.csv"),
             "smoke": a.smoke, "seed": ship.seed, "epochs_run": len(ship.history), "per_group": a.per_group,
             "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
-            "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing,
+            "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -166,6 +170,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          f"Command: `python scripts/train.py --data {a.data} --out {a.out}"
          + (" --smoke" if a.smoke else "") + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}"
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
+         f" --pooling {a.pooling}"
          + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {git_commit(ROOT)}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
