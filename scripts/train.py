@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--cmn", action="store_true", help="add a channel with per-band means removed (experiment)")
     ap.add_argument("--freq-masks", type=int, default=2, help="frequency masks (up to 8 mel bands) per training window")
     ap.add_argument("--label-smoothing", type=float, default=0.0, help="binary label smoothing")
-    ap.add_argument("--pooling", default="max", choices=["max", "freq-mean"],
+    ap.add_argument("--pooling", default="freq-mean", choices=["max", "freq-mean"],
                     help="global max, or the mean over frequency then the max over time (see FitConfig)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,

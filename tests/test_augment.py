@@ -81,3 +81,16 @@ def test_mask_bands_sets_whole_bands_to_the_window_mean():
         assert 1 <= changed.size <= 16  # two masks of 1-8 bands, possibly overlapping
         assert np.allclose(y[i][:, changed], means[i])  # every frame of a masked band, nothing else
         assert np.array_equal(np.delete(y[i], changed, axis=1), np.delete(x[i], changed, axis=1))
+
+
+def test_time_masks_set_whole_frame_spans_to_the_window_mean():
+    rng = np.random.default_rng(1)
+    x = rng.normal(-40, 10, (20, 98, 64)).astype(np.float32)
+    means = x.mean(axis=(1, 2))
+    y = x.copy()
+    mask_bands(y, 2, rng, max_width=10, axis=1)
+    for i in range(len(x)):
+        changed = np.flatnonzero((y[i] != x[i]).any(axis=1))
+        assert 1 <= changed.size <= 20  # two masks of 1-10 frames, possibly overlapping
+        assert np.allclose(y[i][changed], means[i])  # every band of a masked frame, nothing else
+        assert np.array_equal(np.delete(y[i], changed, axis=0), np.delete(x[i], changed, axis=0))

@@ -170,13 +170,17 @@ class Augmenter:
         return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 
-def mask_bands(x: np.ndarray, n: int, rng: np.random.Generator, max_width: int = 8) -> None:
+def mask_bands(x: np.ndarray, n: int, rng: np.random.Generator, max_width: int = 8, axis: int = 2) -> None:
     """In place: ``n`` random bands of up to ``max_width`` mels per window set to the window's mean
     (SpecAugment's frequency masking). The model cannot lean on one narrow band, such as the
-    harmonics of Donate-a-Cry's phone recordings, so it generalises to other microphones and sources."""
+    harmonics of Donate-a-Cry's phone recordings, so it generalises to other microphones and sources.
+    ``axis=1`` masks spans of frames instead (time masking)."""
     mean = x.mean(axis=(1, 2))
     for i in range(x.shape[0]):
         for _ in range(n):
             wdt = int(rng.integers(1, max_width + 1))
-            f0 = int(rng.integers(0, x.shape[2] - wdt + 1))
-            x[i, :, f0:f0 + wdt] = mean[i]
+            f0 = int(rng.integers(0, x.shape[axis] - wdt + 1))
+            if axis == 2:
+                x[i, :, f0:f0 + wdt] = mean[i]
+            else:
+                x[i, f0:f0 + wdt, :] = mean[i]

@@ -31,7 +31,8 @@ class FitConfig:
     cmn: bool = False  # add the band-mean-normalised channel (see build_model)
     label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
     freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window (scripts/train.py: 2)
-    pooling: str = "max"  # "max" over time and frequency, or "freq-mean": the mean over frequency, max over time
+    time_masks: int = 0  # SpecAugment-style masks of up to 10 frames (0.1 s) per window
+    pooling: str = "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py)
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -59,7 +60,9 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     Input is log-mel dB; a fixed rescaling maps the useful range (-100..+20 dB) to about -2.5..3.5,
     so the int8 input quantisation covers it and the sidecar needs no statistics. BatchNorm momentum
     is 0.9 because an epoch is only ~30-40 steps.
-    Global max over time lets a single short bark decide a window; the mean over frequency is cheap.
+    Pooling: the max over time lets a single short bark decide a window. 'freq-mean' (what
+    scripts/train.py ships) averages over frequency first; over 3 seeds it was more robust in noise
+    (0 dB room+mic bark AUC 0.896 vs 0.866, cross-source cry recall 0.69 vs 0.47) than the global max.
     """
     inp = keras.Input((frames, mels, 1), name="logmel_db")
     bn = lambda: layers.BatchNormalization(momentum=0.9)  # noqa: E731
@@ -118,6 +121,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
         x, y = pool.epoch(cfg.per_group, rng)
         if cfg.freq_masks:
             mask_bands(x, cfg.freq_masks, rng)
+        if cfg.time_masks:
+            mask_bands(x, cfg.time_masks, rng, max_width=10, axis=1)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
