@@ -85,7 +85,6 @@ def main(argv=None) -> int:
     ap.add_argument("--results", type=Path, default=ROOT / "reports" / "screening.jsonl")
     ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"))
     ap.add_argument("--seeds", type=int, default=3)
-
     ap.add_argument("--table", action="store_true", help="print the comparison table and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:

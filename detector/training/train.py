@@ -82,7 +82,7 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
         x = layers.ReLU()(x)
     if pooling == "max":
         x = layers.GlobalMaxPooling2D()(x)
-    elif pooling == "freq-mean":  # int8 rounding noise averages out over frequency instead of being maxed
+    elif pooling == "freq-mean":  # (time, freq, ch) -> (time, ch) -> (ch)
         x = layers.GlobalMaxPooling1D()(layers.Lambda(lambda t: keras.ops.mean(t, axis=2))(x))
     else:
         raise ValueError(f"unknown pooling {pooling!r}: expected max or freq-mean")
