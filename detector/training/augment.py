@@ -176,11 +176,9 @@ def mask_bands(x: np.ndarray, n: int, rng: np.random.Generator, max_width: int =
     harmonics of Donate-a-Cry's phone recordings, so it generalises to other microphones and sources.
     ``axis=1`` masks spans of frames instead (time masking)."""
     mean = x.mean(axis=(1, 2))
-    for i in range(x.shape[0]):
+    v = x if axis == 2 else x.swapaxes(1, 2)  # a view: the masked axis last, writes land in x
+    for i in range(v.shape[0]):
         for _ in range(n):
             wdt = int(rng.integers(1, max_width + 1))
-            f0 = int(rng.integers(0, x.shape[axis] - wdt + 1))
-            if axis == 2:
-                x[i, :, f0:f0 + wdt] = mean[i]
-            else:
-                x[i, f0:f0 + wdt, :] = mean[i]
+            f0 = int(rng.integers(0, v.shape[2] - wdt + 1))
+            v[i, :, f0:f0 + wdt] = mean[i]

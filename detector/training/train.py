@@ -11,7 +11,6 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..metrics import roc_auc
 from .augment import mask_bands
 from .data import LABELS
 from .windows import WindowPool
@@ -114,8 +113,11 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
     model = build_model(frames, mels, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing))
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=[keras.metrics.AUC(multi_label=True, num_labels=len(LABELS), name="auc")],
+    )
     best, best_loss, wait = None, np.inf, 0
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
@@ -126,7 +128,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
-        val_loss, val_auc = validate(model, val)
+        val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
         cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc})
         if cfg.verbose:
             print(f"  epoch {epoch:2d} loss {h.history['loss'][0]:.4f} val_loss {val_loss:.4f} val_auc {val_auc:.4f}")
@@ -141,14 +143,6 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     if best is not None:
         model.set_weights(best)
     return model
-
-
-def validate(model: keras.Model, val: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-    """Binary cross-entropy and mean per-label ROC-AUC of single windows."""
-    p = np.clip(predict_windows(model, val[0]), 1e-7, 1 - 1e-7)
-    y = val[1]
-    loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    return loss, float(np.mean([roc_auc(y[:, j], p[:, j]) for j in range(y.shape[1])]))
 
 
 def predict_windows(model: keras.Model, feats: np.ndarray) -> np.ndarray:
