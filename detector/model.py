@@ -56,6 +56,14 @@ class Sidecar:
         rest = {k: v for k, v in d.items() if k not in ("labels", "frontend", "thresholds")}
         return cls(list(d["labels"]), dict(d["frontend"]), {k: float(v) for k, v in d["thresholds"].items()}, rest)
 
+    @property
+    def input_rescale(self) -> tuple[float, float]:
+        """(scale, offset): the network's input is log-mel dB * scale + offset (identity if unset)."""
+        r = self.extra.get("input", {}).get("rescale", [1.0, 0.0])
+        if not (isinstance(r, list) and len(r) == 2 and all(isinstance(v, (int, float)) for v in r) and r[0]):
+            raise ModelError(f"model sidecar 'input.rescale' is {r!r}: expected [scale, offset], scale non-zero")
+        return float(r[0]), float(r[1])
+
     def to_dict(self) -> dict:
         return {"labels": self.labels, "frontend": self.frontend, "thresholds": self.thresholds, **self.extra}
 
@@ -82,6 +90,10 @@ class Classifier:
         self._in_index, self._out_index = inp["index"], out["index"]
         self._in_dtype = inp["dtype"]
         self._in_scale, self._in_zero = inp["quantization"]
+        # dB -> network input -> int8 folded into one multiply-add: q = dB * mul + add
+        r_scale, r_offset = self.sidecar.input_rescale
+        q_scale, q_zero = (self._in_scale, self._in_zero) if self._in_scale else (1.0, 0.0)
+        self._in_mul, self._in_add = r_scale / q_scale, r_offset / q_scale + q_zero
         self._out_scale, self._out_zero = out["quantization"]
         want = (1, self.frontend.window_frames, self.frontend.n_mels, 1)
         if tuple(inp["shape"]) != want:
@@ -100,12 +112,12 @@ class Classifier:
 
     def scores(self, window_db: np.ndarray) -> np.ndarray:
         """Raw score vector in label order."""
+        x = window_db * self._in_mul + self._in_add
         if self._in_scale:  # int8 input: quantise into the preallocated buffer
-            q = np.round(window_db / self._in_scale + self._in_zero)
             info = np.iinfo(self._in_dtype)
-            self._buf[0, :, :, 0] = np.clip(q, info.min, info.max)
+            self._buf[0, :, :, 0] = np.clip(np.round(x), info.min, info.max)
         else:
-            self._buf[0, :, :, 0] = window_db
+            self._buf[0, :, :, 0] = x
         self._interp.set_tensor(self._in_index, self._buf)
         self._interp.invoke()
         raw = self._interp.get_tensor(self._out_index)[0]

@@ -9,6 +9,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from dataclasses import dataclass
+
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -16,21 +19,43 @@ from ..frontend import FrontendParams
 from ..model import Classifier
 
 
-def to_int8_tflite(model, representative: np.ndarray) -> bytes:
-    """Full-integer quantisation with int8 input and output, calibrated on real features."""
+@dataclass(frozen=True)
+class Int8Model:
+    """An int8 TFLite flatbuffer and the affine map from log-mel dB to its input."""
+
+    tflite: bytes
+    rescale: tuple[float, float]  # the model's input is dB * rescale[0] + rescale[1]
+
+
+def serving_model(model: keras.Model) -> tuple[keras.Model, tuple[float, float]]:
+    """The network after its leading Rescaling layer, and that layer's (scale, offset).
+
+    In an int8 graph the rescaling is a MUL and an ADD that each round the input once more (the MUL's
+    step was 0.71 dB against the input's 0.52 dB). Applied by the Classifier while it quantises the
+    input, it costs nothing and rounds once. On one fold-5 model, max |float - int8| went 0.085 -> 0.076.
+    """
+    first = model.layers[1]
+    if not isinstance(first, keras.layers.Rescaling):
+        return model, (1.0, 0.0)
+    return keras.Model(first.output, model.output), (float(first.scale), float(first.offset))
+
+
+def to_int8_tflite(model: keras.Model, representative: np.ndarray) -> Int8Model:
+    """Full-integer quantisation with int8 input and output, calibrated on real features (dB)."""
+    net, rescale = serving_model(model)
 
     def rep():
         for x in representative:
-            yield [x[None, ..., None].astype(np.float32)]
+            yield [(x[None, ..., None] * rescale[0] + rescale[1]).astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv = tf.lite.TFLiteConverter.from_keras_model(net)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = rep
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
-        return conv.convert()
+        return Int8Model(conv.convert(), rescale)
 
 
 def git_commit(repo: Path) -> str:
@@ -51,10 +76,11 @@ def write_model(out_stem: Path, tflite: bytes, sidecar: dict) -> tuple[Path, Pat
     return tfl, js
 
 
-def int8_classifier(tflite: bytes, sidecar: dict, params: FrontendParams) -> Classifier:
+def int8_classifier(model: Int8Model, sidecar: dict, params: FrontendParams) -> Classifier:
     """The int8 model loaded through the runtime the device uses, from a temporary copy."""
     d = Path(tempfile.mkdtemp(prefix="barkcry-"))
-    tfl, _ = write_model(d / "candidate", tflite, sidecar)
+    sidecar = {**sidecar, "input": {**sidecar.get("input", {}), "rescale": list(model.rescale)}}
+    tfl, _ = write_model(d / "candidate", model.tflite, sidecar)
     return Classifier(tfl, params)
 
 
