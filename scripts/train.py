@@ -48,6 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--label-smoothing", type=float, default=0.0, help="binary label smoothing")
     ap.add_argument("--pooling", default="freq-mean", choices=["max", "freq-mean"],
                     help="global max, or the mean over frequency then the max over time (see FitConfig)")
+    ap.add_argument("--relu-max", type=float, default=6.0,
+                    help="cap every ReLU at this value (6: ReLU6, for int8 parity); 0 leaves it open")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -98,16 +100,18 @@ def main(argv=None) -> int:
                 cfg = FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, arch=a.arch, seed=seed, patience=a.patience,
                                 cmn=a.cmn, augment=variant == "augmented", verbose=int(a.verbose),
                                 freq_masks=a.freq_masks if variant == "augmented" else 0,
-                                label_smoothing=a.label_smoothing, pooling=a.pooling)
+                                label_smoothing=a.label_smoothing, pooling=a.pooling,
+                                relu_max=a.relu_max)
                 results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log))
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
     ship = min((r for r in results if r.split == "fold5" and r.variant == "augmented"), key=lambda r: r.val_loss)
     aug_note = train_augmenter(res, splits["fold5"]).describe()
-    tflite = to_int8_tflite(ship.model, representative_windows(res, splits["fold5"], 8 if a.smoke else 100))
+    int8 = to_int8_tflite(ship.model, representative_windows(res, splits["fold5"], 8 if a.smoke else 100))
+    tflite = int8.tflite
     thresholds = {k: round(v, 4) for k, v in ship.thresholds.items()}
     sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": thresholds}
-    clf = int8_classifier(tflite, sidecar, lm.params)
+    clf = int8_classifier(int8, sidecar, lm.params)
     ts = testsets["fold5"]
     par = int8_parity(ship.model, clf, ts.all_windows(), [thresholds[lab] for lab in LABELS])
     log(f"int8 vs float on {par['windows']} test windows: same decision {par['same_decision']:.4f}, "
@@ -125,10 +129,11 @@ def main(argv=None) -> int:
     }
     sidecar.update({
         "name": a.out.name,
-        "input": {"layout": "(1, window_frames, n_mels, 1) log-mel dB, int8",
-                  "scale": float(clf._in_scale), "zero_point": int(clf._in_zero)},
+        "input": {"layout": "(1, window_frames, n_mels, 1) int8 of log-mel dB * rescale[0] + rescale[1]",
+                  "rescale": list(int8.rescale), "scale": float(clf._in_scale), "zero_point": int(clf._in_zero)},
         "model": {"bytes": len(tflite), "macs_per_window": macs, "params": int(ship.model.count_params()),
                   "architecture": f"{a.arch}: conv3x3/2 + depthwise-separable blocks, "
+                                  + (f"ReLU capped at {a.relu_max:g}, " if a.relu_max else "ReLU, ")
                                   + ("global max pool" if a.pooling == "max" else "mean over frequency, max over time")
                                   + ", sigmoid"},
         "training": {
@@ -136,6 +141,7 @@ def main(argv=None) -> int:
             "smoke": a.smoke, "seed": ship.seed, "epochs_run": len(ship.history), "per_group": a.per_group,
             "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
+            "relu_max": a.relu_max,
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -170,7 +176,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          f"Command: `python scripts/train.py --data {a.data} --out {a.out}"
          + (" --smoke" if a.smoke else "") + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}"
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
-         f" --pooling {a.pooling}"
+         f" --pooling {a.pooling} --relu-max {a.relu_max:g}"
          + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {git_commit(ROOT)}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
