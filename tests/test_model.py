@@ -45,6 +45,16 @@ def test_mismatched_sidecar_is_refused(tmp_path, shipped_model):
         Classifier(m)
 
 
+def test_bad_input_rescale_is_refused(tmp_path, shipped_model):
+    m = tmp_path / "m.tflite"
+    shutil.copy(shipped_model, m)
+    sc = json.loads(shipped_model.with_suffix(".json").read_text())
+    sc.setdefault("input", {})["rescale"] = [0, 2.5]
+    m.with_suffix(".json").write_text(json.dumps(sc))
+    with pytest.raises(ModelError, match=r"'input.rescale' is \[0, 2.5\]: expected \[scale, offset\]"):
+        Classifier(m)
+
+
 def test_missing_sidecar_is_refused(tmp_path, shipped_model):
     m = tmp_path / "m.tflite"
     shutil.copy(shipped_model, m)

@@ -35,6 +35,7 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     sc = json.loads(out.with_suffix(".json").read_text())
     assert sc["training"]["extra_noise_dirs"] == [str(noise_dir)]
     assert sc["training"]["smoke"] is True
+    assert sc["input"]["rescale"] == [0.05, 2.5]  # applied by the Classifier, not by int8 ops
     assert out.with_suffix(".tflite").stat().st_size > 1000
     report = (out.parent / "report" / "training.md").read_text()
     assert "ROC-AUC" in report and "int8 vs float" in report

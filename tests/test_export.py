@@ -1,0 +1,48 @@
+"""int8 export: the rescaling leaves the int8 graph for the Classifier, and int8 follows float on real audio."""
+
+import numpy as np
+import pytest
+
+from conftest import need
+from detector.audiofile import read_audio
+from detector.frontend import FrontendParams, LogMel
+
+
+@pytest.fixture(scope="module")
+def tf_modules():
+    try:
+        from detector.training import export, train
+    except ImportError:
+        need(False, "tensorflow-cpu is not installed (pip install -e '.[train]')")
+    return export, train
+
+
+def real_windows(data_root) -> tuple[np.ndarray, np.ndarray]:
+    """Windows from two bark and two noise recordings, and whether each is a bark."""
+    lm, p = LogMel(), FrontendParams()
+    xs, ys = [], []
+    for label in ("bark", "noise"):
+        for f in sorted((data_root / label).rglob("*.flac"))[:2]:
+            feats = lm.compute(read_audio(f, p.sample_rate)[: p.sample_rate * 4])
+            for i in range(0, feats.shape[0] - p.window_frames, 50):
+                xs.append(feats[i : i + p.window_frames])
+                ys.append(float(label == "bark"))
+    return np.stack(xs), np.array(ys, np.float32)
+
+
+def test_int8_model_takes_rescaled_input_and_follows_float(tf_modules, data_root):
+    export, train = tf_modules
+    model = train.build_model(98, 64, 16, pooling="freq-mean", relu_max=6.0)
+    x, is_bark = real_windows(data_root)
+    # An untrained network scores 0.5 for anything: a short fit makes the scores depend on the input.
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(x[..., None], np.stack([is_bark, 1 - is_bark], axis=1), epochs=15, batch_size=8, verbose=0)
+    int8 = export.to_int8_tflite(model, x)
+    assert int8.rescale == (0.05, 2.5)  # build_model's Rescaling(1 / 20, offset=2.5)
+    clf = export.int8_classifier(int8, {"labels": ["bark", "cry"], "frontend": FrontendParams().to_dict(),
+                                        "thresholds": {"bark": 0.5, "cry": 0.5}}, FrontendParams())
+    ops = {clf._interp._get_op_details(i)["op_name"] for i in range(len(clf._interp._get_ops_details()))}
+    assert "CONV_2D" in ops and not {"MUL", "ADD"} & ops, ops
+    f, q = train.predict_windows(model, x), np.stack([clf.scores(w) for w in x])
+    assert np.ptp(f) > 0.01  # the scores move with the input, so a wrong input mapping would show
+    assert np.abs(f - q).max() < 0.03
