@@ -7,9 +7,8 @@ import io
 import json
 import subprocess
 import tempfile
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
