@@ -85,6 +85,7 @@ def main(argv=None) -> int:
     ap.add_argument("--results", type=Path, default=ROOT / "reports" / "screening.jsonl")
     ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="resume a variant: seeds first-seed .. seeds-1")
     ap.add_argument("--table", action="store_true", help="print the comparison table and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
         ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
         allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.seeds):
             r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), 0.02, log)
             par = {}
             if name == "fold5":
