@@ -64,7 +64,7 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     scripts/train.py ships) averages over frequency first; over 3 seeds it was more robust in noise
     (0 dB room+mic bark AUC 0.896 vs 0.866, cross-source cry recall 0.69 vs 0.47) than the global max.
     relu_max: int8 quantisation spreads each activation's calibrated range over 256 steps, and a few
-    outliers (up to 13 where 99.9 % stay under 5) made those steps coarse in every layer. Capping the
+    outliers (up to 13 where 99.9 % stay under about 5) made those steps coarse in every layer. Capping the
     ReLU (as MobileNet's ReLU6 does) bounds the range, so the int8 model follows the float one closer.
     """
     inp = keras.Input((frames, mels, 1), name="logmel_db")
