@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Where the int8 model parts from the float one: the study behind ReLU6 and the rescaling's move out of the graph.
+
+    python scripts/int8_study.py ranges models/bark_cry.tflite     # each int8 tensor's step, max and p99.9
+    python scripts/int8_study.py causes [--weights /tmp/fmean_s0.weights.h5]
+        # one fold-5 model (fmean recipe, seed 0, no ReLU cap; trained unless --weights names saved ones),
+        # exported four ways: as it is, rescaling moved out, ReLU6 put in after training, both;
+        # max |float - int8| over the screening test windows (fold 5, clean and 0 dB room+mic)
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from detector.frontend import LogMel  # noqa: E402
+from detector.model import _interpreter_class  # noqa: E402
+
+
+def int8_run(interp, x: np.ndarray, rescale=(1.0, 0.0)) -> None:
+    inp = interp.get_input_details()[0]
+    s, z = inp["quantization"]
+    q = np.clip(np.round((x * rescale[0] + rescale[1]) / s + z), -128, 127).astype(np.int8)
+    interp.set_tensor(inp["index"], q[None, ..., None])
+    interp.invoke()
+
+
+def ranges(model: Path, pool_cache: Path) -> None:
+    import json
+
+    rescale = json.loads(model.with_suffix(".json").read_text()).get("input", {}).get("rescale", [1.0, 0.0])
+    pool = pickle.loads(pool_cache.read_bytes())
+    xs = pool.feats[np.random.default_rng(0).choice(len(pool.feats), 400, replace=False)]
+    it = _interpreter_class()(model_path=str(model), experimental_preserve_all_tensors=True)
+    it.allocate_tensors()
+    acts: dict = {}
+    for x in xs:
+        int8_run(it, x, rescale)
+        for d in it.get_tensor_details():
+            if d["dtype"] == np.int8 and len(d["shape"]) >= 2 and d["quantization"][0] > 0:
+                acts.setdefault((d["index"], d["name"][:50], d["quantization"]), []).append(
+                    it.get_tensor(d["index"]).astype(np.int16).ravel())
+    print("| tensor | step | max | p99.9 |\n|---|---:|---:|---:|")
+    for (_, name, (scale, zero)), v in sorted(acts.items()):
+        real = (np.concatenate(v) - zero) * scale
+        print(f"| {name} | {scale:.4f} | {real.max():.2f} | {np.quantile(real, 0.999):.2f} |")
+
+
+def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
+    import keras
+    from keras import layers
+
+    from detector.training.data import LABELS, Corpus
+    from detector.training.evaluate import CONDITIONS, TestSet
+    from detector.training.experiment import (
+        Resources, make_splits, pick_thresholds, representative_windows, validation_clips, validation_set,
+    )
+    from detector.training.export import parity, serving_model, to_int8_tflite
+    from detector.training.train import FitConfig, build_model, fit, predict_windows
+
+    lm = LogMel()
+    corpus = Corpus.load(data, lm.params.sample_rate)
+    res = Resources.load(corpus, lm, 60, ROOT / "cache")
+    split = make_splits(corpus)["fold5"]
+    conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")]
+    windows = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7,
+                            conditions=conds).all_windows()
+    rep = representative_windows(res, split)
+    cfg = FitConfig(epochs=30, per_group=750, patience=0, seed=0, freq_masks=2, pooling="freq-mean")
+    if weights and weights.exists():  # a Lambda layer does not survive model.save, weights do
+        model = build_model(*windows.shape[1:], cfg.width, pooling=cfg.pooling)
+        model.load_weights(weights)
+    else:
+        model = fit(pickle.loads(pool_cache.read_bytes()), validation_set(res, split, seed=123), cfg)
+        if weights:
+            model.save_weights(weights)
+    vc = validation_clips(res, split)
+    thr = pick_thresholds(vc, vc.score(lambda w: predict_windows(model, w)), 0.02)
+
+    def relu6(m):  # the same weights with every ReLU capped at 6
+        x = inp = keras.Input(m.input.shape[1:])
+        for layer in m.layers[1:]:
+            if isinstance(layer, layers.ReLU):
+                layer = layers.ReLU(max_value=6.0)
+            elif isinstance(layer, layers.Rescaling):  # a fresh one: serving_model cuts the graph at its output
+                layer = layers.Rescaling(layer.scale, offset=layer.offset)
+            x = layer(x)
+        return keras.Model(inp, x)
+
+    def keep_rescaling(m):  # to_int8_tflite without serving_model: the rescaling stays in the int8 graph
+        inp = keras.Input(m.input.shape[1:])
+        return keras.Model(inp, m(inp))
+
+    base = predict_windows(model, windows)
+    print(f"{len(windows)} test windows, thresholds {thr}\n\n| export | max abs diff | p99 | same decision |\n|---|---:|---:|---:|")
+    capped = relu6(model)
+    for name, m in [("as it was", keep_rescaling(model)), ("rescaling moved out", model),
+                    ("ReLU6 after training", keep_rescaling(capped)), ("both", capped)]:
+        assert (serving_model(m)[1] == (1.0, 0.0)) == name.startswith(("as it", "ReLU6"))
+        int8 = to_int8_tflite(m, rep)
+        it = _interpreter_class()(model_content=int8.tflite)
+        it.allocate_tensors()
+        out = it.get_output_details()[0]
+        so, zo = out["quantization"]
+        q = []
+        for x in windows:
+            int8_run(it, x, int8.rescale)
+            q.append((it.get_tensor(out["index"])[0].astype(np.float32) - zo) * so)
+        f = predict_windows(m, windows)
+        p = parity(f, np.stack(q), [thr[lab] for lab in LABELS])
+        print(f"| {name} | {p['max_abs_diff']:.4f} | {p['p99_abs_diff']:.4f} | {100 * p['same_decision']:.2f} % |")
+    print(f"\nReLU6 after training moves the float scores by up to {np.abs(predict_windows(capped, windows) - base).max():.3f}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["ranges", "causes"])
+    ap.add_argument("model", nargs="?", type=Path, default=ROOT / "models" / "bark_cry.tflite", help="for ranges")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"),
+                    help="the window pool scripts/screen.py caches (run it once first)")
+    ap.add_argument("--weights", type=Path, default=None,
+                    help="causes: load the float model's weights from here, or save them here after training")
+    a = ap.parse_args(argv)
+    if a.what == "ranges":
+        ranges(a.model, a.pool_cache)
+    else:
+        causes(a.data, a.pool_cache, a.weights)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
