@@ -33,6 +33,20 @@ class Clip:
         return self.label == "negative" and "_desc_" not in o and any(w in o for w in MUSIC_WORDS)
 
     @property
+    def recording(self) -> str:
+        """The recording a clip was cut from, for intervals that resample recordings, not clips:
+        UrbanSound8K slices share a freesound id, ESC-50 parts (-A, -B) a clip id, Donate-a-Cry files
+        a device id (one baby's phone). Any other clip is its own recording."""
+        stem = Path(self.path).stem
+        if self.source == "us8k":
+            return f"us8k:{stem.split('-')[0]}"
+        if self.source == "esc50":
+            return f"esc50:{stem.rsplit('-', 1)[0]}"
+        if self.source == "donateacry":
+            return f"donateacry:{'-'.join(stem.split('-')[:5]).lower()}"
+        return self.path
+
+    @property
     def target(self) -> np.ndarray:
         return np.array([self.label == lab for lab in LABELS], dtype=np.float32)
 

@@ -1,0 +1,45 @@
+"""AUC and its interval over recordings, and the recording key those intervals resample."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detector.metrics import auc_interval, roc_auc
+from detector.training.data import read_manifest
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 4)), min_size=2, max_size=40))
+def test_one_group_per_class_gives_the_plain_auc(pairs):
+    """Every resample then draws the same clips: the weighted count must equal roc_auc, ties included."""
+    y = np.array([p[0] for p in pairs])
+    s = np.array([p[1] for p in pairs], dtype=float)
+    lo, hi = auc_interval(y, s, groups=y.astype(int), n_boot=20)
+    if y.all() or not y.any():
+        assert np.isnan(lo) and np.isnan(hi)
+    else:
+        assert lo == hi and abs(lo - roc_auc(y, s)) < 1e-12
+
+
+def test_interval_resamples_recordings_not_clips():
+    rng = np.random.default_rng(1)
+    y = np.r_[np.ones(40, bool), np.zeros(200, bool)]
+    s = np.r_[rng.normal(1.5, 1, 40), rng.normal(0, 1, 200)]
+    lo, hi = auc_interval(y, s, np.arange(y.size))
+    assert lo < roc_auc(y, s) < hi
+    # Five copies of every clip add no information: grouped by recording, the interval is unchanged;
+    # treated as independent clips, it would claim a far narrower one.
+    y5, s5, g5 = np.repeat(y, 5), np.repeat(s, 5), np.repeat(np.arange(y.size), 5)
+    assert auc_interval(y5, s5, g5) == (lo, hi)
+    lo_c, hi_c = auc_interval(y5, s5, np.arange(y5.size))
+    assert hi_c - lo_c < 0.6 * (hi - lo)
+
+
+def test_recordings_of_the_corpus_stay_in_one_fold(data_root):
+    clips = read_manifest(data_root / "manifest.csv")
+    folds: dict[str, set[int]] = {}
+    for c in clips:
+        folds.setdefault(c.recording, set()).add(c.fold)
+    assert all(len(f) == 1 for f in folds.values())
+    bark5 = [c for c in clips if c.label == "bark" and c.fold == 5]
+    assert len({c.recording for c in bark5}) < len(bark5)  # UrbanSound8K slices share their recording
