@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..frontend import LogMel
-from ..metrics import rate_at, roc_auc
+from ..metrics import auc_interval, rate_at, roc_auc
 from .augment import Augmenter, fit_length, loudest_window_power, mix_at_snr, reverberate
 from .data import LABELS, Clip
 
@@ -96,8 +96,10 @@ def decision_score(window_scores: np.ndarray, min_hits: int = MIN_HITS) -> np.nd
 
 
 def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> dict:
-    """Per label: AUC, recall and FP rate per condition; FP rate per negative source and for music."""
+    """Per label: AUC (with a 95 % interval over recordings), recall and FP rate per condition; FP rate per
+    negative source and for music."""
     out: dict = {"conditions": {}, "fp_by_source": {}}
+    recordings = np.array([c.recording for c in clips])
     for cond, s in scores.items():
         row = {}
         for j, lab in enumerate(LABELS):
@@ -107,6 +109,7 @@ def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict
             rec, fpr = rate_at(is_pos[keep], s[keep, j], thresholds[lab])
             tp, fp = rec * is_pos.sum(), fpr * is_neg.sum()
             row[lab] = {"auc": roc_auc(is_pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
+                        "auc_ci95": auc_interval(is_pos[keep], s[keep, j], recordings[keep], n_boot=1000),
                         "precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
                         "n_pos": int(is_pos.sum()), "n_neg": int(is_neg.sum())}
         out["conditions"][cond] = row

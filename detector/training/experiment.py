@@ -95,6 +95,7 @@ class RunResult:
     clip_scores: dict[str, np.ndarray]
     seconds: float
     history: list[dict] = field(default_factory=list)
+    int8_parity: dict | None = None  # scripts/train.py: float vs its int8 conversion on the test windows
 
 
 def validation_set(res: Resources, split: Split, seed: int) -> tuple[np.ndarray, np.ndarray]:
