@@ -6,6 +6,8 @@
         # one fold-5 model (fmean recipe, seed 0, no ReLU cap; trained unless --weights names saved ones),
         # exported four ways: as it is, rescaling moved out, ReLU6 put in after training, both;
         # max |float - int8| over the screening test windows (fold 5, clean and 0 dB room+mic)
+    python scripts/int8_study.py input [--weights /tmp/relu6_s0.weights.h5]
+        # the shipped recipe (ReLU6, seed 0): how much of its int8 error the input's rounding alone causes
 """
 
 from __future__ import annotations
@@ -53,17 +55,13 @@ def ranges(model: Path, pool_cache: Path) -> None:
         print(f"| {name} | {scale:.4f} | {real.max():.2f} | {np.quantile(real, 0.999):.2f} |")
 
 
-def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
-    import keras
-    from keras import layers
-
-    from detector.training.data import LABELS, Corpus
+def study_model(data: Path, pool_cache: Path, weights: Path | None, relu_max: float = 0.0):
+    """One fold-5 float model (seed 0, the fmean recipe with the given ReLU cap), the screening test
+    windows, the calibration windows and the resources they came from."""
+    from detector.training.data import Corpus
     from detector.training.evaluate import CONDITIONS, TestSet
-    from detector.training.experiment import (
-        Resources, make_splits, pick_thresholds, representative_windows, validation_clips, validation_set,
-    )
-    from detector.training.export import parity, serving_model, to_int8_tflite
-    from detector.training.train import FitConfig, build_model, fit, predict_windows
+    from detector.training.experiment import Resources, make_splits, representative_windows, validation_set
+    from detector.training.train import FitConfig, build_model, fit
 
     lm = LogMel()
     corpus = Corpus.load(data, lm.params.sample_rate)
@@ -72,15 +70,49 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")]
     windows = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7,
                             conditions=conds).all_windows()
-    rep = representative_windows(res, split)
-    cfg = FitConfig(epochs=30, per_group=750, patience=0, seed=0, freq_masks=2, pooling="freq-mean")
+    cfg = FitConfig(epochs=30, per_group=750, patience=0, seed=0, freq_masks=2, pooling="freq-mean", relu_max=relu_max)
     if weights and weights.exists():  # a Lambda layer does not survive model.save, weights do
-        model = build_model(*windows.shape[1:], cfg.width, pooling=cfg.pooling)
+        model = build_model(*windows.shape[1:], cfg.width, pooling=cfg.pooling, relu_max=relu_max)
         model.load_weights(weights)
     else:
         model = fit(pickle.loads(pool_cache.read_bytes()), validation_set(res, split, seed=123), cfg)
         if weights:
             model.save_weights(weights)
+    return model, windows, representative_windows(res, split), res, split
+
+
+def input_rounding(data: Path, pool_cache: Path, weights: Path | None) -> None:
+    """The float model on inputs snapped to the int8 input grid, against the full int8 model."""
+    from detector.training.export import to_int8_tflite
+    from detector.training.train import predict_windows
+
+    model, windows, rep, _, _ = study_model(data, pool_cache, weights, relu_max=6.0)
+    int8 = to_int8_tflite(model, rep)
+    it = _interpreter_class()(model_content=int8.tflite)
+    it.allocate_tensors()
+    (s, z), (so, zo) = it.get_input_details()[0]["quantization"], it.get_output_details()[0]["quantization"]
+    (a, b), out = int8.rescale, it.get_output_details()[0]["index"]
+    q = []
+    for x in windows:
+        int8_run(it, x, int8.rescale)
+        q.append((it.get_tensor(out)[0].astype(np.float32) - zo) * so)
+    grid = (np.clip(np.round((windows * a + b) / s + z), -128, 127) - z) * s  # what the int8 input holds
+    f = predict_windows(model, windows)
+    for name, d in [("int8 model", np.abs(np.stack(q) - f)),
+                    ("float model, input rounded only", np.abs(predict_windows(model, ((grid - b) / a).astype(np.float32)) - f))]:
+        print(f"{name}: max {d.max():.4f}, p99 {np.quantile(d, 0.99):.4f}  (input step {s / a:.3f} dB)")
+
+
+def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
+    import keras
+    from keras import layers
+
+    from detector.training.data import LABELS
+    from detector.training.experiment import pick_thresholds, validation_clips
+    from detector.training.export import parity, serving_model, to_int8_tflite
+    from detector.training.train import predict_windows
+
+    model, windows, rep, res, split = study_model(data, pool_cache, weights)
     vc = validation_clips(res, split)
     thr = pick_thresholds(vc, vc.score(lambda w: predict_windows(model, w)), 0.02)
 
@@ -121,7 +153,7 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["ranges", "causes"])
+    ap.add_argument("what", choices=["ranges", "causes", "input"])
     ap.add_argument("model", nargs="?", type=Path, default=ROOT / "models" / "bark_cry.tflite", help="for ranges")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"),
@@ -131,6 +163,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.what == "ranges":
         ranges(a.model, a.pool_cache)
+    elif a.what == "input":
+        input_rounding(a.data, a.pool_cache, a.weights)
     else:
         causes(a.data, a.pool_cache, a.weights)
     return 0
