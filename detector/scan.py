@@ -15,7 +15,7 @@ from .audio import FileSource
 from .audiofile import AudioFileError
 from .config import Config
 from .decision import Decider
-from .metrics import rate_at, roc_auc, roc_curve
+from .metrics import auc_interval, rate_at, roc_auc, roc_curve
 from .model import Classifier
 from .pipeline import Pipeline, Window
 from .sinks import Sink
@@ -80,7 +80,10 @@ def scan(cfg: Config, clf: Classifier, files: list[str], scores: bool, out: Text
 
 def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, out_dir: Path,
              err: TextIO = sys.stderr) -> dict:
-    """Clip score = max over windows; per-label AUC, recall and FP rate at the sidecar thresholds."""
+    """Clip score = max over windows; per-label AUC, recall and FP rate at the sidecar thresholds.
+
+    Each AUC gets a 95 % bootstrap interval. An optional ``recording`` column names the recording a clip
+    was cut from, so the bootstrap resamples recordings, not clips; without it each clip is its own."""
     root = root or manifest.parent
     with open(manifest, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -98,12 +101,14 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
         clips.append(r)
         scores.append([max(w.scores[lab] for w in sink.windows) for lab in labels])
     s = np.asarray(scores).reshape(-1, len(labels))
+    recordings = np.array([c.get("recording") or c["path"] for c in clips])
     result = {"clips": len(clips), "skipped": skipped, "labels": {}, "by_source": {}}
     for j, lab in enumerate(labels):
         pos = np.array([c["label"] == lab for c in clips])
         keep = pos | np.array([c["label"] not in labels for c in clips])
         rec, fpr = rate_at(pos[keep], s[keep, j], clf.thresholds[lab])
         result["labels"][lab] = {"auc": roc_auc(pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
+                                 "auc_ci95": auc_interval(pos[keep], s[keep, j], recordings[keep]),
                                  "threshold": clf.thresholds[lab], "positives": int(pos.sum()),
                                  "negatives": int((keep & ~pos).sum())}
     for src in sorted({(c["label"], c["source"]) for c in clips}):
@@ -146,10 +151,14 @@ def _write_report(result: dict, manifest: Path, path: Path, plot: bool) -> None:
     L = [f"# Evaluation of the model on {manifest}", "",
          f"{result['clips']} clips scored (clip score = max over 1 s windows, 0.25 s hop); "
          f"{len(result['skipped'])} unreadable, skipped.", "",
-         "| label | ROC-AUC | threshold | recall | FP rate | positives | negatives |", "|---|---:|---:|---:|---:|---:|---:|"]
+         "| label | ROC-AUC | 95 % interval | threshold | recall | FP rate | positives | negatives |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for lab, m in result["labels"].items():
-        L.append(f"| {lab} | {m['auc']:.3f} | {m['threshold']:.3f} | {m['recall']:.3f} | {m['fpr']:.3f} | "
-                 f"{m['positives']} | {m['negatives']} |")
+        lo, hi = m["auc_ci95"]
+        L.append(f"| {lab} | {m['auc']:.3f} | {lo:.3f}-{hi:.3f} | {m['threshold']:.3f} | {m['recall']:.3f} | "
+                 f"{m['fpr']:.3f} | {m['positives']} | {m['negatives']} |")
+    L += ["", "The interval is a bootstrap over recordings (the manifest's optional `recording` column; "
+          "without it, over clips)."]
     labels = list(result["labels"])
     L += ["", "Per source: the fraction of clips whose score reaches each label's threshold "
           "(recall for that label's own clips, false-positive rate otherwise).", "",

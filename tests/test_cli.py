@@ -79,6 +79,7 @@ def test_evaluate_writes_a_report_and_skips_broken(tmp_path, data_root, shipped_
     assert set(res["labels"]) == {"bark", "cry"}
     for m in res["labels"].values():
         assert 0 <= m["auc"] <= 1 and m["positives"] == 4 and m["negatives"] == 8
+        assert m["auc_ci95"][0] <= m["auc"] <= m["auc_ci95"][1]
     md = (out / "evaluation.md").read_text()
     assert "ROC-AUC" in md and "bark/us8k" in md
     assert (out / "roc.png").stat().st_size > 1000
