@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 from detector.frontend import LogMel  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, TestSet  # noqa: E402
+from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, TestSet  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, validation_clips, validation_set,
 )
@@ -37,6 +37,7 @@ from detector.training.train import FitConfig  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
+LEVEL_COLUMNS = [f"{lab}_{m}_{-lv}dbfs" for m in ("auc", "recall") for lv in LEVELS for lab in LABELS]  # at -lv dBFS
 
 
 def fit_config(pairs: list[str], seed: int) -> FitConfig:
@@ -61,18 +62,25 @@ def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dic
         out[f"{lab}_auc_clean"] = c["clean"][lab]["auc"]
         out[f"{lab}_auc_rm0"] = c["room+mic +0 dB"][lab]["auc"]
         out[f"{lab}_recall_clean"] = c["clean"][lab]["recall"]
+        for cond in LEVEL_CONDITIONS:
+            if cond.name in c:
+                out[f"{lab}_recall_{-cond.level_dbfs}dbfs"] = c[cond.name][lab]["recall"]
+                out[f"{lab}_auc_{-cond.level_dbfs}dbfs"] = c[cond.name][lab]["auc"]
     return out
 
 
-def table(results: Path) -> str:
+def table(results: Path, columns: list[str] = COLUMNS) -> str:
+    """Mean ± sd over seeds per (split, variant); only variants that have any of ``columns``."""
     groups = defaultdict(list)
     for line in results.read_text().splitlines():
         r = json.loads(line)
         groups[(r["split"], r["name"])].append(r)
     cell = lambda v: "n/a" if not v else f"{np.mean(v):.3f} ± {np.std(v):.3f}"  # noqa: E731
-    lines = ["| split | variant | seeds | " + " | ".join(COLUMNS) + " |", "|---|---|---:|" + "---:|" * len(COLUMNS)]
+    lines = ["| split | variant | seeds | " + " | ".join(columns) + " |", "|---|---|---:|" + "---:|" * len(columns)]
     for (split, name), rs in sorted(groups.items()):
-        vals = [cell([r[k] for r in rs if r.get(k) is not None]) for k in COLUMNS]
+        if not any(k in r for r in rs for k in columns):
+            continue
+        vals = [cell([r[k] for r in rs if r.get(k) is not None]) for k in columns]
         lines.append(f"| {split} | {name} | {len(rs)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
@@ -86,10 +94,13 @@ def main(argv=None) -> int:
     ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0, help="resume a variant: seeds first-seed .. seeds-1")
-    ap.add_argument("--table", action="store_true", help="print the comparison table and exit")
+    ap.add_argument("--split", choices=["fold5", "cross"], action="append",
+                    help="run only this split (repeatable; default both)")
+    ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
-        print(table(a.results))
+        print(table(a.results) + "\n\nEvents turned down to a far-away level (`LEVEL_CONDITIONS`):\n\n"
+              + table(a.results, LEVEL_COLUMNS))
         return 0
     fit_config(a.config, 0)  # fail on a bad field before minutes of work
     t0 = time.time()
@@ -103,9 +114,11 @@ def main(argv=None) -> int:
     else:
         pool = build_pools(res, splits["fold5"], 6000, False, log)["augmented"]
         a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
-    conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")]
+    conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
     for name, split in splits.items():
+        if a.split and name not in a.split:
+            continue
         val, val_clips = validation_set(res, split, seed=123), validation_clips(res, split)
         ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
         allw = ts.all_windows()
@@ -119,7 +132,7 @@ def main(argv=None) -> int:
                 par = int8_parity(r.model, clf, allw, [r.thresholds[lab] for lab in LABELS])
             with a.results.open("a") as f:
                 f.write(json.dumps(row(a.name, a.config, name, seed, r, par)) + "\n")
-    print(table(a.results))
+    print(table(a.results) + "\n\n" + table(a.results, LEVEL_COLUMNS))
     return 0
 
 

@@ -6,7 +6,8 @@ import pytest
 pytest.importorskip("scipy")
 from detector.audiofile import read_audio  # noqa: E402
 from detector.training.augment import (  # noqa: E402
-    Augmenter, fit_length, lowpass, mask_bands, mix_at_snr, power, resample_round_trip, reverberate, simulate_rooms,
+    MIC_FLOOR_DBFS, Augmenter, fit_length, lowpass, mask_bands, mic_floor_features, mix_at_snr, power, resample_round_trip,
+    reverberate, shift_level, simulate_rooms,
 )
 
 FS = 16000
@@ -94,3 +95,34 @@ def test_time_masks_set_whole_frame_spans_to_the_window_mean():
         assert 1 <= changed.size <= 20  # two masks of 1-10 frames, possibly overlapping
         assert np.allclose(y[i][changed], means[i])  # every band of a masked frame, nothing else
         assert np.array_equal(np.delete(y[i], changed, axis=0), np.delete(x[i], changed, axis=0))
+
+
+@pytest.mark.parametrize("db", [20.0, 40.0])
+def test_shift_level_matches_turning_the_audio_down_over_a_mic_floor(bark, db):
+    """The feature-level shift is what a farther source sounds like: the audio turned down by ``db`` over
+    a -80 dBFS microphone floor, within half a dB in the median bin (the rest is signal-noise cross terms)."""
+    from detector.frontend import LogMel
+
+    lm = LogMel()
+    w = lm.params.window_samples
+    start = max(range(0, bark.size - w, w // 4), key=lambda i: power(bark[i : i + w]))
+    x = bark[start : start + w]  # the bark's loudest second
+    floor_audio = np.random.default_rng(0).normal(0, 10 ** (MIC_FLOOR_DBFS / 20), x.size).astype(np.float32)
+    real = lm.compute((x * 10 ** (-db / 20) + floor_audio)[None])[0]
+    feats = lm.compute(x[None]).copy()
+
+    class Exactly:  # the shift drawn is exactly db, the floor window is this floor
+        def uniform(self, lo, hi, n):
+            return np.full(n, db)
+
+        def integers(self, k, size):
+            return np.zeros(size, dtype=int)
+
+    shift_level(feats, db, lm.compute(floor_audio[None]), Exactly())
+    d = np.abs(feats[0] - real)
+    assert np.median(d) < 0.5 and abs(feats.mean() - real.mean()) < 0.5
+    orig, floor = lm.compute(x[None])[0], lm.compute(floor_audio[None])[0]
+    loud = orig - db > floor + 20  # bins the floor cannot touch are exactly db lower
+    assert loud.sum() > 100 and np.allclose(feats[0][loud], orig[loud] - db, atol=0.05)
+    floors = mic_floor_features(lm, 4, np.random.default_rng(1))
+    assert floors.shape == (4, lm.params.window_frames, lm.params.n_mels)

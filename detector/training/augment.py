@@ -14,6 +14,7 @@ import numpy as np
 import scipy.signal as ss
 
 RT60_RANGE = (0.15, 0.9)  # seconds: a furnished bedroom up to a bare hallway / tiled kitchen
+MIC_FLOOR_DBFS = -80.0  # a microphone's own noise (white): what a far, quiet event sits on
 
 
 def power(x: np.ndarray) -> float:
@@ -182,3 +183,20 @@ def mask_bands(x: np.ndarray, n: int, rng: np.random.Generator, max_width: int =
             wdt = int(rng.integers(1, max_width + 1))
             f0 = int(rng.integers(0, v.shape[2] - wdt + 1))
             v[i, :, f0:f0 + wdt] = mean[i]
+
+
+def mic_floor_features(lm, n: int, rng: np.random.Generator, dbfs: float = MIC_FLOOR_DBFS) -> np.ndarray:
+    """Log-mel windows of a microphone's own noise: white noise at ``dbfs``, ``n`` draws."""
+    w = rng.normal(0, 10 ** (dbfs / 20), (n, lm.params.window_samples)).astype(np.float32)
+    return lm.compute(w)
+
+
+def shift_level(x: np.ndarray, max_db: float, floors: np.ndarray, rng: np.random.Generator) -> None:
+    """In place on log-mel dB windows: each turned down by 0..``max_db`` dB, as from a farther source,
+    and summed in power with a microphone floor window, so that quiet is noise, not digital silence.
+    Training windows have peaks from -26 dBFS up; without this, an event whose loudest second is at
+    -40 dBFS over a quiet floor was a level the model had never seen."""
+    g = rng.uniform(0.0, max_db, x.shape[0]).astype(np.float32)[:, None, None]
+    f = floors[rng.integers(floors.shape[0], size=x.shape[0])]
+    x[:] = 10 * np.log10(10 ** ((x - g) / 10) + 10 ** (f / 10))
+

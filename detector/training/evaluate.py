@@ -8,7 +8,7 @@ import numpy as np
 
 from ..frontend import LogMel
 from ..metrics import auc_interval, rate_at, roc_auc
-from .augment import Augmenter, fit_length, loudest_window_power, mix_at_snr, reverberate
+from .augment import MIC_FLOOR_DBFS, Augmenter, fit_length, loudest_window_power, mix_at_snr, reverberate
 from .data import LABELS, Clip
 
 SNRS = (None, 20, 10, 5, 0, -5)  # None: clean
@@ -33,10 +33,15 @@ class Condition:
     name: str
     snr_db: float | None
     room_mic: bool
+    level_dbfs: float | None = None  # the clip turned down to this loudest-second level over a quiet floor
 
 
 CONDITIONS = [Condition(("room+mic " if rm else "") + ("clean" if s is None else f"{s:+d} dB"), s, rm)
               for rm in (False, True) for s in SNRS]
+# Far-away events: the clean clip turned down so that its loudest second sits at this level, over a
+# microphone's own noise floor (white, -80 dBFS). The SNR stays high; only the absolute level falls.
+LEVELS = (-35, -45)
+LEVEL_CONDITIONS = [Condition(f"clean at {lv} dBFS", None, False, lv) for lv in LEVELS]
 
 
 @dataclass
@@ -52,6 +57,7 @@ class TestSet:
         for cond in conditions:
             rng = np.random.default_rng(seed)  # the same noise and room draws for every condition
             mic = Augmenter(noises=[], rirs=[], rng=np.random.default_rng(seed + 1))
+            floor_rng = np.random.default_rng(seed + 2)
             out = []
             for c in clips:
                 x = audio[c.path].astype(np.float32)
@@ -63,6 +69,10 @@ class TestSet:
                     x = mix_at_snr(x, noise, cond.snr_db, loudest_window_power(x, lm.params.window_samples))
                 if cond.room_mic:
                     x = mic.mic(x)
+                if cond.level_dbfs is not None:
+                    loud = loudest_window_power(x, lm.params.window_samples)
+                    x = x * np.float32(10 ** ((cond.level_dbfs - 10 * np.log10(loud)) / 20))
+                    x = x + floor_rng.normal(0, 10 ** (MIC_FLOOR_DBFS / 20), x.size).astype(np.float32)
                 # A device cannot record beyond full scale: a mix that would (loud noise at -5 dB SNR) is
                 # turned down as its gain would be. Left unphysical, it reached +39 dB log-mel, far outside
                 # anything a microphone delivers, and saturated the int8 input.

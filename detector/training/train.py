@@ -11,7 +11,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from .augment import mask_bands
+from ..frontend import LogMel
+from .augment import mask_bands, mic_floor_features, shift_level
 from .data import LABELS
 from .windows import WindowPool
 
@@ -33,6 +34,7 @@ class FitConfig:
     time_masks: int = 0  # SpecAugment-style masks of up to 10 frames (0.1 s) per window
     pooling: str = "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py)
     relu_max: float = 0.0  # cap every ReLU at this value (ReLU6 when 6; scripts/train.py: 6); 0 leaves it open
+    level_shift_db: float = 0.0  # turn each window down by 0..this many dB in the features (a farther source)
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -124,6 +126,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
         loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=[keras.metrics.AUC(multi_label=True, num_labels=len(LABELS), name="auc")],
     )
+    floors = mic_floor_features(LogMel(), 256, rng) if cfg.level_shift_db else None
     best, best_loss, wait = None, np.inf, 0
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
@@ -131,6 +134,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
             mask_bands(x, cfg.freq_masks, rng)
         if cfg.time_masks:
             mask_bands(x, cfg.time_masks, rng, max_width=10, axis=1)
+        if cfg.level_shift_db:
+            shift_level(x, cfg.level_shift_db, floors, rng)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
