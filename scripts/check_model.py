@@ -7,7 +7,9 @@
 The test set is the one scripts/train.py builds (fold-5 clips, the 12 noise/room/microphone conditions,
 held-out rooms, the same random draws), scored through the device's runtime at the sidecar's thresholds.
 So it reproduces the training report's int8 table, and adds to each AUC a 95 % interval that resamples
-whole recordings: with 42 bark clips from 17 recordings, that interval is what a claim can rest on.
+whole recordings: with 42 bark clips from 17 recordings, that interval is what a claim can rest on. Two
+more rows are far-away events: each clean clip turned down until its loudest second is at -35 or -45 dBFS,
+over a -80 dBFS microphone floor (`LEVEL_CONDITIONS`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.model import Classifier  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import TestSet, summarize  # noqa: E402
+from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, summarize  # noqa: E402
 from detector.training.experiment import Resources, make_splits  # noqa: E402
 
 
@@ -41,7 +43,8 @@ def main(argv=None) -> int:
     corpus = Corpus.load(a.data, lm.params.sample_rate)
     res = Resources.load(corpus, lm, 60, a.cache)
     split = make_splits(corpus)["fold5"]
-    ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7)
+    ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7,
+                       conditions=CONDITIONS + LEVEL_CONDITIONS)
     scores = ts.score(lambda w: np.stack([clf.scores(x) for x in w]))
     m = summarize(ts.clips, scores, clf.thresholds)
 
