@@ -23,7 +23,7 @@ from detector.frontend import LogMel  # noqa: E402
 from detector.training import report  # noqa: E402
 from detector.training.augment import RT60_RANGE  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import TestSet, summarize  # noqa: E402
+from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, train_augmenter,
     validation_clips, validation_set,
@@ -50,6 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="global max, or the mean over frequency then the max over time (see FitConfig)")
     ap.add_argument("--relu-max", type=float, default=6.0,
                     help="cap every ReLU at this value (6: ReLU6, for int8 parity); 0 leaves it open")
+    ap.add_argument("--level-shift-db", type=float, default=0.0,
+                    help="turn training windows down by up to this many dB over a microphone floor (far events)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -89,7 +91,8 @@ def main(argv=None) -> int:
     for split in splits.values():
         val = validation_set(res, split, seed=123)
         val_clips = validation_clips(res, split)
-        testsets[split.name] = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7)
+        testsets[split.name] = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7,
+                                             conditions=CONDITIONS + LEVEL_CONDITIONS)
         log(f"{split.name}: train {sum(map(len, split.train.values()))} clips, val {len(split.val)}, "
             f"test {len(split.test)} clips x {len(testsets[split.name].feats)} conditions")
         held_out = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if split.name == "cross" else set()
@@ -101,7 +104,7 @@ def main(argv=None) -> int:
                                 cmn=a.cmn, augment=variant == "augmented", verbose=int(a.verbose),
                                 freq_masks=a.freq_masks if variant == "augmented" else 0,
                                 label_smoothing=a.label_smoothing, pooling=a.pooling,
-                                relu_max=a.relu_max)
+                                relu_max=a.relu_max, level_shift_db=a.level_shift_db if variant == "augmented" else 0.0)
                 results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log))
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
@@ -148,7 +151,7 @@ def main(argv=None) -> int:
             "smoke": a.smoke, "seed": ship.seed, "epochs_run": len(ship.history), "per_group": a.per_group,
             "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
-            "relu_max": a.relu_max,
+            "relu_max": a.relu_max, "level_shift_db": a.level_shift_db,
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -183,7 +186,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          f"Command: `python scripts/train.py --data {a.data} --out {a.out}"
          + (" --smoke" if a.smoke else "") + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}"
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
-         f" --pooling {a.pooling} --relu-max {a.relu_max:g}"
+         f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g}"
          + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {git_commit(ROOT)}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
@@ -217,7 +220,9 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
     for split in splits:
         L += ["", f"## Recall and false positives per condition: {split}", "",
               "Noise at the given SNR (relative to the event's loudest second), optionally after a room (held-out "
-              "rooms) and a random microphone (band limits, tilt, 8 kHz round trip).", ""]
+              "rooms) and a random microphone (band limits, tilt, 8 kHz round trip). \"clean at -35 / -45 dBFS\": "
+              "far-away events, the clean clip turned down until its loudest second is at that level, over a "
+              "-80 dBFS microphone floor.", ""]
         L += report.snr_table(results, split)
         L += ["", f"![recall vs SNR](recall_vs_snr_{split}.png)", "", f"![ROC](roc_{split}.png)", "",
               f"### False-positive rate per negative source, and each label on the other label's clips ({split}, clean)", ""]

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..metrics import roc_curve
 from .data import LABELS
-from .evaluate import CONDITIONS
+from .evaluate import CONDITIONS, LEVEL_CONDITIONS
 
 
 def mean_sd(values) -> str:
@@ -42,7 +42,7 @@ def snr_table(results, split) -> list[str]:
     """Recall and false-positive rate per condition, mean ± sd over seeds, both variants."""
     lines = ["| condition | variant | " + " | ".join(f"{lab} recall | {lab} precision | {lab} FP rate" for lab in LABELS)
              + " |", "|---|---|" + "---:|---:|---:|" * len(LABELS)]
-    for cond in [c.name for c in CONDITIONS]:
+    for cond in [c.name for c in CONDITIONS + LEVEL_CONDITIONS]:
         for variant in ("augmented", "no-augmentation"):
             rs = _runs(results, split, variant)
             if not rs or cond not in rs[0].summary["conditions"]:
