@@ -34,7 +34,8 @@ class FitConfig:
     time_masks: int = 0  # SpecAugment-style masks of up to 10 frames (0.1 s) per window
     pooling: str = "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py)
     relu_max: float = 0.0  # cap every ReLU at this value (ReLU6 when 6; scripts/train.py: 6); 0 leaves it open
-    level_shift_db: float = 0.0  # turn each window down by 0..this many dB in the features (a farther source)
+    level_shift_db: float = 0.0  # turn windows down by 0..this many dB in the features (a farther source)
+    level_shift_p: float = 1.0  # the share of windows turned down
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -135,7 +136,13 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
         if cfg.time_masks:
             mask_bands(x, cfg.time_masks, rng, max_width=10, axis=1)
         if cfg.level_shift_db:
-            shift_level(x, cfg.level_shift_db, floors, rng)
+            if cfg.level_shift_p >= 1:
+                shift_level(x, cfg.level_shift_db, floors, rng)
+            else:  # a fancy-indexed copy, shifted and written back
+                pick = np.flatnonzero(rng.random(x.shape[0]) < cfg.level_shift_p)
+                sub = x[pick]
+                shift_level(sub, cfg.level_shift_db, floors, rng)
+                x[pick] = sub
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
