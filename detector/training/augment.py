@@ -9,9 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.signal as ss
+
+if TYPE_CHECKING:
+    from ..frontend import LogMel
 
 RT60_RANGE = (0.15, 0.9)  # seconds: a furnished bedroom up to a bare hallway / tiled kitchen
 MIC_FLOOR_DBFS = -80.0  # a microphone's own noise (white): what a far, quiet event sits on
@@ -185,7 +189,7 @@ def mask_bands(x: np.ndarray, n: int, rng: np.random.Generator, max_width: int =
             v[i, :, f0:f0 + wdt] = mean[i]
 
 
-def mic_floor_features(lm, n: int, rng: np.random.Generator, dbfs: float = MIC_FLOOR_DBFS) -> np.ndarray:
+def mic_floor_features(lm: LogMel, n: int, rng: np.random.Generator, dbfs: float = MIC_FLOOR_DBFS) -> np.ndarray:
     """Log-mel windows of a microphone's own noise: white noise at ``dbfs``, ``n`` draws."""
     w = rng.normal(0, 10 ** (dbfs / 20), (n, lm.params.window_samples)).astype(np.float32)
     return lm.compute(w)
@@ -199,4 +203,3 @@ def shift_level(x: np.ndarray, max_db: float, floors: np.ndarray, rng: np.random
     g = rng.uniform(0.0, max_db, x.shape[0]).astype(np.float32)[:, None, None]
     f = floors[rng.integers(floors.shape[0], size=x.shape[0])]
     x[:] = 10 * np.log10(10 ** ((x - g) / 10) + 10 ** (f / 10))
-
