@@ -52,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="cap every ReLU at this value (6: ReLU6, for int8 parity); 0 leaves it open")
     ap.add_argument("--level-shift-db", type=float, default=0.0,
                     help="turn training windows down by up to this many dB over a microphone floor (far events)")
+    ap.add_argument("--level-shift-p", type=float, default=1.0, help="the share of windows the level shift turns down")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -104,7 +105,8 @@ def main(argv=None) -> int:
                                 cmn=a.cmn, augment=variant == "augmented", verbose=int(a.verbose),
                                 freq_masks=a.freq_masks if variant == "augmented" else 0,
                                 label_smoothing=a.label_smoothing, pooling=a.pooling,
-                                relu_max=a.relu_max, level_shift_db=a.level_shift_db if variant == "augmented" else 0.0)
+                                relu_max=a.relu_max, level_shift_db=a.level_shift_db if variant == "augmented" else 0.0,
+                                level_shift_p=a.level_shift_p)
                 results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log))
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
@@ -151,7 +153,7 @@ def main(argv=None) -> int:
             "smoke": a.smoke, "seed": ship.seed, "epochs_run": len(ship.history), "per_group": a.per_group,
             "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
-            "relu_max": a.relu_max, "level_shift_db": a.level_shift_db,
+            "relu_max": a.relu_max, "level_shift_db": a.level_shift_db, "level_shift_p": a.level_shift_p,
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -186,7 +188,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          f"Command: `python scripts/train.py --data {a.data} --out {a.out}"
          + (" --smoke" if a.smoke else "") + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}"
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
-         f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g}"
+         f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
          + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {git_commit(ROOT)}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
