@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 
 from detector.frontend import LogMel  # noqa: E402
 from detector.model import Classifier  # noqa: E402
+from detector.training import report  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, summarize  # noqa: E402
 from detector.training.experiment import Resources, make_splits  # noqa: E402
@@ -57,13 +58,8 @@ def main(argv=None) -> int:
          f"thresholds {clf.thresholds}.", "",
          "Test clips: " + ", ".join(f"{n[lab][0]} {lab} from {n[lab][1]} recordings" for lab in LABELS)
          + f", {len(neg)} negative and noise clips from {len({c.recording for c in neg})}. The interval after each AUC is a 95 % "
-         "bootstrap that resamples whole recordings, positives and negatives apart.", "",
-         "| condition | " + " | ".join(f"{lab} AUC (95 % interval) | {lab} recall | {lab} FP rate" for lab in LABELS)
-         + " |", "|---|" + "---|---:|---:|" * len(LABELS)]
-    for cond, row in m["conditions"].items():
-        L.append(f"| {cond} | " + " | ".join(
-            f"{row[lab]['auc']:.3f} ({row[lab]['auc_ci95'][0]:.3f}-{row[lab]['auc_ci95'][1]:.3f}) | "
-            f"{row[lab]['recall']:.3f} | {row[lab]['fpr']:.3f}" for lab in LABELS) + " |")
+         "bootstrap that resamples whole recordings, positives and negatives apart.", ""]
+    L += report.condition_table(m)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))

@@ -209,13 +209,8 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          "- every fold-5 seed converted the same way, mean ± sd: same decision on "
          f"{report.mean_sd(100 * r.int8_parity['same_decision'] for r in results if r.int8_parity)} %, "
          f"max |score diff| {report.mean_sd(r.int8_parity['max_abs_diff'] for r in results if r.int8_parity)}, "
-         f"p99 {report.mean_sd(r.int8_parity['p99_abs_diff'] for r in results if r.int8_parity)}", "",
-         "| condition (int8, fold5) | " + " | ".join(f"{lab} AUC | {lab} recall | {lab} FP rate" for lab in LABELS)
-         + " |", "|---|" + "---:|---:|---:|" * len(LABELS)]
-    for cond, row in int8_metrics["conditions"].items():
-        L.append(f"| {cond} | " + " | ".join(f"{row[lab]['auc']:.3f} ({row[lab]['auc_ci95'][0]:.2f}-"
-                                              f"{row[lab]['auc_ci95'][1]:.2f}) | {row[lab]['recall']:.3f} | "
-                                              f"{row[lab]['fpr']:.3f}" for lab in LABELS) + " |")
+         f"p99 {report.mean_sd(r.int8_parity['p99_abs_diff'] for r in results if r.int8_parity)}", ""]
+    L += report.condition_table(int8_metrics, "condition (int8, fold5)")
     L += ["", "AUC in brackets: a 95 % bootstrap interval that resamples whole recordings (UrbanSound8K slices "
           "of one freesound recording, ESC-50 parts of one clip, Donate-a-Cry files of one device), because clips "
           "of one recording are not independent (`detector.metrics.auc_interval`)."]

@@ -38,6 +38,17 @@ def auc_table(results, splits) -> list[str]:
     return lines
 
 
+def condition_table(metrics: dict, title: str = "condition") -> list[str]:
+    """One model's AUC (with its 95 % interval over recordings), recall and FP rate per condition."""
+    lines = [f"| {title} | " + " | ".join(f"{lab} AUC (95 % interval) | {lab} recall | {lab} FP rate" for lab in LABELS)
+             + " |", "|---|" + "---|---:|---:|" * len(LABELS)]
+    for cond, row in metrics["conditions"].items():
+        lines.append(f"| {cond} | " + " | ".join(
+            f"{row[lab]['auc']:.3f} ({row[lab]['auc_ci95'][0]:.3f}-{row[lab]['auc_ci95'][1]:.3f}) | "
+            f"{row[lab]['recall']:.3f} | {row[lab]['fpr']:.3f}" for lab in LABELS) + " |")
+    return lines
+
+
 def snr_table(results, split) -> list[str]:
     """Recall and false-positive rate per condition, mean ± sd over seeds, both variants."""
     lines = ["| condition | variant | " + " | ".join(f"{lab} recall | {lab} precision | {lab} FP rate" for lab in LABELS)
