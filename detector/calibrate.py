@@ -5,6 +5,7 @@ The recording is assumed to hold no barks or cries: every event on it is a false
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -188,8 +189,7 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
     for lab in clf.labels:
         base = base_policies[lab]
         snr = event_dbfs[lab] - noise_db
-        same_places = np.random.default_rng()
-        same_places.bit_generator.state = rng.bit_generator.state
+        same_places = copy.deepcopy(rng)  # replays the placements the next line draws
         mixes = mix_positives(x, positives.get(lab, []), snr, rng)
         mix_windows = [window_scores(cfg, clf, m) for m in mixes]
         # Whether a closer microphone would help: the same sounds at the same places in the recording,
