@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .frontend import FrontendParams
+from .level import QuietLift
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "bark_cry.tflite"
 
@@ -64,6 +65,17 @@ class Sidecar:
             raise ModelError(f"model sidecar 'input.rescale' is {r!r}: expected [scale, offset], scale non-zero")
         return float(r[0]), float(r[1])
 
+    @property
+    def quiet_lift(self) -> QuietLift | None:
+        """The gain for quiet windows the model's numbers were measured with (``input.lift``), if any."""
+        d = self.extra.get("input", {}).get("lift")
+        if d is None:
+            return None
+        try:
+            return QuietLift(float(d["target_db"]), float(d["max_db"]))
+        except (TypeError, KeyError, ValueError) as e:
+            raise ModelError(f"model sidecar 'input.lift' is {d!r}: expected {{\"target_db\": dB, \"max_db\": dB >= 0}}") from e
+
     def to_dict(self) -> dict:
         return {"labels": self.labels, "frontend": self.frontend, "thresholds": self.thresholds, **self.extra}
 
@@ -95,6 +107,7 @@ class Classifier:
         q_scale, q_zero = (self._in_scale, self._in_zero) if self._in_scale else (1.0, 0.0)
         self._in_mul, self._in_add = r_scale / q_scale, r_offset / q_scale + q_zero
         self._out_scale, self._out_zero = out["quantization"]
+        self.lift = self.sidecar.quiet_lift
         want = (1, self.frontend.window_frames, self.frontend.n_mels, 1)
         if tuple(inp["shape"]) != want:
             raise ModelError(f"model input shape {tuple(inp['shape'])} does not match the frontend's {want}")
@@ -112,6 +125,8 @@ class Classifier:
 
     def scores(self, window_db: np.ndarray) -> np.ndarray:
         """Raw score vector in label order."""
+        if self.lift is not None:
+            window_db = self.lift(window_db)
         x = window_db * self._in_mul + self._in_add
         if self._in_scale:  # int8 input: quantise into the preallocated buffer
             info = np.iinfo(self._in_dtype)

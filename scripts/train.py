@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from detector.frontend import LogMel  # noqa: E402
+from detector.level import QuietLift  # noqa: E402
 from detector.training import report  # noqa: E402
 from detector.training.augment import RT60_RANGE  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
@@ -53,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--level-shift-db", type=float, default=0.0,
                     help="turn training windows down by up to this many dB over a microphone floor (far events)")
     ap.add_argument("--level-shift-p", type=float, default=1.0, help="the share of windows the level shift turns down")
+    ap.add_argument("--lift-target-db", type=float, default=-5.0,
+                    help="serving: turn windows quieter than this log-mel level up to it (detector.level.QuietLift)")
+    ap.add_argument("--lift-max-db", type=float, default=20.0, help="serving: the most a quiet window is turned up (0: off)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -82,6 +86,9 @@ def main(argv=None) -> int:
     res = Resources.load(corpus, lm, 6 if a.smoke else 60, a.cache)
     log(f"rooms: {res.rir_note}; RT60 drawn from {RT60_RANGE} s")
     splits = make_splits(corpus, smoke=a.smoke)
+    # Thresholds, test scores and int8 parity all go through the lift the device will apply.
+    lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
+    lift_input = {"lift": lift.to_dict()} if lift else {}
     if a.no_cross:
         splits.pop("cross")
 
@@ -107,7 +114,7 @@ def main(argv=None) -> int:
                                 label_smoothing=a.label_smoothing, pooling=a.pooling,
                                 relu_max=a.relu_max, level_shift_db=a.level_shift_db if variant == "augmented" else 0.0,
                                 level_shift_p=a.level_shift_p)
-                results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log))
+                results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log, lift))
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
     ship = min((r for r in results if r.split == "fold5" and r.variant == "augmented"), key=lambda r: r.val_loss)
@@ -119,7 +126,7 @@ def main(argv=None) -> int:
     for r in results:
         if r.split == "fold5" and r.variant == "augmented":
             thr = {k: round(v, 4) for k, v in r.thresholds.items()}
-            sc = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": thr}
+            sc = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": thr, "input": lift_input}
             i8 = to_int8_tflite(r.model, rep)
             c = int8_classifier(i8, sc, lm.params)
             r.int8_parity = int8_parity(r.model, c, ts.all_windows(), [thr[lab] for lab in LABELS])
@@ -142,7 +149,8 @@ def main(argv=None) -> int:
     sidecar.update({
         "name": a.out.name,
         "input": {"layout": "(1, window_frames, n_mels, 1) int8 of log-mel dB * rescale[0] + rescale[1]",
-                  "rescale": list(int8.rescale), "scale": float(clf._in_scale), "zero_point": int(clf._in_zero)},
+                  "rescale": list(int8.rescale), "scale": float(clf._in_scale), "zero_point": int(clf._in_zero),
+                  **lift_input},
         "model": {"bytes": len(tflite), "macs_per_window": macs, "params": int(ship.model.count_params()),
                   "architecture": f"{a.arch}: conv3x3/2 + depthwise-separable blocks, "
                                   + (f"ReLU capped at {a.relu_max:g}, " if a.relu_max else "ReLU, ")
@@ -189,6 +197,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          + (" --smoke" if a.smoke else "") + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}"
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
          f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
+         f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
          + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {git_commit(ROOT)}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
@@ -197,7 +206,10 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          "full-band cries) against the fold-5 negatives.", "",
          "Clip score = what the decider acts on: 1 s windows with a 0.25 s hop, and the best score that 2 "
          "consecutive windows both reach (min_hits 2). A negative clip is a false positive when its score "
-         "reaches the threshold. Mean ± sd over seeds.", "",
+         "reaches the threshold. Mean ± sd over seeds."
+         + (f" Every model is scored as the device scores it: a window whose level is below {a.lift_target_db:g} dB "
+            f"(log-mel) is turned up towards it by at most {a.lift_max_db:g} dB (`detector.level.QuietLift`); training "
+            "windows are not lifted." if a.lift_max_db > 0 else ""), "",
          "## ROC-AUC", ""] + report.auc_table(results, splits) + [
          "", f"## Shipped model (fold5, seed {ship.seed}, lowest validation loss)", "",
          f"- thresholds: {thresholds} (lowest with ≤ {100 * a.max_fpr:.0f} % false positives on validation clips, "

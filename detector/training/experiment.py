@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..frontend import LogMel
+from ..level import QuietLift
 from ..metrics import threshold_for_fpr
 from .augment import Augmenter, simulate_rooms
 from .data import LABELS, Clip, Corpus
@@ -161,11 +162,13 @@ def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, lo
 
 
 def run(pool: WindowPool, split: Split, testset: TestSet, val, val_clips: TestSet, cfg: FitConfig,
-        max_fpr: float, log) -> RunResult:
+        max_fpr: float, log, lift: QuietLift | None = None) -> RunResult:
+    """Train one model; set its thresholds on the validation clips and score the test clips, both through
+    ``lift`` (the serving lift for quiet windows) when given."""
     t0 = time.time()
     model = fit(pool, val, cfg)
-    thresholds = pick_thresholds(val_clips, val_clips.score(lambda w: predict_windows(model, w)), max_fpr)
-    scores = testset.score(lambda w: predict_windows(model, w))
+    thresholds = pick_thresholds(val_clips, val_clips.score(lambda w: predict_windows(model, w, lift)), max_fpr)
+    scores = testset.score(lambda w: predict_windows(model, w, lift))
     summary = summarize(testset.clips, scores, thresholds)
     best_val = min(h["val_loss"] for h in cfg.history) if cfg.patience else cfg.history[-1]["val_loss"]
     variant = "augmented" if cfg.augment else "no-augmentation"

@@ -87,7 +87,7 @@ def int8_parity(model, clf: Classifier, windows: np.ndarray, thresholds: list[fl
     """``parity`` of a Keras model and its int8 conversion (loaded as ``clf``) on the same windows."""
     from .train import predict_windows  # keras is only imported where a Keras model is at hand
 
-    return parity(predict_windows(model, windows), np.stack([clf.scores(w) for w in windows]), thresholds)
+    return parity(predict_windows(model, windows, clf.lift), np.stack([clf.scores(w) for w in windows]), thresholds)
 
 
 def parity(float_scores: np.ndarray, int8_scores: np.ndarray, thresholds: list[float]) -> dict:

@@ -12,6 +12,7 @@ import numpy as np
 from keras import layers
 
 from ..frontend import LogMel
+from ..level import QuietLift
 from .augment import mask_bands, mic_floor_features, shift_level
 from .data import LABELS
 from .windows import WindowPool
@@ -163,5 +164,6 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     return model
 
 
-def predict_windows(model: keras.Model, feats: np.ndarray) -> np.ndarray:
-    return model.predict(feats[..., None], batch_size=512, verbose=0)
+def predict_windows(model: keras.Model, feats: np.ndarray, lift: QuietLift | None = None) -> np.ndarray:
+    """Float scores of log-mel windows, after the serving lift for quiet windows if the model has one."""
+    return model.predict((lift(feats) if lift is not None else feats)[..., None], batch_size=512, verbose=0)
