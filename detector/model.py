@@ -74,7 +74,8 @@ class Sidecar:
         try:
             return QuietLift(float(d["target_db"]), float(d["max_db"]))
         except (TypeError, KeyError, ValueError) as e:
-            raise ModelError(f"model sidecar 'input.lift' is {d!r}: expected {{\"target_db\": dB, \"max_db\": dB >= 0}}") from e
+            raise ModelError(f"model sidecar 'input.lift' is {d!r}: "
+                             'expected {"target_db": dB, "max_db": dB >= 0}') from e
 
     def to_dict(self) -> dict:
         return {"labels": self.labels, "frontend": self.frontend, "thresholds": self.thresholds, **self.extra}
