@@ -71,6 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    commit = git_commit(ROOT)  # now: the model files this run writes would make the tree look dirty later
     t0 = time.time()
     log = lambda msg: print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)  # noqa: E731
     if a.smoke:
@@ -157,7 +158,7 @@ def main(argv=None) -> int:
                                   + ("global max pool" if a.pooling == "max" else "mean over frequency, max over time")
                                   + ", sigmoid"},
         "training": {
-            "commit": git_commit(ROOT), "manifest_sha256_16": manifest_hash(a.data / "manifest.csv"),
+            "commit": commit, "manifest_sha256_16": manifest_hash(a.data / "manifest.csv"),
             "smoke": a.smoke, "seed": ship.seed, "epochs_run": len(ship.history), "per_group": a.per_group,
             "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
@@ -180,12 +181,12 @@ def main(argv=None) -> int:
     tfl_path, js_path = write_model(a.out, tflite, sidecar)
     log(f"wrote {tfl_path} ({len(tflite)} bytes, {macs} MACs/window) and {js_path}")
 
-    write_report(reports, a, results, splits, ship, testsets, par, macs, len(tflite), res, int8_metrics, thresholds)
+    write_report(reports, a, commit, results, splits, ship, testsets, par, macs, len(tflite), res, int8_metrics, thresholds)
     log(f"report: {reports / 'training.md'}")
     return 0
 
 
-def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes, res, int8_metrics, thresholds):
+def write_report(reports, a, commit, results, splits, ship, testsets, par, macs, nbytes, res, int8_metrics, thresholds):
     report.plot_roc(ship, testsets["fold5"].clips, reports / "roc_fold5.png")
     report.plot_snr(results, "fold5", reports / "recall_vs_snr_fold5.png")
     if "cross" in splits:
@@ -199,7 +200,7 @@ def write_report(reports, a, results, splits, ship, testsets, par, macs, nbytes,
          f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
          f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
          + (" --cmn" if a.cmn else "") + "`", "",
-         f"Commit {git_commit(ROOT)}; {len(results)} training runs; rooms: {res.rir_note}.", "",
+         f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
          "the source of most training cries: in-domain). **cross** = the same folds but without any ESC-50 or "
          "t04glovern bark/cry in training, tested on exactly those (other recordings, other microphones, "
