@@ -88,7 +88,11 @@ def bench_model(lines: list[str], clf: Classifier) -> None:
               f"{sc.get('model', {}).get('macs_per_window', 'n/a')} MACs per window",
               f"- invoke (quantise + run + dequantise), one thread: median {np.median(t) * 1e3:.3f} ms, "
               f"p95 {np.quantile(t, 0.95) * 1e3:.3f} ms over {t.size} windows "
-              f"({100 * np.median(t) / budget:.2f} % of the {budget} s between windows)", ""]
+              f"({100 * np.median(t) / budget:.2f} % of the {budget} s between windows)"]
+    if clf.lift is not None:  # part of every invoke: the window's level, and its gain when it is quiet
+        tl = timeit(lambda: clf.lift(w), 2000)
+        lines.append(f"- of which the quiet-window lift (`detector.level.QuietLift`): median {np.median(tl) * 1e3:.3f} ms")
+    lines.append("")
 
 
 def bench_pipeline(lines: list[str], clf: Classifier) -> None:
