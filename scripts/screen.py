@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from detector.frontend import LogMel  # noqa: E402
+from detector.level import QuietLift  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, TestSet  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
@@ -96,6 +97,9 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=0, help="resume a variant: seeds first-seed .. seeds-1")
     ap.add_argument("--split", choices=["fold5", "cross"], action="append",
                     help="run only this split (repeatable; default both)")
+    ap.add_argument("--lift-target-db", type=float, default=-5.0, help="serving lift, as scripts/train.py")
+    ap.add_argument("--lift-max-db", type=float, default=20.0,
+                    help="serving lift (0: off; rows before 2026-11-26's third session were scored without)")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -114,6 +118,7 @@ def main(argv=None) -> int:
     else:
         pool = build_pools(res, splits["fold5"], 6000, False, log)["augmented"]
         a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
+    lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
     for name, split in splits.items():
@@ -124,14 +129,16 @@ def main(argv=None) -> int:
         allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
         for seed in range(a.first_seed, a.seeds):
-            r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), 0.02, log)
+            r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), 0.02, log,
+                    lift)
             par = {}
             if name == "fold5":
-                sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds}
+                sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds,
+                           "input": {"lift": lift.to_dict()} if lift else {}}
                 clf = int8_classifier(to_int8_tflite(r.model, rep), sidecar, lm.params)
                 par = int8_parity(r.model, clf, allw, [r.thresholds[lab] for lab in LABELS])
             with a.results.open("a") as f:
-                f.write(json.dumps(row(a.name, a.config, name, seed, r, par)) + "\n")
+                f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}) + "\n")
     print(table(a.results) + "\n\n" + table(a.results, LEVEL_COLUMNS))
     return 0
 

@@ -37,6 +37,8 @@ class FitConfig:
     relu_max: float = 0.0  # cap every ReLU at this value (ReLU6 when 6; scripts/train.py: 6); 0 leaves it open
     level_shift_db: float = 0.0  # turn windows down by 0..this many dB in the features (a farther source)
     level_shift_p: float = 1.0  # the share of windows turned down
+    train_lift_max_db: float = 0.0  # lift quiet training and validation windows as serving does (0: off)
+    train_lift_target_db: float = -5.0
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -129,6 +131,9 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
         metrics=[keras.metrics.AUC(multi_label=True, num_labels=len(LABELS), name="auc")],
     )
     floors = mic_floor_features(LogMel(), 256, rng) if cfg.level_shift_db else None
+    lift = QuietLift(cfg.train_lift_target_db, cfg.train_lift_max_db) if cfg.train_lift_max_db else None
+    if lift is not None:
+        val = (lift(val[0]), val[1])
     best, best_loss, wait = None, np.inf, 0
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
@@ -144,6 +149,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
                 sub = x[pick]
                 shift_level(sub, cfg.level_shift_db, floors, rng)
                 x[pick] = sub
+        if lift is not None:
+            x = lift(x)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
