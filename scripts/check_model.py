@@ -27,7 +27,7 @@ from detector.frontend import LogMel  # noqa: E402
 from detector.model import Classifier  # noqa: E402
 from detector.training import report  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, summarize  # noqa: E402
+from detector.training.evaluate import summarize  # noqa: E402
 from detector.training.experiment import Resources, make_splits  # noqa: E402
 
 
@@ -44,8 +44,7 @@ def main(argv=None) -> int:
     corpus = Corpus.load(a.data, lm.params.sample_rate)
     res = Resources.load(corpus, lm, 60, a.cache)
     split = make_splits(corpus)["fold5"]
-    ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7,
-                       conditions=CONDITIONS + LEVEL_CONDITIONS)
+    ts = res.test_set(split.test)
     scores = ts.score(lambda w: np.stack([clf.scores(x) for x in w]))
     m = summarize(ts.clips, scores, clf.thresholds)
 

@@ -59,7 +59,7 @@ def study_model(data: Path, pool_cache: Path, weights: Path | None, relu_max: fl
     """One fold-5 float model (seed 0, the fmean recipe with the given ReLU cap), the screening test
     windows, the calibration windows and the resources they came from."""
     from detector.training.data import Corpus
-    from detector.training.evaluate import CONDITIONS, TestSet
+    from detector.training.evaluate import CONDITIONS
     from detector.training.experiment import Resources, make_splits, representative_windows, validation_set
     from detector.training.train import FitConfig, build_model, fit
 
@@ -68,8 +68,7 @@ def study_model(data: Path, pool_cache: Path, weights: Path | None, relu_max: fl
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
     split = make_splits(corpus)["fold5"]
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")]
-    windows = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7,
-                            conditions=conds).all_windows()
+    windows = res.test_set(split.test, conds).all_windows()
     cfg = FitConfig(epochs=30, per_group=750, patience=0, seed=0, freq_masks=2, pooling="freq-mean", relu_max=relu_max)
     if weights and weights.exists():  # a Lambda layer does not survive model.save, weights do
         model = build_model(*windows.shape[1:], cfg.width, pooling=cfg.pooling, relu_max=relu_max)

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, TestSet  # noqa: E402
+from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, validation_clips, validation_set,
 )
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
         if a.split and name not in a.split:
             continue
         val, val_clips = validation_set(res, split, seed=123), validation_clips(res, split)
-        ts = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
+        ts = res.test_set(split.test, conds)
         allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
         for seed in range(a.first_seed, a.seeds):

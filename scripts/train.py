@@ -24,7 +24,7 @@ from detector.level import QuietLift  # noqa: E402
 from detector.training import report  # noqa: E402
 from detector.training.augment import RT60_RANGE  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, summarize  # noqa: E402
+from detector.training.evaluate import summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, train_augmenter,
     validation_clips, validation_set,
@@ -100,8 +100,7 @@ def main(argv=None) -> int:
     for split in splits.values():
         val = validation_set(res, split, seed=123)
         val_clips = validation_clips(res, split)
-        testsets[split.name] = TestSet.build(split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, seed=7,
-                                             conditions=CONDITIONS + LEVEL_CONDITIONS)
+        testsets[split.name] = res.test_set(split.test)
         log(f"{split.name}: train {sum(map(len, split.train.values()))} clips, val {len(split.val)}, "
             f"test {len(split.test)} clips x {len(testsets[split.name].feats)} conditions")
         held_out = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if split.name == "cross" else set()

@@ -13,7 +13,7 @@ from ..level import QuietLift
 from ..metrics import threshold_for_fpr
 from .augment import Augmenter, simulate_rooms
 from .data import LABELS, Clip, Corpus
-from .evaluate import CONDITIONS, TestSet, summarize
+from .evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, summarize
 from .train import FitConfig, fit, predict_windows
 from .windows import WindowPool, WindowSampler
 
@@ -83,6 +83,12 @@ class Resources:
     def noises(self, clips: list[Clip]) -> list[np.ndarray]:
         return [self.corpus.audio[c.path] for c in clips if c.label in ("noise", "negative")]
 
+    def test_set(self, clips: list[Clip], conditions=CONDITIONS + LEVEL_CONDITIONS, seed: int = 7) -> TestSet:
+        """``clips`` under every condition, mixed with their own negatives and noise in the held-out rooms.
+        Seed 7 is the test draw every report shares (train.py, screen.py, check_model.py, lift_study.py)."""
+        return TestSet.build(clips, self.corpus.audio, self.lm, self.noises(clips), self.test_rirs, seed=seed,
+                             conditions=conditions)
+
 
 @dataclass
 class RunResult:
@@ -119,8 +125,7 @@ VAL_CONDITIONS = [c for c in CONDITIONS if c.name in ("clean", "room+mic +5 dB")
 
 def validation_clips(res: Resources, split: Split) -> TestSet:
     """Validation clips, clean and through a room and microphone at 5 dB SNR: where thresholds are set."""
-    return TestSet.build(split.val, res.corpus.audio, res.lm, res.noises(split.val), res.test_rirs, seed=11,
-                         conditions=VAL_CONDITIONS)
+    return res.test_set(split.val, VAL_CONDITIONS, seed=11)
 
 
 def train_augmenter(res: Resources, split: Split, rng: np.random.Generator | None = None) -> Augmenter:
