@@ -108,11 +108,12 @@ def test_bad_quiet_lift_is_refused(tmp_path, shipped_model):
 
 
 def far_away(x: np.ndarray, level_dbfs: float, rng: np.random.Generator) -> np.ndarray:
-    """The clip turned down until its loudest second sits at ``level_dbfs``, over a -80 dBFS microphone floor."""
-    c = np.concatenate([[0.0], np.cumsum(np.square(x, dtype=np.float64))])
-    loud = (c[16000:] - c[:-16000]).max() / 16000 if x.size > 16000 else np.mean(np.square(x))
-    y = x * 10 ** ((level_dbfs - 10 * np.log10(loud)) / 20)
-    return (y + rng.normal(0, 1e-4, x.size)).astype(np.float32)
+    """The clip turned down until its loudest second sits at ``level_dbfs``, over a -80 dBFS microphone floor
+    (as the training report's far-away conditions)."""
+    from detector.training.augment import MIC_FLOOR_DBFS, loudest_window_power
+
+    y = x * 10 ** ((level_dbfs - 10 * np.log10(loudest_window_power(x, 16000))) / 20)
+    return (y + rng.normal(0, 10 ** (MIC_FLOOR_DBFS / 20), x.size)).astype(np.float32)
 
 
 def test_far_away_barks_are_lifted_into_range(tmp_path, shipped_model, clf, data_root):
