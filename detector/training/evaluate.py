@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,32 @@ LEVELS = (-35, -45)
 LEVEL_CONDITIONS = [Condition(f"clean at {lv} dBFS", None, False, lv) for lv in LEVELS]
 
 
+def condition_audio(clips, audio, lm: LogMel, noises, rirs, seed: int, cond: Condition) -> Iterator[np.ndarray]:
+    """Each clip's audio as heard under ``cond``, in order. Every condition makes the same noise and room
+    draws, so conditions differ only in what they do with them."""
+    rng = np.random.default_rng(seed)
+    mic = Augmenter(noises=[], rirs=[], rng=np.random.default_rng(seed + 1))
+    floor_rng = np.random.default_rng(seed + 2)
+    for c in clips:
+        x = audio[c.path].astype(np.float32)
+        noise = fit_length(noises[int(rng.integers(len(noises)))], x.size, rng)
+        rir = rirs[int(rng.integers(len(rirs)))]
+        if cond.room_mic:
+            x = reverberate(x, rir)
+        if cond.snr_db is not None:  # SNR relative to the event's loudest second, not the clip
+            x = mix_at_snr(x, noise, cond.snr_db, loudest_window_power(x, lm.params.window_samples))
+        if cond.room_mic:
+            x = mic.mic(x)
+        if cond.level_dbfs is not None:
+            loud = loudest_window_power(x, lm.params.window_samples)
+            x = x * np.float32(10 ** ((cond.level_dbfs - 10 * np.log10(loud)) / 20))
+            x = x + floor_rng.normal(0, 10 ** (MIC_FLOOR_DBFS / 20), x.size).astype(np.float32)
+        # A device cannot record beyond full scale: a mix that would (loud noise at -5 dB SNR) is
+        # turned down as its gain would be. Left unphysical, it reached +39 dB log-mel, far outside
+        # anything a microphone delivers, and saturated the int8 input.
+        yield x / max(1.0, float(np.max(np.abs(x))))
+
+
 @dataclass
 class TestSet:
     """Features of every clip under every condition, computed once and shared by all models scored on it."""
@@ -55,30 +82,8 @@ class TestSet:
     def build(cls, clips, audio, lm: LogMel, noises, rirs, seed: int, conditions=CONDITIONS) -> "TestSet":
         ts = cls(clips)
         for cond in conditions:
-            rng = np.random.default_rng(seed)  # the same noise and room draws for every condition
-            mic = Augmenter(noises=[], rirs=[], rng=np.random.default_rng(seed + 1))
-            floor_rng = np.random.default_rng(seed + 2)
-            out = []
-            for c in clips:
-                x = audio[c.path].astype(np.float32)
-                noise = fit_length(noises[int(rng.integers(len(noises)))], x.size, rng)
-                rir = rirs[int(rng.integers(len(rirs)))]
-                if cond.room_mic:
-                    x = reverberate(x, rir)
-                if cond.snr_db is not None:  # SNR relative to the event's loudest second, not the clip
-                    x = mix_at_snr(x, noise, cond.snr_db, loudest_window_power(x, lm.params.window_samples))
-                if cond.room_mic:
-                    x = mic.mic(x)
-                if cond.level_dbfs is not None:
-                    loud = loudest_window_power(x, lm.params.window_samples)
-                    x = x * np.float32(10 ** ((cond.level_dbfs - 10 * np.log10(loud)) / 20))
-                    x = x + floor_rng.normal(0, 10 ** (MIC_FLOOR_DBFS / 20), x.size).astype(np.float32)
-                # A device cannot record beyond full scale: a mix that would (loud noise at -5 dB SNR) is
-                # turned down as its gain would be. Left unphysical, it reached +39 dB log-mel, far outside
-                # anything a microphone delivers, and saturated the int8 input.
-                x = x / max(1.0, float(np.max(np.abs(x))))
-                out.append(clip_windows(lm, x))
-            ts.feats[cond.name] = out
+            ts.feats[cond.name] = [clip_windows(lm, x)
+                                   for x in condition_audio(clips, audio, lm, noises, rirs, seed, cond)]
         return ts
 
     def all_windows(self) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..level import QuietLift
 from ..metrics import threshold_for_fpr
 from .augment import Augmenter, simulate_rooms
 from .data import LABELS, Clip, Corpus
-from .evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, summarize
+from .evaluate import CONDITIONS, LEVEL_CONDITIONS, Condition, TestSet, condition_audio, summarize
 from .train import FitConfig, fit, predict_windows
 from .windows import WindowPool, WindowSampler
 
@@ -88,6 +89,10 @@ class Resources:
         Seed 7 is the test draw every report shares (train.py, screen.py, check_model.py, lift_study.py)."""
         return TestSet.build(clips, self.corpus.audio, self.lm, self.noises(clips), self.test_rirs, seed=seed,
                              conditions=conditions)
+
+    def condition_audio(self, clips: list[Clip], cond: Condition, seed: int = 7) -> Iterator[np.ndarray]:
+        """The audio behind ``test_set`` (the same draws): for scoring a model that has its own frontend."""
+        return condition_audio(clips, self.corpus.audio, self.lm, self.noises(clips), self.test_rirs, seed, cond)
 
 
 @dataclass
