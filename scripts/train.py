@@ -84,6 +84,8 @@ def main(argv=None) -> int:
     local = [c for c in corpus.clips if c.source == "local"]
     log(f"loaded {len(corpus.clips) - len(local)} clips from {a.data}"
         + (f" + {len(local)} local noise recording(s) from {', '.join(map(str, a.noise_dir))}" if a.noise_dir else ""))
+    for path, why in corpus.dropped.items():
+        log(f"dropped {path}: {why}")
     res = Resources.load(corpus, lm, 6 if a.smoke else 60, a.cache)
     log(f"rooms: {res.rir_note}; RT60 drawn from {RT60_RANGE} s")
     splits = make_splits(corpus, smoke=a.smoke)
@@ -203,7 +205,8 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
          "the source of most training cries: in-domain). **cross** = the same folds but without any ESC-50 or "
          "t04glovern bark/cry in training, tested on exactly those (other recordings, other microphones, "
-         "full-band cries) against the fold-5 negatives.", "",
+         "full-band cries) against the fold-5 negatives."
+         + "".join(f" Not used: `{path}` ({why})." for path, why in corpus.dropped.items()), "",
          "Clip score = what the decider acts on: 1 s windows with a 0.25 s hop, and the best score that 2 "
          "consecutive windows both reach (min_hits 2). A negative clip is a false positive when its score "
          "reaches the threshold. Mean ± sd over seeds."

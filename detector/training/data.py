@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,22 @@ def read_manifest(manifest: Path) -> list[Clip]:
         ]
 
 
+def pure_tone_hz(x: np.ndarray, sample_rate: int, share: float = 0.95) -> float | None:
+    """The frequency of a clip that is one steady sine (``share`` of its energy within 2 bins of one
+    frequency), else None. Two of the corpus's three t04glovern "barks" are such test tones (440 Hz and
+    1 kHz): a label no bark detector could or should learn, and one that would cap any test they sit in."""
+    if x.size < 2:
+        return None
+    power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
+    total = power.sum()
+    if total <= 0:
+        return None
+    k = int(np.argmax(power))
+    if power[max(0, k - 2) : k + 3].sum() < share * total:
+        return None
+    return k * sample_rate / x.size
+
+
 def manifest_hash(manifest: Path) -> str:
     return hashlib.sha256(Path(manifest).read_bytes()).hexdigest()[:16]
 
@@ -69,22 +85,28 @@ class Corpus:
     root: Path
     clips: list[Clip]
     audio: dict[str, np.ndarray]
+    dropped: dict[str, str] = field(default_factory=dict)  # manifest path -> why it is not used
 
     @classmethod
     def load(cls, root: Path, sample_rate: int = 16000, extra_noise_dirs: list[Path] | None = None) -> "Corpus":
-        """Load every clip of the manifest, plus user noise recordings (labelled noise, fold 0: train)."""
+        """Load every clip of the manifest, plus user noise recordings (labelled noise, fold 0: train).
+        A bark or cry that is a pure test tone is dropped (and listed in ``dropped``): it is mislabelled."""
         root = Path(root)
-        clips = read_manifest(root / "manifest.csv")
-        audio = {}
-        for c in clips:
-            audio[c.path] = read_audio(root / c.path, sample_rate)
+        clips, audio, dropped = [], {}, {}
+        for c in read_manifest(root / "manifest.csv"):
+            x = read_audio(root / c.path, sample_rate)
+            if c.label in LABELS and (hz := pure_tone_hz(x, sample_rate)) is not None:
+                dropped[c.path] = f"labelled {c.label}, but a steady {hz:.0f} Hz sine"
+                continue
+            clips.append(c)
+            audio[c.path] = x
         for d in extra_noise_dirs or []:
             for p in sorted(Path(d).glob("*.flac")) + sorted(Path(d).glob("*.wav")):
                 x = read_audio(p, sample_rate)
                 key = str(p.resolve())
                 clips.append(Clip(key, "noise", "local", f"local recording {p.name}", 0, x.size / sample_rate))
                 audio[key] = x
-        return cls(root, clips, audio)
+        return cls(root, clips, audio, dropped)
 
     def select(self, labels=None, folds=None, exclude_sources_for=None, local: bool = False) -> list[Clip]:
         """Clips with a label in ``labels`` and fold in ``folds``; ``local`` adds the user's noise (fold 0)."""
