@@ -13,13 +13,16 @@ counted as a bark when any window's Dog confidence reaches the threshold. BirdNE
 with at most 2 % false positives on the validation clips, fold 4). The corpus is 16 kHz, so BirdNET hears
 it upsampled (nothing above 8 kHz): that is what it gets from a 16 kHz microphone, but not its best case.
 BirdNET has no baby-cry class, so only barks are compared. CPU is measured in this process, one thread
-each, on the same audio.
+each, on the same audio. BirdNET's scores are cached in --cache (about 15 min to compute), so re-running
+for a new barkcry model takes a minute or two.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
+import json
 import sys
 import time
 from pathlib import Path
@@ -58,6 +61,7 @@ class BirdNetDog:
         self.interp.resize_tensor_input(inp, [batch, self.size])
         self.interp.allocate_tensors()
         self.inp, self.out = inp, self.interp.get_output_details()[0]["index"]
+        self.key = [model.name, model.stat().st_size, hop_s]  # what its scores depend on, for the cache
 
     def windows(self, x16k: np.ndarray) -> np.ndarray:
         """3 s windows of the 16 kHz clip (the last one ending at its end; a short clip padded), each
@@ -85,21 +89,40 @@ class BirdNetDog:
     def clip_score(self, x16k: np.ndarray) -> float:
         return float(self.scores(self.windows(x16k)).max())
 
-    def alarms(self, x16k: np.ndarray, threshold: float, minute: int = 60 * 16000) -> int:
-        """Detections BirdNET-Go would log over a long recording, one per run of consecutive windows at
-        or above ``threshold`` (it has no hold or hysteresis; a run is counted once, in its favour)."""
-        hits = []
-        for i in range(0, x16k.size, minute):  # a minute at a time, windows overlapping the seams
-            chunk = x16k[max(0, i - self.size // 3 + self.hop // 3) : i + minute]
-            hits.append(self.scores(self.windows(chunk)) >= threshold)
-        h = np.concatenate(hits)
-        return int(h[0] + np.sum(h[1:] & ~h[:-1]))
+    def long_scores(self, x16k: np.ndarray, minute: int = 60 * 16000) -> np.ndarray:
+        """Window scores over a long recording, a minute at a time (windows overlap the seams)."""
+        out = []
+        for i in range(0, x16k.size, minute):
+            out.append(self.scores(self.windows(x16k[max(0, i - self.size // 3 + self.hop // 3) : i + minute])))
+        return np.concatenate(out)
 
 
-def birdnet_scores(bn: BirdNetDog, res: Resources, clips, conditions, seed: int) -> dict[str, np.ndarray]:
+def runs(hits: np.ndarray) -> int:
+    """Detections BirdNET-Go would log: one per run of consecutive windows at or above the threshold
+    (it has no hold or hysteresis; counting a run once is in its favour)."""
+    return int(hits[0] + np.sum(hits[1:] & ~hits[:-1])) if hits.size else 0
+
+
+def cached(cache: Path, key: list, compute) -> dict[str, np.ndarray]:
+    """BirdNET is slow (minutes per condition): its scores are kept in ``cache`` under a hash of ``key``."""
+    path = cache / f"birdnet-{hashlib.sha1(json.dumps(key).encode()).hexdigest()[:16]}.json"
+    if path.exists():
+        return {k: np.asarray(v) for k, v in json.loads(path.read_text()).items()}
+    out = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: np.asarray(v).tolist() for k, v in out.items()}))
+    return out
+
+
+def birdnet_scores(bn: BirdNetDog, res: Resources, clips, conditions, seed: int, cache: Path) -> dict[str, np.ndarray]:
     """condition -> (n_clips, n_labels) clip scores with BirdNET's Dog in the bark column; cry clips are
     not scored (BirdNET has no cry class; bark metrics leave them out) but still drawn, so every other
     clip gets the same noise and room as in the test set."""
+    key = [bn.key, [c.path for c in clips], [c.name for c in conditions], seed]
+    return cached(cache, key, lambda: _birdnet_scores(bn, res, clips, conditions, seed))
+
+
+def _birdnet_scores(bn: BirdNetDog, res: Resources, clips, conditions, seed: int) -> dict[str, np.ndarray]:
     out = {}
     for cond in conditions:
         s = np.zeros((len(clips), len(LABELS)))
@@ -140,7 +163,7 @@ def bark_row(cond: str, name: str, m: dict, threshold: float) -> str:
             f"| {r['recall']:.3f} | {r['fpr']:.3f} |")
 
 
-def room_alarms(bn: BirdNetDog, clf: Classifier, data: Path, minutes: float, thresholds) -> list[str]:
+def room_alarms(bn: BirdNetDog, clf: Classifier, data: Path, minutes: float, thresholds, cache: Path) -> list[str]:
     """Bark alarms an hour in the rooms of calibration_rooms.py (same draws): only negatives play there,
     so every alarm is false. barkcry's are the events its decider starts, as `detector calibrate` counts."""
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -150,13 +173,13 @@ def room_alarms(bn: BirdNetDog, clf: Classifier, data: Path, minutes: float, thr
     policy = cfg.detection.policies(clf.thresholds)["bark"]
     window_s = clf.frontend.window_samples / clf.frontend.sample_rate
     clips, rng = read_manifest(data / "manifest.csv"), np.random.default_rng(0)
+    rooms = {name: build_room(clips, data, seconds=minutes * 60, rng=rng, **spec) for name, spec in ROOMS.items()}
+    theirs = cached(cache, [bn.key, "rooms", minutes], lambda: {n: bn.long_scores(x) for n, x in rooms.items()})
     lines = []
-    for name, spec in ROOMS.items():
-        x = build_room(clips, data, seconds=minutes * 60, rng=rng, **spec)
+    for name, x in rooms.items():
         ours = len(starts(window_scores(cfg, clf, x), "bark", policy, window_s))
-        theirs = [bn.alarms(x, t) for t in thresholds]
-        lines.append(f"| {name} | {ours * 60 / minutes:.0f} | " + " | ".join(f"{n * 60 / minutes:.0f}" for n in theirs) + " |")
-        print(f"  rooms: {name}", file=sys.stderr, flush=True)
+        lines.append(f"| {name} | {ours * 60 / minutes:.0f} | "
+                     + " | ".join(f"{runs(theirs[name] >= t) * 60 / minutes:.0f}" for t in thresholds) + " |")
     return lines
 
 
@@ -189,13 +212,13 @@ def main(argv=None) -> int:
     conditions = [c for c in CONDITIONS + LEVEL_CONDITIONS if c.name in COMPARED]
 
     # BirdNET's own threshold by our rule: at most 2 % false positives on the validation negatives.
-    val = birdnet_scores(bn, res, split.val, VAL_CONDITIONS, seed=11)
+    val = birdnet_scores(bn, res, split.val, VAL_CONDITIONS, 11, a.cache)
     neg = np.array([c.label not in LABELS for c in split.val])
     bn_fitted = threshold_for_fpr(np.concatenate([s[neg, 0] for s in val.values()]), 0.02)
 
     ts = res.test_set(split.test, conditions)
     ours = summarize(ts.clips, ts.score(lambda w: np.stack([clf.scores(x) for x in w])), clf.thresholds)
-    theirs = birdnet_scores(bn, res, split.test, conditions, seed=7)
+    theirs = birdnet_scores(bn, res, split.test, conditions, 7, a.cache)
     bn_m = {t: summarize(ts.clips, theirs, {"bark": t, "cry": 1.0}) for t in (0.5, bn_fitted)}
 
     # CPU on the same minute of test audio: our frontend and model at 0.25 s hops against BirdNET's windows.
@@ -244,7 +267,7 @@ def main(argv=None) -> int:
           "starts at the shipped threshold, as `detector calibrate` counts them. BirdNET: runs of consecutive "
           "windows at or above the threshold, each counted once.", "",
           f"| room | barkcry | BirdNET at 0.5 | BirdNET at {bn_fitted:.3f} |", "|---|---:|---:|---:|"]
-    L += room_alarms(bn, clf, a.data, a.room_minutes, list(bn_m))
+    L += room_alarms(bn, clf, a.data, a.room_minutes, list(bn_m), a.cache)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))
