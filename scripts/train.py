@@ -206,7 +206,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          "the source of most training cries: in-domain). **cross** = the same folds but without any ESC-50 or "
          "t04glovern bark/cry in training, tested on exactly those (other recordings, other microphones, "
          "full-band cries) against the fold-5 negatives."
-         + "".join(f" Not used: `{path}` ({why})." for path, why in corpus.dropped.items()), "",
+         + "".join(f" Not used: `{path}` ({why})." for path, why in res.corpus.dropped.items()), "",
          "Clip score = what the decider acts on: 1 s windows with a 0.25 s hop, and the best score that 2 "
          "consecutive windows both reach (min_hits 2). A negative clip is a false positive when its score "
          "reaches the threshold. Mean ± sd over seeds."
