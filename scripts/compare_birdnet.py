@@ -263,7 +263,7 @@ def main(argv=None) -> int:
                  f"{1 / hop:.2f} windows of 3 s at 48 kHz | {ms:.1f} | {ms / ours_ms:.0f}× |")
     L += ["", "## False alarms in the calibration rooms", "",
           f"The three {a.room_minutes:g}-minute rooms of `scripts/calibration_rooms.py` (quiet room tone; kitchen appliances; "
-          "street, TV speech and sirens: no dog anywhere), bark alarms per hour. barkcry: events its decider "
+          "street, TV speech and sirens), built only from clips labelled negative or noise: bark alarms per hour. barkcry: events its decider "
           "starts at the shipped threshold, as `detector calibrate` counts them. BirdNET: runs of consecutive "
           "windows at or above the threshold, each counted once.", "",
           f"| room | barkcry | BirdNET at 0.5 | BirdNET at {bn_fitted:.3f} |", "|---|---:|---:|---:|"]
