@@ -141,5 +141,9 @@ class Classifier:
             return (raw.astype(np.float32) - self._out_zero) * self._out_scale
         return raw.astype(np.float32)
 
+    def score_windows(self, windows_db: np.ndarray) -> np.ndarray:
+        """(n, labels) scores of a stack of windows, one invoke each (the model takes one at a time)."""
+        return np.stack([self.scores(w) for w in windows_db])
+
     def __call__(self, window_db: np.ndarray) -> dict[str, float]:
         return dict(zip(self.labels, map(float, self.scores(window_db))))

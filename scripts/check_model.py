@@ -21,14 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
-from detector.frontend import LogMel  # noqa: E402
-from detector.model import Classifier  # noqa: E402
 from detector.training import report  # noqa: E402
-from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
+from detector.training.data import LABELS, manifest_hash  # noqa: E402
 from detector.training.evaluate import summarize  # noqa: E402
-from detector.training.experiment import Resources, make_splits  # noqa: E402
+from detector.training.experiment import load_fold5_check  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -39,13 +36,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / "cache", help="where simulated rooms are cached")
     a = ap.parse_args(argv)
 
-    lm = LogMel()
-    clf = Classifier(a.model, lm.params)
-    corpus = Corpus.load(a.data, lm.params.sample_rate)
-    res = Resources.load(corpus, lm, 60, a.cache)
-    split = make_splits(corpus)["fold5"]
+    clf, res, split = load_fold5_check(a.model, a.data, a.cache)
     ts = res.test_set(split.test)
-    scores = ts.score(lambda w: np.stack([clf.scores(x) for x in w]))
+    scores = ts.score(clf.score_windows)
     m = summarize(ts.clips, scores, clf.thresholds)
 
     n = {lab: (sum(c.label == lab for c in ts.clips), len({c.recording for c in ts.clips if c.label == lab}))

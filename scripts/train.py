@@ -17,8 +17,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.training import report  # noqa: E402
@@ -137,7 +135,7 @@ def main(argv=None) -> int:
                 f"{r.int8_parity['same_decision']:.4f}, max |diff| {r.int8_parity['max_abs_diff']:.4f}")
     int8, clf, sidecar = converted[ship.seed]
     tflite, thresholds, par = int8.tflite, sidecar["thresholds"], ship.int8_parity
-    int8_summary = ts.score(lambda w: np.stack([clf.scores(x) for x in w]))
+    int8_summary = ts.score(clf.score_windows)
 
     int8_metrics = summarize(ts.clips, int8_summary, thresholds)
     macs = count_macs(ship.model)

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..frontend import LogMel
 from ..level import QuietLift
+from ..model import Classifier
 from ..metrics import threshold_for_fpr
 from .augment import Augmenter, simulate_rooms
 from .data import LABELS, Clip, Corpus
@@ -93,6 +94,15 @@ class Resources:
     def condition_audio(self, clips: list[Clip], cond: Condition, seed: int = 7) -> Iterator[np.ndarray]:
         """The audio behind ``test_set`` (the same draws): for scoring a model that has its own frontend."""
         return condition_audio(clips, self.corpus.audio, self.lm, self.noises(clips), self.test_rirs, seed, cond)
+
+
+def load_fold5_check(model: Path, data: Path, cache: Path) -> tuple[Classifier, Resources, Split]:
+    """A shipped int8 model and the fold-5 study it is re-scored on: where every re-scoring script starts
+    (check_model, lift_study, threshold_study, compare_birdnet)."""
+    lm = LogMel()
+    clf = Classifier(model, lm.params)
+    corpus = Corpus.load(data, lm.params.sample_rate)
+    return clf, Resources.load(corpus, lm, 60, cache), make_splits(corpus)["fold5"]
 
 
 @dataclass
