@@ -6,7 +6,7 @@
 scripts/train.py picks each label's threshold as the lowest with at most 2 % false positives on the
 validation clips (fold 4, clean and through a room and microphone at 5 dB SNR), with one draw of noise
 and rooms (seed 11). This re-picks them for the shipped int8 model over other draws (seeds 11, 12, ...)
-and over all of them pooled, and gives the fold-5 test recall and false-positive rate each would bring.
+and over all of them pooled (as scripts/train.py now does), and gives the fold-5 test recall and false-positive rate each would bring.
 """
 
 from __future__ import annotations
@@ -20,19 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from detector.metrics import rate_at, threshold_for_fpr  # noqa: E402
-from detector.model import Classifier  # noqa: E402
+from detector.metrics import rate_at  # noqa: E402
 from detector.training.data import LABELS  # noqa: E402
 from detector.training.evaluate import CONDITIONS  # noqa: E402
-from detector.training.experiment import VAL_CONDITIONS, Resources, load_fold5_check  # noqa: E402
-
-
-def negative_scores(res: Resources, clips, clf: Classifier, seed: int) -> np.ndarray:
-    """(n negative clips x conditions, labels) clip scores of the validation negatives under one draw."""
-    ts = res.test_set(clips, VAL_CONDITIONS, seed=seed)
-    scores = ts.score(clf.score_windows)
-    neg = np.array([c.label not in LABELS for c in clips])
-    return np.concatenate([s[neg] for s in scores.values()])
+from detector.training.experiment import load_fold5_check, pick_thresholds, validation_clips  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -47,15 +38,16 @@ def main(argv=None) -> int:
     test = res.test_set(split.test, CONDITIONS[:1])
     test_scores = test.score(clf.score_windows)["clean"]
 
-    draws = {seed: negative_scores(res, split.val, clf, seed) for seed in range(11, 11 + a.draws)}
-    draws["pooled"] = np.concatenate(list(draws.values()))
-    print(f"sidecar thresholds {clf.thresholds}; validation negatives per draw: {len(draws[11])} clip scores")
+    seeds = tuple(range(11, 11 + a.draws))
+    draws = {seed: validation_clips(res, split, (seed,)) for seed in seeds}
+    draws["pooled (what scripts/train.py uses)"] = validation_clips(res, split, seeds)
+    print(f"sidecar thresholds {clf.thresholds}")
     print("| validation draw | " + " | ".join(f"{lab} threshold | {lab} test recall | {lab} test FP" for lab in LABELS) + " |")
     print("|---|" + "---:|---:|---:|" * len(LABELS))
-    for name, neg in draws.items():
-        cells = []
+    for name, val in draws.items():
+        picked, cells = pick_thresholds(val, val.score(clf.score_windows), 0.02), []
         for j, lab in enumerate(LABELS):
-            t = threshold_for_fpr(neg[:, j], 0.02)
+            t = picked[lab]
             keep = [c.label == lab or c.label not in LABELS for c in test.clips]
             pos = np.array([c.label == lab for c in test.clips])[keep]
             rec, fpr = rate_at(pos, test_scores[keep, j], t)
