@@ -38,11 +38,13 @@ def rate_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[f
 
 
 def threshold_for_fpr(neg_scores: np.ndarray, max_fpr: float, floor: float = 0.05) -> float:
-    """Lowest threshold whose false-positive rate on ``neg_scores`` stays at or below ``max_fpr``."""
+    """Lowest threshold whose false-positive rate on ``neg_scores`` stays at or below ``max_fpr``, rounded
+    up to 4 decimals: a sidecar then holds it exactly, and it stays above the negative it was placed over
+    (int8 scores sit on a 1/256 grid, where rounding to nearest could land on that very score)."""
     s = np.sort(np.asarray(neg_scores, dtype=np.float64))[::-1]
     k = int(np.floor(max_fpr * s.size))  # this many negatives may pass
     t = s[k] + 1e-6 if k < s.size else floor
-    return float(min(max(t, floor), 0.99))
+    return float(min(max(np.ceil(t * 1e4) / 1e4, floor), 0.99))
 
 
 def auc_interval(labels: np.ndarray, scores: np.ndarray, groups, level: float = 0.95, n_boot: int = 2000,

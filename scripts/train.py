@@ -17,8 +17,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.training import report  # noqa: E402
@@ -131,11 +129,7 @@ def main(argv=None) -> int:
             i8 = to_int8_tflite(r.model, rep)
             c = int8_classifier(i8, sc, lm.params)
             # The thresholds that ship are picked on the int8 model's own validation scores: it is what runs.
-            picked = pick_thresholds(val_sets["fold5"], val_sets["fold5"].score(c.score_windows), a.max_fpr)
-            # Rounded up: an int8 score sits on a 1/256 grid, and a threshold rounded down onto it would
-            # let through the very negative it was placed above.
-            thr = {k: float(np.ceil(v * 1e4) / 1e4) for k, v in picked.items()}
-            sc["thresholds"] = thr
+            thr = sc["thresholds"] = pick_thresholds(val_sets["fold5"], val_sets["fold5"].score(c.score_windows), a.max_fpr)
             c.sidecar.thresholds.update(thr)
             r.int8_parity = int8_parity(r.model, c, ts.all_windows(), [thr[lab] for lab in LABELS])
             converted[r.seed] = (i8, c, sc)

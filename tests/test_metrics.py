@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detector.metrics import auc_interval, roc_auc
+from detector.metrics import auc_interval, roc_auc, threshold_for_fpr
 from detector.training.data import read_manifest
 
 
@@ -19,6 +19,19 @@ def test_one_group_per_class_gives_the_plain_auc(pairs):
         assert np.isnan(lo) and np.isnan(hi)
     else:
         assert lo == hi and abs(lo - roc_auc(y, s)) < 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 255), min_size=1, max_size=300), st.sampled_from([0.0, 0.02, 0.1]))
+def test_threshold_keeps_false_positives_within_the_rate_on_int8_scores(levels, max_fpr):
+    """Scores on the int8 output grid (k/256), with ties: the picked threshold, as a sidecar stores it,
+    lets at most ``max_fpr`` of the negatives through, and no lower 4-decimal threshold would."""
+    neg = np.array(levels) / 256
+    t = threshold_for_fpr(neg, max_fpr)
+    assert t == round(t, 4)
+    if t < 0.99:
+        assert (neg >= t).mean() <= max_fpr
+        assert t == 0.05 or (neg >= t - 1e-4).mean() > max_fpr
 
 
 def test_interval_resamples_recordings_not_clips():
