@@ -9,12 +9,14 @@ held-out rooms, the same random draws), scored through the device's runtime at t
 So it reproduces the training report's int8 table, and adds to each AUC a 95 % interval that resamples
 whole recordings: with 42 bark clips from 17 recordings, that interval is what a claim can rest on. Two
 more rows are far-away events: each clean clip turned down until its loudest second is at -35 or -45 dBFS,
-over a -80 dBFS microphone floor (`LEVEL_CONDITIONS`).
+over a -80 dBFS microphone floor (`LEVEL_CONDITIONS`). Last, the issue's floors against these numbers,
+the sidecar's int8 parity and size, and the seeds of the training report's runs.json (--runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -34,7 +36,10 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bark_cry" / "check.md")
     ap.add_argument("--cache", type=Path, default=ROOT / "cache", help="where simulated rooms are cached")
+    ap.add_argument("--runs", type=Path, default=None,
+                    help="the training runs (default: reports/<model name>/runs.json, as scripts/train.py writes it)")
     a = ap.parse_args(argv)
+    runs_path = a.runs or ROOT / "reports" / a.model.stem / "runs.json"
 
     clf, res, split = load_fold5_check(a.model, a.data, a.cache)
     ts = res.test_set(split.test)
@@ -52,6 +57,13 @@ def main(argv=None) -> int:
          + f", {len(neg)} negative and noise clips from {len({c.recording for c in neg})}. The interval after each AUC is a 95 % "
          "bootstrap that resamples whole recordings, positives and negatives apart.", ""]
     L += report.condition_table(m)
+    runs = json.loads(runs_path.read_text()) if runs_path.exists() else []
+    extra = clf.sidecar.extra
+    L += ["", "## Against the issue's floors", "",
+          f"Recall, false positives and music from the table above; int8 parity and size from the sidecar; "
+          f"AUC over seeds from `{runs_path.relative_to(ROOT) if runs_path.is_relative_to(ROOT) else runs_path}`"
+          + ("" if runs else " (not found: no seed rows)") + ". Inference time: `reports/bench.md`.", ""]
+    L += report.floors_table(runs, m, extra["metrics"]["int8_vs_float"], extra["model"])
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))

@@ -228,6 +228,9 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          f"max |score diff| {report.mean_sd(r.int8_parity['max_abs_diff'] for r in results if r.int8_parity)}, "
          f"p99 {report.mean_sd(r.int8_parity['p99_abs_diff'] for r in results if r.int8_parity)}", ""]
     L += report.condition_table(int8_metrics, "condition (int8, fold5)")
+    L += ["", "## Against the issue's floors", ""] + report.floors_table(
+        [{"split": r.split, "variant": r.variant, "summary": r.summary} for r in results], int8_metrics, par,
+        {"bytes": nbytes, "macs_per_window": macs})
     L += ["", "AUC in brackets: a 95 % bootstrap interval that resamples whole recordings (UrbanSound8K slices "
           "of one freesound recording, ESC-50 parts of one clip, Donate-a-Cry files of one device), because clips "
           "of one recording are not independent (`detector.metrics.auc_interval`)."]

@@ -39,6 +39,7 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     assert out.with_suffix(".tflite").stat().st_size > 1000
     report = (out.parent / "report" / "training.md").read_text()
     assert "ROC-AUC" in report and "int8 vs float" in report
+    assert "| model size | ≤ 100 KB | 54 KB | yes |" in report  # the floors table, on the sidecar's numbers
     assert (out.parent / "report" / "recall_vs_snr_fold5.png").exists()
     # The exported model runs on the device runtime.
     from detector.model import Classifier

@@ -135,3 +135,42 @@ def plot_snr(results, split, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def floors_table(runs: list[dict], shipped: dict, parity: dict, model: dict) -> list[str]:
+    """The issue's floors against what was reached. ``runs``: every training run as runs.json holds it
+    (split, variant, summary); ``shipped``: the shipped int8 model's fold-5 ``summarize``; ``parity`` and
+    ``model``: the sidecar's ``int8_vs_float`` and ``model`` entries."""
+    def seeds(split: str, lab: str) -> list[float]:
+        return [r["summary"]["conditions"]["clean"][lab]["auc"] for r in runs
+                if r["split"] == split and r["variant"] == "augmented"]
+
+    def row(what: str, floor: str, reached: str, met: bool | None) -> str:
+        return f"| {what} | {floor} | {reached} | {'—' if met is None else 'yes' if met else '**no**'} |"
+
+    lines = ["| what | floor | reached | met |", "|---|---|---|---|"]
+    for split, name in (("fold5", "held-out fold"), ("cross", "sources never seen")):
+        for lab in LABELS:
+            if seeds(split, lab):
+                lines.append(row(f"{lab} ROC-AUC clean, {name} (float, mean ± sd over seeds)", "≥ 0.98",
+                                 mean_sd(seeds(split, lab)), bool(np.mean(seeds(split, lab)) >= 0.98)))
+    for lab in LABELS:
+        c = shipped["conditions"]
+        clean, hard = c["clean"][lab], c["room+mic +0 dB"][lab]
+        lines.append(row(f"{lab} recall / FP clean, shipped int8 at its threshold (held-out fold)", "≥ 0.95 / ≤ 2 %",
+                         f"{clean['recall']:.2f} / {100 * clean['fpr']:.1f} %",
+                         clean["recall"] >= 0.95 and clean["fpr"] <= 0.02))
+        lines.append(row(f"{lab} recall at 0 dB SNR, room + microphone, shipped int8", "≥ 0.90",
+                         f"{hard['recall']:.2f}", hard["recall"] >= 0.90))
+    music = shipped["fp_by_source"].get("music (hard negative for cry)")
+    if music:
+        lines.append(row("music and singing set off cry (shipped int8, clean)", "reported",
+                         f"{100 * music['cry']:.1f} % of {music['n']} clips", None))
+    lines += [row("int8 vs float: same decision", "≥ 99 %", f"{100 * parity['same_decision']:.2f} % of "
+                  f"{parity['windows']} windows", parity["same_decision"] >= 0.99),
+              row("int8 vs float: largest score difference", "≤ 0.05", f"{parity['max_abs_diff']:.3f} "
+                  f"(p99 {parity['p99_abs_diff']:.3f})", parity["max_abs_diff"] <= 0.05),
+              row("model size", "≤ 100 KB", f"{model['bytes'] / 1000:.0f} KB", model["bytes"] <= 100_000),
+              row("multiply-accumulates per window", "≤ 5 M", f"{model['macs_per_window'] / 1e6:.1f} M",
+                  model["macs_per_window"] <= 5_000_000)]
+    return lines
