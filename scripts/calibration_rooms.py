@@ -86,7 +86,7 @@ def main() -> int:
             sf.write(wav, x, FS)
             out = Path(d) / name.replace("/", "_")
             r = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "calibrate", "--input",
-                                str(wav), "--out", str(out), "--no-keep"], cwd=ROOT, capture_output=True, text=True)
+                                str(wav), "--seconds", str(a.minutes * 60), "--out", str(out), "--no-keep"], cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
                 print(r.stderr, file=sys.stderr)
                 return 1
