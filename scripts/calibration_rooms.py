@@ -85,8 +85,10 @@ def main() -> int:
             wav = Path(d) / (name.replace("/", "_") + ".flac")
             sf.write(wav, x, FS)
             out = Path(d) / name.replace("/", "_")
+            # --seconds: calibrate stops a recording there (default 300 s), and the room is longer.
             r = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "calibrate", "--input",
-                                str(wav), "--seconds", str(a.minutes * 60), "--out", str(out), "--no-keep"], cwd=ROOT, capture_output=True, text=True)
+                                str(wav), "--seconds", str(a.minutes * 60), "--out", str(out), "--no-keep"],
+                               cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
                 print(r.stderr, file=sys.stderr)
                 return 1

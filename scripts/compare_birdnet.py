@@ -13,8 +13,8 @@ counted as a bark when any window's Dog confidence reaches the threshold. BirdNE
 with at most 2 % false positives on the validation clips, fold 4, over the same 5 noise and room draws).
 The corpus is 16 kHz, so BirdNET hears it upsampled (nothing above 8 kHz): that is what it gets from a
 16 kHz microphone, but not its best case. BirdNET has no baby-cry class, so only barks are compared. CPU
-is measured in this process, one thread each, on the same audio. BirdNET's scores are cached in --cache (about 15 min to compute), so re-running
-for a new barkcry model takes a minute or two.
+is measured in this process, one thread each, on the same audio. BirdNET's scores are cached in --cache
+(about 15 min to compute), so re-running for a new barkcry model takes a minute or two.
 """
 
 from __future__ import annotations
@@ -244,7 +244,8 @@ def main(argv=None) -> int:
          f"windows every {a.hop:g} s). What is compared and how: see the script's docstring.", "",
          f"Fold-5 test clips: {n_bark} barks and {n_neg} negative and noise clips (cries left out). "
          f"BirdNET thresholds: 0.5 (BirdNET-Go's default) and {bn_fitted:.3f} (≤ 2 % false positives on the "
-         "validation clips over 5 noise and room draws, barkcry's rule). barkcry: the shipped int8 model at its sidecar threshold "
+         "validation clips over 5 noise and room draws, barkcry's rule). barkcry: the shipped int8 model at its "
+         "sidecar threshold "
          f"{clf.thresholds['bark']:.3f}. AUC with a 95 % interval that resamples whole recordings.", "",
          "| condition | model | threshold | bark AUC (95 % interval) | bark recall | FP rate |", "|---|---|---:|---|---:|---:|"]
     for cond in COMPARED:

@@ -4,9 +4,10 @@
     python scripts/threshold_study.py [MODEL] [--draws 5]
 
 scripts/train.py picks each label's threshold as the lowest with at most 2 % false positives on the
-validation clips (fold 4, clean and through a room and microphone at 5 dB SNR), with one draw of noise
-and rooms (seed 11). This re-picks them for the shipped int8 model over other draws (seeds 11, 12, ...)
-and over all of them pooled (as scripts/train.py now does), and gives the fold-5 test recall and false-positive rate each would bring.
+validation clips (fold 4, clean and through a room and microphone at 5 dB SNR), over 5 draws of noise and
+rooms pooled (seeds 11-15; until 5d32f79, one draw, seed 11). This re-picks them for the shipped int8
+model over each draw alone and over all of them pooled (which reproduces the sidecar's), and gives the
+fold-5 test recall and false-positive rate each would bring.
 """
 
 from __future__ import annotations

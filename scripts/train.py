@@ -125,11 +125,13 @@ def main(argv=None) -> int:
     converted = {}
     for r in results:
         if r.split == "fold5" and r.variant == "augmented":
-            sc = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds, "input": lift_input}
+            sc = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds,
+                  "input": lift_input}
             i8 = to_int8_tflite(r.model, rep)
             c = int8_classifier(i8, sc, lm.params)
             # The thresholds that ship are picked on the int8 model's own validation scores: it is what runs.
-            thr = sc["thresholds"] = pick_thresholds(val_sets["fold5"], val_sets["fold5"].score(c.score_windows), a.max_fpr)
+            val5 = val_sets["fold5"]
+            thr = sc["thresholds"] = pick_thresholds(val5, val5.score(c.score_windows), a.max_fpr)
             c.sidecar.thresholds.update(thr)
             r.int8_parity = int8_parity(r.model, c, ts.all_windows(), [thr[lab] for lab in LABELS])
             converted[r.seed] = (i8, c, sc)
@@ -168,7 +170,8 @@ def main(argv=None) -> int:
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
             "threshold_rule": f"lowest threshold with <= {a.max_fpr:.0%} false positives on validation clips "
-                              f"(fold 4, clean and room+mic at 5 dB SNR, {len(VAL_DRAWS)} noise and room draws pooled), "
+                              f"(fold 4, clean and room+mic at 5 dB SNR, {len(VAL_DRAWS)} noise and room draws "
+                              "pooled), "
                               "picked on the int8 model's scores",
         },
         "metrics": {

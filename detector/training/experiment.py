@@ -143,7 +143,7 @@ def validation_clips(res: Resources, split: Split, draws: tuple[int, ...] = VAL_
     """Validation clips, clean and through a room and microphone at 5 dB SNR: where thresholds are set.
 
     Each draw of noise and rooms (seed) adds the clean clips and their noisy copies, so clean and noisy
-    keep equal weight. One draw alone moved the bark threshold by up to 0.06
+    keep equal weight. Single draws put one model's bark threshold anywhere from 0.73 to 0.85
     (scripts/threshold_study.py); five pooled steady it."""
     clean, noisy = VAL_CONDITIONS
     clean_feats = res.test_set(split.val, [clean]).feats[clean.name]  # no draw in it: built once, shared
