@@ -39,6 +39,7 @@ class FitConfig:
     level_shift_p: float = 1.0  # the share of windows turned down
     train_lift_max_db: float = 0.0  # lift quiet training and validation windows as serving does (0: off)
     train_lift_target_db: float = -5.0
+    average_last: int = 0  # keep the mean of the weights after each of the last N epochs (SWA-style; 0: the last)
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -135,6 +136,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     if lift is not None:
         val = (lift(val[0]), val[1])
     best, best_loss, wait = None, np.inf, 0
+    avg, n_avg = None, 0
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
         if cfg.freq_masks:
@@ -158,6 +160,10 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
         cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc})
         if cfg.verbose:
             print(f"  epoch {epoch:2d} loss {h.history['loss'][0]:.4f} val_loss {val_loss:.4f} val_auc {val_auc:.4f}")
+        if cfg.average_last and epoch >= cfg.epochs - cfg.average_last:  # a running mean, BN statistics too
+            w = model.get_weights()
+            n_avg += 1
+            avg = w if avg is None else [a + (b - a) / n_avg for a, b in zip(avg, w)]
         if not cfg.patience:  # no early stopping: the cosine schedule ends at a low rate, keep the last
             continue
         if val_loss < best_loss - 1e-4:
@@ -168,6 +174,11 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
                 break
     if best is not None:
         model.set_weights(best)
+    elif avg is not None:
+        model.set_weights(avg)
+        val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
+        cfg.history.append({"epoch": cfg.epochs, "averaged_epochs": n_avg, "val_loss": val_loss, "val_auc": val_auc,
+                            "loss": cfg.history[-1]["loss"]})
     return model
 
 
