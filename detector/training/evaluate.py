@@ -93,12 +93,14 @@ class TestSet:
     def score(self, predict, min_hits: int = MIN_HITS) -> dict[str, np.ndarray]:
         """condition -> (n_clips, n_labels) clip scores, as the decider sees them: the best score that
         ``min_hits`` consecutive windows all reach (max over windows of their running minimum)."""
-        res = {}
+        res, done = {}, {}  # conditions that share one feature list (validation_clips' clean) are scored once
         for cond, per_clip in self.feats.items():
-            allw = np.concatenate(per_clip)
-            s = predict(allw)
-            bounds = np.cumsum([0] + [w.shape[0] for w in per_clip])
-            res[cond] = np.stack([decision_score(s[a:b], min_hits) for a, b in zip(bounds[:-1], bounds[1:])])
+            if id(per_clip) not in done:
+                s = predict(np.concatenate(per_clip))
+                bounds = np.cumsum([0] + [w.shape[0] for w in per_clip])
+                done[id(per_clip)] = np.stack([decision_score(s[a:b], min_hits)
+                                               for a, b in zip(bounds[:-1], bounds[1:])])
+            res[cond] = done[id(per_clip)]
         return res
 
 

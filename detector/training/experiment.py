@@ -146,7 +146,7 @@ def validation_clips(res: Resources, split: Split, draws: tuple[int, ...] = VAL_
     keep equal weight. Single draws put one model's bark threshold anywhere from 0.73 to 0.85
     (scripts/threshold_study.py); five pooled steady it."""
     clean, noisy = VAL_CONDITIONS
-    clean_feats = res.test_set(split.val, [clean]).feats[clean.name]  # no draw in it: built once, shared
+    clean_feats = res.test_set(split.val, [clean]).feats[clean.name]  # no draw in it: built and scored once
     ts = TestSet(split.val)
     for seed in draws:
         ts.feats[f"{clean.name} #{seed}"] = clean_feats

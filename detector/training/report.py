@@ -154,8 +154,8 @@ def floors_table(runs: list[dict], shipped: dict, parity: dict, model: dict) -> 
             if seeds(split, lab):
                 lines.append(row(f"{lab} ROC-AUC clean, {name} (float, mean ± sd over seeds)", "≥ 0.98",
                                  mean_sd(seeds(split, lab)), bool(np.mean(seeds(split, lab)) >= 0.98)))
+    c = shipped["conditions"]
     for lab in LABELS:
-        c = shipped["conditions"]
         clean, hard = c["clean"][lab], c["room+mic +0 dB"][lab]
         lines.append(row(f"{lab} recall / FP clean, shipped int8 at its threshold (held-out fold)",
                          "≥ 0.95 / ≤ 2 %", f"{clean['recall']:.2f} / {100 * clean['fpr']:.1f} %",

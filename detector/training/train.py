@@ -39,7 +39,7 @@ class FitConfig:
     level_shift_p: float = 1.0  # the share of windows turned down
     train_lift_max_db: float = 0.0  # lift quiet training and validation windows as serving does (0: off)
     train_lift_target_db: float = -5.0
-    average_last: int = 0  # keep the mean of the weights after each of the last N epochs (SWA-style; 0: the last)
+    average_last: int = 0  # with patience 0: keep the mean of the weights after each of the last N epochs (SWA-style)
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -177,8 +177,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
     elif avg is not None:
         model.set_weights(avg)
         val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
-        cfg.history.append({"epoch": cfg.epochs, "averaged_epochs": n_avg, "val_loss": val_loss, "val_auc": val_auc,
-                            "loss": cfg.history[-1]["loss"]})
+        cfg.history.append({"epoch": cfg.epochs, "averaged_epochs": n_avg, "val_loss": val_loss, "val_auc": val_auc})
     return model
 
 
