@@ -20,21 +20,24 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS  # noqa: E402
+from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    CROSS_SOURCES, Resources, build_pools, make_splits, representative_windows, run, validation_clips, validation_set,
+    CROSS_SOURCES, Resources, build_pools, make_splits, pick_thresholds, representative_windows, run, validation_clips,
+    validation_set,
 )
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
-from detector.training.train import FitConfig  # noqa: E402
+from detector.training.train import FitConfig, build_model, predict_windows  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
@@ -70,6 +73,21 @@ def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dic
     return out
 
 
+def ensemble_run(models: list, split, ts, val_clips, lift) -> SimpleNamespace:
+    """Score the mean of several models' window scores as one model, thresholds picked as for each."""
+    predict = lambda w: np.mean([predict_windows(m, w, lift) for m in models], axis=0)  # noqa: E731
+    thresholds = pick_thresholds(val_clips, val_clips.score(predict), 0.02)
+    summary = summarize(ts.clips, ts.score(predict), thresholds)
+    return SimpleNamespace(summary=summary, thresholds=thresholds, val_loss=None)
+
+
+def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Model:
+    """A model saved by --save-models, rebuilt with ``cfg``'s architecture."""
+    m = build_model(*shape, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling, relu_max=cfg.relu_max)
+    m.load_weights(path)
+    return m
+
+
 def table(results: Path, columns: list[str] = COLUMNS) -> str:
     """Mean ± sd over seeds per (split, variant); only variants that have any of ``columns``."""
     groups = defaultdict(list)
@@ -100,6 +118,15 @@ def main(argv=None) -> int:
     ap.add_argument("--lift-target-db", type=float, default=-5.0, help="serving lift, as scripts/train.py")
     ap.add_argument("--lift-max-db", type=float, default=20.0,
                     help="serving lift (0: off; rows before 2026-11-26's third session were scored without)")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="also score the mean of the seeds' models as one row, NAME-ensN (seed -1)")
+    ap.add_argument("--save-models", type=Path, help="keep each seed's weights here, as SPLIT-seedN.weights.h5")
+    ap.add_argument("--teachers", type=Path,
+                    help="a --save-models directory: each split's models (this variant's architecture), averaged, teach "
+                         "(FitConfig distill=W)")
+    ap.add_argument("--train-without-fold", type=int, action="append", default=[],
+                    help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
+                         "(its noise beds stay)")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -121,6 +148,14 @@ def main(argv=None) -> int:
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
+    teachers = {}
+    for name in splits if a.teachers else []:
+        ms = [load_weights(p, fit_config(a.config, 0), pool.feats.shape[-2:])
+              for p in sorted(a.teachers.glob(f"{name}-seed*.weights.h5"))]
+        if ms:
+            teachers[name] = lambda w, ms=ms: np.mean([m.predict(w[..., None], batch_size=512, verbose=0) for m in ms],
+                                                      axis=0)
+            log(f"{name}: {len(ms)} teachers from {a.teachers}")
     for name, split in splits.items():
         if a.split and name not in a.split:
             continue
@@ -128,9 +163,15 @@ def main(argv=None) -> int:
         ts = res.test_set(split.test, conds)
         allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
+        held |= {c.path for c in corpus.clips if c.fold in a.train_without_fold and c.label in ("bark", "cry", "negative")}
+        models = []
         for seed in range(a.first_seed, a.seeds):
             r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), 0.02, log,
-                    lift)
+                    lift, teachers.get(name))
+            models.append(r.model)
+            if a.save_models:
+                a.save_models.mkdir(parents=True, exist_ok=True)
+                r.model.save_weights(a.save_models / f"{name}-seed{seed}.weights.h5")
             par = {}
             if name == "fold5":
                 sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds,
@@ -139,6 +180,11 @@ def main(argv=None) -> int:
                 par = int8_parity(r.model, clf, allw, [r.thresholds[lab] for lab in LABELS])
             with a.results.open("a") as f:
                 f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}) + "\n")
+        if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
+            r = ensemble_run(models, split, ts, val_clips, lift)
+            with a.results.open("a") as f:
+                f.write(json.dumps(row(f"{a.name}-ens{len(models)}", a.config, name, -1, r, {})
+                                   | {"lift": lift and lift.to_dict()}) + "\n")
     print(table(a.results) + "\n\n" + table(a.results, LEVEL_COLUMNS))
     return 0
 

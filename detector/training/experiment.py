@@ -193,11 +193,11 @@ def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, lo
 
 
 def run(pool: WindowPool, split: Split, testset: TestSet, val, val_clips: TestSet, cfg: FitConfig,
-        max_fpr: float, log, lift: QuietLift | None = None) -> RunResult:
+        max_fpr: float, log, lift: QuietLift | None = None, teacher=None) -> RunResult:
     """Train one model; set its thresholds on the validation clips and score the test clips, both through
     ``lift`` (the serving lift for quiet windows) when given."""
     t0 = time.time()
-    model = fit(pool, val, cfg)
+    model = fit(pool, val, cfg, teacher)
     thresholds = pick_thresholds(val_clips, val_clips.score(lambda w: predict_windows(model, w, lift)), max_fpr)
     scores = testset.score(lambda w: predict_windows(model, w, lift))
     summary = summarize(testset.clips, scores, thresholds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -40,6 +41,7 @@ class FitConfig:
     train_lift_max_db: float = 0.0  # lift quiet training and validation windows as serving does (0: off)
     train_lift_target_db: float = -5.0
     average_last: int = 0  # with patience 0: keep the mean of the weights after each of the last N epochs (SWA-style)
+    distill: float = 0.0  # with a teacher: the weight of its scores in each training target (0: labels only)
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -119,8 +121,14 @@ def count_macs(model: keras.Model) -> int:
     return int(macs)
 
 
-def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) -> keras.Model:
-    """Each epoch draws a class-balanced set from the pool; early stopping on validation loss."""
+def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
+        teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> keras.Model:
+    """Each epoch draws a class-balanced set from the pool; early stopping on validation loss.
+
+    With a ``teacher`` (window features -> scores, e.g. the mean of several trained models) and
+    ``cfg.distill`` > 0, the targets blend the labels with the teacher's scores on the very windows the
+    student sees, masks included (consistent teaching: the teacher's soft scores say how bark-like this
+    crop of a clip still is)."""
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
@@ -153,6 +161,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig) ->
                 x[pick] = sub
         if lift is not None:
             x = lift(x)
+        if teacher is not None and cfg.distill:
+            y = (1 - cfg.distill) * y + cfg.distill * teacher(x)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
