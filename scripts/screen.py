@@ -37,7 +37,7 @@ from detector.training.experiment import (  # noqa: E402
     validation_set,
 )
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
-from detector.training.train import FitConfig, build_model, predict_windows  # noqa: E402
+from detector.training.train import FitConfig, build_model, count_macs, ensemble_model, predict_windows  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
@@ -73,12 +73,21 @@ def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dic
     return out
 
 
-def ensemble_run(models: list, split, ts, val_clips, lift) -> SimpleNamespace:
-    """Score the mean of several models' window scores as one model, thresholds picked as for each."""
-    predict = lambda w: np.mean([predict_windows(m, w, lift) for m in models], axis=0)  # noqa: E731
+def ensemble_run(models: list, ts, val_clips, lift) -> SimpleNamespace:
+    """The models as one graph scoring their mean (``ensemble_model``), thresholds picked as for each."""
+    model = ensemble_model(models)
+    predict = lambda w: predict_windows(model, w, lift)  # noqa: E731
     thresholds = pick_thresholds(val_clips, val_clips.score(predict), 0.02)
     summary = summarize(ts.clips, ts.score(predict), thresholds)
-    return SimpleNamespace(summary=summary, thresholds=thresholds, val_loss=None)
+    return SimpleNamespace(model=model, summary=summary, thresholds=thresholds, val_loss=None)
+
+
+def parity_check(r, rep: np.ndarray, windows: np.ndarray, lm: LogMel, lift: QuietLift | None) -> dict:
+    """Float against int8 on ``windows``, for a run's model at its thresholds."""
+    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds,
+               "input": {"lift": lift.to_dict()} if lift else {}}
+    clf = int8_classifier(to_int8_tflite(r.model, rep), sidecar, lm.params)
+    return int8_parity(r.model, clf, windows, [r.thresholds[lab] for lab in LABELS])
 
 
 def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Model:
@@ -119,7 +128,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lift-max-db", type=float, default=20.0,
                     help="serving lift (0: off; rows before 2026-11-26's third session were scored without)")
     ap.add_argument("--ensemble", action="store_true",
-                    help="also score the mean of the seeds' models as one row, NAME-ensN (seed -1)")
+                    help="also score the seeds' models as one ensemble graph: a row NAME-ensN (seed = the first seed)")
     ap.add_argument("--save-models", type=Path, help="keep each seed's weights here, as SPLIT-seedN.weights.h5")
     ap.add_argument("--teachers", type=Path,
                     help="a --save-models directory: each split's models (this variant's architecture), averaged, teach "
@@ -172,19 +181,15 @@ def main(argv=None) -> int:
             if a.save_models:
                 a.save_models.mkdir(parents=True, exist_ok=True)
                 r.model.save_weights(a.save_models / f"{name}-seed{seed}.weights.h5")
-            par = {}
-            if name == "fold5":
-                sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds,
-                           "input": {"lift": lift.to_dict()} if lift else {}}
-                clf = int8_classifier(to_int8_tflite(r.model, rep), sidecar, lm.params)
-                par = int8_parity(r.model, clf, allw, [r.thresholds[lab] for lab in LABELS])
+            par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}
             with a.results.open("a") as f:
                 f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
-            r = ensemble_run(models, split, ts, val_clips, lift)
+            r = ensemble_run(models, ts, val_clips, lift)
+            par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}
             with a.results.open("a") as f:
-                f.write(json.dumps(row(f"{a.name}-ens{len(models)}", a.config, name, -1, r, {})
-                                   | {"lift": lift and lift.to_dict()}) + "\n")
+                f.write(json.dumps(row(f"{a.name}-ens{len(models)}", a.config, name, a.first_seed, r, par)
+                                   | {"lift": lift and lift.to_dict(), "macs": count_macs(r.model)}) + "\n")
     print(table(a.results) + "\n\n" + table(a.results, LEVEL_COLUMNS))
     return 0
 

@@ -104,11 +104,23 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     return keras.Model(inp, out)
 
 
+def ensemble_model(models: list[keras.Model]) -> keras.Model:
+    """Several trained models as one graph that scores their mean: one shared input rescaling, then each
+    member's network. Averaging seeds that err on different windows steadies what one seed's luck decides."""
+    first = models[0].layers[1]
+    inp = keras.Input(models[0].input.shape[1:], name="logmel_db")
+    x = layers.Rescaling(first.scale, offset=first.offset)(inp)
+    members = [keras.Model(m.layers[1].output, m.output, name=f"member{i}") for i, m in enumerate(models)]
+    return keras.Model(inp, layers.Average(name="scores")([m(x) for m in members]))
+
+
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates per window for the conv and dense layers (the rest is negligible)."""
     macs = 0
     for layer in model.layers:
-        if isinstance(layer, layers.DepthwiseConv2D):
+        if isinstance(layer, keras.Model):  # an ensemble's member
+            macs += count_macs(layer)
+        elif isinstance(layer, layers.DepthwiseConv2D):
             _, h, w, c = layer.output.shape
             kh, kw = layer.kernel_size
             macs += h * w * c * kh * kw
