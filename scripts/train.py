@@ -28,7 +28,7 @@ from detector.training.experiment import (  # noqa: E402
     train_augmenter, validation_clips, validation_set,
 )
 from detector.training.export import git_commit, int8_classifier, int8_parity, to_int8_tflite, write_model  # noqa: E402
-from detector.training.train import FitConfig, count_macs  # noqa: E402
+from detector.training.train import FitConfig, count_macs, ensemble_model  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lift-target-db", type=float, default=-5.0,
                     help="serving: turn windows quieter than this log-mel level up to it (detector.level.QuietLift)")
     ap.add_argument("--lift-max-db", type=float, default=20.0, help="serving: the most a quiet window is turned up (0: off)")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="train the seeds, then as many students whose targets blend the labels with the seeds' mean "
+                         "score by this weight; the students ship and are reported (0: off)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -65,6 +68,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--smoke", action="store_true", help="a handful of clips, one epoch, one seed")
     ap.add_argument("-v", "--verbose", action="store_true")
     return ap.parse_args(argv)
+
+
+def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 0.0) -> FitConfig:
+    """One run's FitConfig from the command line; the no-augmentation ablation gets no masks or level shift."""
+    aug = variant == "augmented"
+    return FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, arch=a.arch, seed=seed, patience=a.patience,
+                     cmn=a.cmn, augment=aug, verbose=int(a.verbose), freq_masks=a.freq_masks if aug else 0,
+                     label_smoothing=a.label_smoothing, pooling=a.pooling, relu_max=a.relu_max,
+                     level_shift_db=a.level_shift_db if aug else 0.0, level_shift_p=a.level_shift_p, distill=distill)
 
 
 def main(argv=None) -> int:
@@ -107,14 +119,17 @@ def main(argv=None) -> int:
         variants = ["augmented"] if (a.no_ablation or split.name != "fold5") else ["augmented", "no-augmentation"]
         for variant in variants:
             pool = pools[variant].subset(held_out) if held_out else pools[variant]
-            for seed in range(a.seeds):
-                cfg = FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, arch=a.arch, seed=seed, patience=a.patience,
-                                cmn=a.cmn, augment=variant == "augmented", verbose=int(a.verbose),
-                                freq_masks=a.freq_masks if variant == "augmented" else 0,
-                                label_smoothing=a.label_smoothing, pooling=a.pooling,
-                                relu_max=a.relu_max, level_shift_db=a.level_shift_db if variant == "augmented" else 0.0,
-                                level_shift_p=a.level_shift_p)
-                results.append(run(pool, split, testsets[split.name], val, val_clips, cfg, a.max_fpr, log, lift))
+            fit_run = lambda seed, distill=0.0, teacher=None: run(  # noqa: E731
+                pool, split, testsets[split.name], val, val_clips, fit_config(a, seed, variant, distill), a.max_fpr, log,
+                lift, teacher)
+            runs = [fit_run(seed) for seed in range(a.seeds)]
+            if a.distill and variant == "augmented":  # the seeds teach; the students are the recipe
+                for r in runs:
+                    r.variant = "teacher"
+                ensemble = ensemble_model([r.model for r in runs])
+                teacher = lambda w: ensemble.predict(w[..., None], batch_size=512, verbose=0)  # noqa: E731
+                runs += [fit_run(seed, a.distill, teacher) for seed in range(a.seeds)]
+            results += runs
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
     ship = min((r for r in results if r.split == "fold5" and r.variant == "augmented"), key=lambda r: r.val_loss)
@@ -166,6 +181,7 @@ def main(argv=None) -> int:
             "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
             "relu_max": a.relu_max, "level_shift_db": a.level_shift_db, "level_shift_p": a.level_shift_p,
+            "distill": a.distill and {"weight": a.distill, "teachers": a.seeds},
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -204,8 +220,12 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
          f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
          f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
-         + (" --cmn" if a.cmn else "") + "`", "",
+         + (f" --distill {a.distill:g}" if a.distill else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
+         *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table) teach "
+            f"{a.seeds} students, whose every training target is {1 - a.distill:g} × the label + {a.distill:g} × "
+            "the teachers' mean score on that same augmented window. The students are the `augmented` rows "
+            "everywhere below, and one of them ships.", ""] if a.distill else []),
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
          "the source of most training cries: in-domain). **cross** = the same folds but without any ESC-50 or "
          "t04glovern bark/cry in training, tested on exactly those (other recordings, other microphones, "

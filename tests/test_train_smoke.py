@@ -28,17 +28,20 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     assert len(list(noise_dir.glob("calibration-*.flac"))) == 1
     out = tmp_path / "m" / "smoke"
     r = subprocess.run([sys.executable, str(ROOT / "scripts/train.py"), "--smoke", "--data", str(data_root),
-                        "--out", str(out), "--noise-dir", str(noise_dir), "--cache", str(tmp_path / "cache")],
+                        "--out", str(out), "--noise-dir", str(noise_dir), "--cache", str(tmp_path / "cache"),
+                        "--distill", "0.5"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "1 local noise recording(s)" in r.stdout
     sc = json.loads(out.with_suffix(".json").read_text())
     assert sc["training"]["extra_noise_dirs"] == [str(noise_dir)]
     assert sc["training"]["smoke"] is True
+    assert sc["training"]["distill"] == {"weight": 0.5, "teachers": 1}
     assert sc["input"]["rescale"] == [0.05, 2.5]  # applied by the Classifier, not by int8 ops
     assert out.with_suffix(".tflite").stat().st_size > 1000
     report = (out.parent / "report" / "training.md").read_text()
     assert "ROC-AUC" in report and "int8 vs float" in report
+    assert "| fold5 | teacher | 0 |" in report and "| fold5 | augmented | 0 |" in report  # the seed taught a student
     assert "| model size | ≤ 100 KB | 54 KB | yes |" in report  # the floors table, on the sidecar's numbers
     assert (out.parent / "report" / "recall_vs_snr_fold5.png").exists()
     # The exported model runs on the device runtime.
