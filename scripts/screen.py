@@ -19,6 +19,7 @@ import pickle
 import sys
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -157,13 +158,11 @@ def main(argv=None) -> int:
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
-    teachers = {}
+    teachers = {}  # split -> the ensemble of its saved models, as a scorer of window features
     for name in splits if a.teachers else []:
-        ms = [load_weights(p, fit_config(a.config, 0), pool.feats.shape[-2:])
-              for p in sorted(a.teachers.glob(f"{name}-seed*.weights.h5"))]
-        if ms:
-            teachers[name] = lambda w, ms=ms: np.mean([m.predict(w[..., None], batch_size=512, verbose=0) for m in ms],
-                                                      axis=0)
+        if ms := [load_weights(p, fit_config(a.config, 0), pool.feats.shape[-2:])
+                  for p in sorted(a.teachers.glob(f"{name}-seed*.weights.h5"))]:
+            teachers[name] = partial(predict_windows, ensemble_model(ms))
             log(f"{name}: {len(ms)} teachers from {a.teachers}")
     for name, split in splits.items():
         if a.split and name not in a.split:

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ from detector.training.experiment import (  # noqa: E402
     train_augmenter, validation_clips, validation_set,
 )
 from detector.training.export import git_commit, int8_classifier, int8_parity, to_int8_tflite, write_model  # noqa: E402
-from detector.training.train import FitConfig, count_macs, ensemble_model  # noqa: E402
+from detector.training.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -126,8 +127,7 @@ def main(argv=None) -> int:
             if a.distill and variant == "augmented":  # the seeds teach; the students are the recipe
                 for r in runs:
                     r.variant = "teacher"
-                ensemble = ensemble_model([r.model for r in runs])
-                teacher = lambda w: ensemble.predict(w[..., None], batch_size=512, verbose=0)  # noqa: E731
+                teacher = partial(predict_windows, ensemble_model([r.model for r in runs]))
                 runs += [fit_run(seed, a.distill, teacher) for seed in range(a.seeds)]
             results += runs
 
