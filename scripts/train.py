@@ -225,7 +225,8 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table) teach "
             f"{a.seeds} students, whose every training target is {1 - a.distill:g} × the label + {a.distill:g} × "
             "the teachers' mean score on that same augmented window. The students are the `augmented` rows "
-            "everywhere below, and one of them ships.", ""] if a.distill else []),
+            "everywhere below, and one of them ships; the `teacher` rows are the same recipe undistilled, what "
+            "the no-augmentation ablation compares with.", ""] if a.distill else []),
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
          "the source of most training cries: in-domain). **cross** = the same folds but without any ESC-50 or "
          "t04glovern bark/cry in training, tested on exactly those (other recordings, other microphones, "

@@ -42,6 +42,7 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     report = (out.parent / "report" / "training.md").read_text()
     assert "ROC-AUC" in report and "int8 vs float" in report
     assert "| fold5 | teacher | 0 |" in report and "| fold5 | augmented | 0 |" in report  # the seed taught a student
+    assert "| fold5 | teacher | 1 |" in report  # the undistilled seeds stay in the AUC table, beside the ablation
     assert "| model size | ≤ 100 KB | 54 KB | yes |" in report  # the floors table, on the sidecar's numbers
     assert (out.parent / "report" / "recall_vs_snr_fold5.png").exists()
     # The exported model runs on the device runtime.

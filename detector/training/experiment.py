@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,9 +193,10 @@ def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, lo
 
 
 def run(pool: WindowPool, split: Split, testset: TestSet, val, val_clips: TestSet, cfg: FitConfig,
-        max_fpr: float, log, lift: QuietLift | None = None, teacher=None) -> RunResult:
-    """Train one model; set its thresholds on the validation clips and score the test clips, both through
-    ``lift`` (the serving lift for quiet windows) when given."""
+        max_fpr: float, log, lift: QuietLift | None = None,
+        teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> RunResult:
+    """Train one model (distilled from ``teacher`` if ``cfg.distill``); set its thresholds on the validation
+    clips and score the test clips, both through ``lift`` (the serving lift for quiet windows) when given."""
     t0 = time.time()
     model = fit(pool, val, cfg, teacher)
     thresholds = pick_thresholds(val_clips, val_clips.score(lambda w: predict_windows(model, w, lift)), max_fpr)

@@ -18,6 +18,9 @@ def mean_sd(values) -> str:
     return f"{v.mean():.3f} ± {v.std():.3f}" if v.size > 1 else f"{v[0]:.3f}"
 
 
+VARIANTS = ("augmented", "teacher", "no-augmentation")  # "teacher": the undistilled seeds of a --distill run
+
+
 def _runs(results, split, variant):
     return [r for r in results if r.split == split and r.variant == variant]
 
@@ -27,7 +30,7 @@ def auc_table(results, splits) -> list[str]:
              + " | " + " | ".join(f"{lab} AUC 0 dB room+mic" for lab in LABELS) + " |",
              "|---|---|---:|" + "---:|" * (2 * len(LABELS))]
     for split in splits:
-        for variant in ("augmented", "no-augmentation"):
+        for variant in VARIANTS:
             rs = _runs(results, split, variant)
             if not rs:
                 continue
@@ -54,7 +57,7 @@ def snr_table(results, split) -> list[str]:
     lines = ["| condition | variant | " + " | ".join(f"{lab} recall | {lab} precision | {lab} FP rate" for lab in LABELS)
              + " |", "|---|---|" + "---:|---:|---:|" * len(LABELS)]
     for cond in [c.name for c in CONDITIONS + LEVEL_CONDITIONS]:
-        for variant in ("augmented", "no-augmentation"):
+        for variant in VARIANTS:
             rs = _runs(results, split, variant)
             if not rs or cond not in rs[0].summary["conditions"]:
                 continue
