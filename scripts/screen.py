@@ -42,6 +42,7 @@ from detector.training.train import FitConfig, build_model, count_macs, ensemble
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
+MAX_FPR = 0.02  # thresholds: at most this share of validation negatives above them, as scripts/train.py
 LEVEL_COLUMNS = [f"{lab}_{m}_{-lv}dbfs" for m in ("auc", "recall") for lv in LEVELS for lab in LABELS]  # at -lv dBFS
 
 
@@ -78,7 +79,7 @@ def ensemble_run(models: list, ts, val_clips, lift) -> SimpleNamespace:
     """The models as one graph scoring their mean (``ensemble_model``), thresholds picked as for each."""
     model = ensemble_model(models)
     predict = lambda w: predict_windows(model, w, lift)  # noqa: E731
-    thresholds = pick_thresholds(val_clips, val_clips.score(predict), 0.02)
+    thresholds = pick_thresholds(val_clips, val_clips.score(predict), MAX_FPR)
     summary = summarize(ts.clips, ts.score(predict), thresholds)
     return SimpleNamespace(model=model, summary=summary, thresholds=thresholds, val_loss=None)
 
@@ -134,9 +135,6 @@ def main(argv=None) -> int:
     ap.add_argument("--teachers", type=Path,
                     help="a --save-models directory: each split's models (this variant's architecture), averaged, teach "
                          "(FitConfig distill=W)")
-    ap.add_argument("--train-without-fold", type=int, action="append", default=[],
-                    help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
-                         "(its noise beds stay)")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -171,10 +169,9 @@ def main(argv=None) -> int:
         ts = res.test_set(split.test, conds)
         allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
-        held |= {c.path for c in corpus.clips if c.fold in a.train_without_fold and c.label in ("bark", "cry", "negative")}
         models = []
         for seed in range(a.first_seed, a.seeds):
-            r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), 0.02, log,
+            r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), MAX_FPR, log,
                     lift, teachers.get(name))
             models.append(r.model)
             if a.save_models:

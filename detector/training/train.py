@@ -141,6 +141,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     ``cfg.distill`` > 0, the targets blend the labels with the teacher's scores on the very windows the
     student sees, masks included (consistent teaching: the teacher's soft scores say how bark-like this
     crop of a clip still is)."""
+    if cfg.distill and teacher is None:  # else a "distilled" run would silently train on labels alone
+        raise ValueError(f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers, train.py --distill)")
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
@@ -173,7 +175,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
                 x[pick] = sub
         if lift is not None:
             x = lift(x)
-        if teacher is not None and cfg.distill:
+        if cfg.distill:
             y = (1 - cfg.distill) * y + cfg.distill * teacher(x)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
