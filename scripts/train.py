@@ -2,7 +2,7 @@
 """Train the bark/cry model on the shared corpus, test it, ship it as int8 TFLite, write the report.
 
     python scripts/train.py --data ../shared/data --out models/bark_cry
-    python scripts/train.py --smoke --out /tmp/smoke/bark_cry          # CI: every code path in < 2 min
+    python scripts/train.py --smoke                                    # CI: every code path in < 2 min, in a temp folder
     python scripts/train.py --noise-dir /var/lib/barkcry/noise ...     # add your own room's noise
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,8 @@ from detector.training.train import FitConfig, count_macs, ensemble_model, predi
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="corpus root with manifest.csv")
-    ap.add_argument("--out", type=Path, default=ROOT / "models" / "bark_cry", help="output stem (.tflite and .json)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output stem (.tflite and .json; default models/bark_cry, or a temp folder with --smoke)")
     ap.add_argument("--reports", type=Path, default=None, help="report folder (default: reports/<out name>)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per variant (>= 3 before comparing variants)")
     ap.add_argument("--epochs", type=int, default=30)
@@ -56,7 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--lift-target-db", type=float, default=-5.0,
                     help="serving: turn windows quieter than this log-mel level up to it (detector.level.QuietLift)")
     ap.add_argument("--lift-max-db", type=float, default=20.0, help="serving: the most a quiet window is turned up (0: off)")
-    ap.add_argument("--distill", type=float, default=0.0,
+    ap.add_argument("--distill", type=float, default=0.5,
                     help="train the seeds, then as many students whose targets blend the labels with the seeds' mean "
                          "score by this weight; the students ship and are reported (0: off)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
@@ -87,6 +89,8 @@ def main(argv=None) -> int:
     log = lambda msg: print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)  # noqa: E731
     if a.smoke:
         a.seeds, a.epochs, a.per_group, a.pool = 1, 1, 16, 16
+    if a.out is None:  # a smoke run must never overwrite the shipped model
+        a.out = Path(tempfile.mkdtemp(prefix="barkcry-smoke-")) / "bark_cry" if a.smoke else ROOT / "models" / "bark_cry"
     reports = a.reports or (ROOT / "reports" / a.out.name if not a.smoke else a.out.parent / "report")
     reports.mkdir(parents=True, exist_ok=True)
 
