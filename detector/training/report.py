@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import roc_curve
+from ..metrics import rate_at, roc_auc, roc_curve
 from .data import LABELS
 from .evaluate import CONDITIONS, LEVEL_CONDITIONS
 
@@ -49,6 +49,39 @@ def condition_table(metrics: dict, title: str = "condition") -> list[str]:
         lines.append(f"| {cond} | " + " | ".join(
             f"{row[lab]['auc']:.3f} ({row[lab]['auc_ci95'][0]:.3f}-{row[lab]['auc_ci95'][1]:.3f}) | "
             f"{row[lab]['recall']:.3f} | {row[lab]['fpr']:.3f}" for lab in LABELS) + " |")
+    return lines
+
+
+def contrast_table(clips, scores: dict[str, np.ndarray], thresholds: dict[str, float], contrast: np.ndarray,
+                   split_db: float = 6.0, conditions=("clean", "room+mic +0 dB")) -> list[str]:
+    """Per label, AUC and recall at threshold for the positives that stand out of their own recording
+    (``contrast`` ≥ ``split_db``, see ``evaluate.contrast_db``) and for those that do not, each against
+    every negative: whether a test's misses are the model's or already in the recording."""
+    neg = np.array([c.label not in LABELS for c in clips])
+    lines = ["| label | positives | clips | " + " | ".join(f"AUC {c} | recall {c}" for c in conditions) + " |",
+             "|---|---|---:|" + "---:|---:|" * len(conditions)]
+    for j, lab in enumerate(LABELS):
+        pos = np.array([c.label == lab for c in clips])
+        for name, sel in (("all", pos), (f"contrast ≥ {split_db:g} dB", pos & (contrast >= split_db)),
+                          (f"contrast < {split_db:g} dB", pos & (contrast < split_db))):
+            if not sel.any():
+                continue
+            keep = sel | neg
+            cells = []
+            for cond in conditions:
+                s = scores[cond][keep, j]
+                cells += [f"{roc_auc(sel[keep], s):.3f}", f"{rate_at(sel[keep], s, thresholds[lab])[0]:.2f}"]
+            lines.append(f"| {lab} | {name} | {int(sel.sum())} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def missed_table(clips, clean: np.ndarray, thresholds: dict[str, float], contrast: np.ndarray) -> list[str]:
+    """The positives a clean test misses at the threshold, lowest score first, with their contrast."""
+    lines = ["| label | clean score | contrast (dB) | source | clip |", "|---|---:|---:|---|---|"]
+    missed = [(clean[i, j], i, lab) for j, lab in enumerate(LABELS) for i, c in enumerate(clips)
+              if c.label == lab and clean[i, j] < thresholds[lab]]
+    for score, i, lab in sorted(missed):
+        lines.append(f"| {lab} | {score:.3f} | {contrast[i]:.1f} | {clips[i].source} | {clips[i].path} |")
     return lines
 
 
