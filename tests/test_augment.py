@@ -126,3 +126,22 @@ def test_shift_level_matches_turning_the_audio_down_over_a_mic_floor(bark, db):
     assert loud.sum() > 100 and np.allclose(feats[0][loud], orig[loud] - db, atol=0.05)
     floors = mic_floor_features(lm, 4, np.random.default_rng(1))
     assert floors.shape == (4, lm.params.window_frames, lm.params.n_mels)
+
+
+@pytest.mark.parametrize("snr", [-5.0, 0.0, 10.0])
+def test_lay_under_matches_playing_the_two_sounds_together(bark, noise, snr):
+    """Laying a noise window under a bark window in the features is what the frontend shows for the two
+    played together at the mel-power SNR asked, within a dB in the median bin (phase cross terms are the rest)."""
+    from detector.frontend import LogMel
+    from detector.training.augment import lay_under
+
+    lm = LogMel()
+    w = lm.params.window_samples
+    start = max(range(0, bark.size - w, w // 4), key=lambda i: power(bark[i : i + w]))
+    x, n = bark[start : start + w], fit_length(noise, w, np.random.default_rng(0))
+    fx, fn = lm.compute(x[None]), lm.compute(n[None])
+    mixed = fx.copy()
+    lay_under(mixed, fn, np.array([snr]))
+    gain = (10 ** (fx / 10)).sum() / ((10 ** (fn / 10)).sum() * 10 ** (snr / 10))
+    real = lm.compute((x + np.sqrt(gain) * n).astype(np.float32)[None])
+    assert np.median(np.abs(mixed - real)) < 1.0 < np.median(np.abs(fx - real))  # and the noise is really there

@@ -203,3 +203,12 @@ def shift_level(x: np.ndarray, max_db: float, floors: np.ndarray, rng: np.random
     g = rng.uniform(0.0, max_db, x.shape[0]).astype(np.float32)[:, None, None]
     f = floors[rng.integers(floors.shape[0], size=x.shape[0])]
     x[:] = 10 * np.log10(10 ** ((x - g) / 10) + 10 ** (f / 10))
+
+
+def lay_under(x: np.ndarray, noise: np.ndarray, snr_db: np.ndarray) -> None:
+    """In place on log-mel dB windows: each summed in power with its ``noise`` window, scaled so that the
+    window's total mel power is ``snr_db`` above the noise's. What the frontend shows for the two sounds
+    played together (phase aside), so a fixed pool of windows can meet new noise every epoch."""
+    px, pn = 10 ** (x / 10), 10 ** (noise / 10)
+    gain = px.sum(axis=(1, 2)) / (pn.sum(axis=(1, 2)) * 10 ** (np.asarray(snr_db) / 10))
+    x[:] = 10 * np.log10(px + gain[:, None, None] * pn)

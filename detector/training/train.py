@@ -14,7 +14,7 @@ from keras import layers
 
 from ..frontend import LogMel
 from ..level import QuietLift
-from .augment import mask_bands, mic_floor_features, shift_level
+from .augment import lay_under, mask_bands, mic_floor_features, shift_level
 from .data import LABELS
 from .windows import WindowPool
 
@@ -42,6 +42,9 @@ class FitConfig:
     train_lift_target_db: float = -5.0
     average_last: int = 0  # with patience 0: keep the mean of the weights after each of the last N epochs (SWA-style)
     distill: float = 0.0  # with a teacher: the weight of its scores in each training target (0: labels only)
+    remix_p: float = 0.0  # the share of each epoch's windows with a pool negative or noise window laid under them
+    remix_min_snr_db: float = -5.0  # ... at an SNR drawn from here
+    remix_max_snr_db: float = 20.0  # ... to here
     verbose: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -159,8 +162,15 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         val = (lift(val[0]), val[1])
     best, best_loss, wait = None, np.inf, 0
     avg, n_avg = None, 0
+    quiet = np.flatnonzero(pool.targets.sum(axis=1) == 0)  # negative and noise windows: what remix lays under
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
+        if cfg.remix_p:  # every class, so that extra noise can never be a cue for one label
+            pick = np.flatnonzero(rng.random(x.shape[0]) < cfg.remix_p)
+            sub = x[pick]
+            lay_under(sub, pool.feats[rng.choice(quiet, pick.size)].astype(np.float32),
+                      rng.uniform(cfg.remix_min_snr_db, cfg.remix_max_snr_db, pick.size))
+            x[pick] = sub
         if cfg.freq_masks:
             mask_bands(x, cfg.freq_masks, rng)
         if cfg.time_masks:
