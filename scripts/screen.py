@@ -135,6 +135,9 @@ def main(argv=None) -> int:
     ap.add_argument("--teachers", type=Path,
                     help="a --save-models directory: each split's models (this variant's architecture), averaged, teach "
                          "(FitConfig distill=W)")
+    ap.add_argument("--train-without-fold", type=int, action="append", default=[],
+                    help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
+                         "(its noise beds stay: nearly all of them are in fold 3)")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -169,6 +172,7 @@ def main(argv=None) -> int:
         ts = res.test_set(split.test, conds)
         allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
+        held |= {c.path for c in corpus.clips if c.fold in a.train_without_fold and c.label in ("bark", "cry", "negative")}
         models = []
         for seed in range(a.first_seed, a.seeds):
             r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), MAX_FPR, log,
@@ -179,7 +183,8 @@ def main(argv=None) -> int:
                 r.model.save_weights(a.save_models / f"{name}-seed{seed}.weights.h5")
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}
             with a.results.open("a") as f:
-                f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}) + "\n")
+                f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}
+                                   | ({"train_without_fold": a.train_without_fold} if a.train_without_fold else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
             r = ensemble_run(models, ts, val_clips, lift)
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}
