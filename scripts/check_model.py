@@ -30,11 +30,8 @@ import numpy as np  # noqa: E402
 
 from detector.training import report  # noqa: E402
 from detector.training.data import LABELS, manifest_hash  # noqa: E402
-from detector.training.evaluate import contrast_db, summarize  # noqa: E402
+from detector.training.evaluate import CONTRAST_SPLIT_DB, contrast_db, summarize  # noqa: E402
 from detector.training.experiment import load_fold5_check  # noqa: E402
-
-
-CONTRAST_SPLIT_DB = 6.0
 
 
 def main(argv=None) -> int:
@@ -77,7 +74,7 @@ def main(argv=None) -> int:
           f"background of a street. Each positive's contrast is its loudest 100 ms over its median 100 ms "
           f"(`evaluate.contrast_db`); below {CONTRAST_SPLIT_DB:g} dB the event hardly stands out of its own "
           f"recording before any test noise is added. Each row is scored against every negative clip.", ""]
-    L += report.contrast_table(ts.clips, scores, clf.thresholds, contrast, CONTRAST_SPLIT_DB)
+    L += report.contrast_table(ts.clips, scores, clf.thresholds, contrast)
     L += ["", "Positives missed on clean audio at the sidecar thresholds:", ""]
     L += report.missed_table(ts.clips, scores["clean"], clf.thresholds, contrast)
     a.out.parent.mkdir(parents=True, exist_ok=True)

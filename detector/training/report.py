@@ -8,7 +8,7 @@ import numpy as np
 
 from ..metrics import rate_at, roc_auc, roc_curve
 from .data import LABELS
-from .evaluate import CONDITIONS, LEVEL_CONDITIONS
+from .evaluate import CONDITIONS, CONTRAST_SPLIT_DB, LEVEL_CONDITIONS
 
 
 def mean_sd(values) -> str:
@@ -53,7 +53,7 @@ def condition_table(metrics: dict, title: str = "condition") -> list[str]:
 
 
 def contrast_table(clips, scores: dict[str, np.ndarray], thresholds: dict[str, float], contrast: np.ndarray,
-                   split_db: float = 6.0, conditions=("clean", "room+mic +0 dB")) -> list[str]:
+                   split_db: float = CONTRAST_SPLIT_DB, conditions=("clean", "room+mic +0 dB")) -> list[str]:
     """Per label, AUC and recall at threshold for the positives that stand out of their own recording
     (``contrast`` ≥ ``split_db``, see ``evaluate.contrast_db``) and for those that do not, each against
     every negative: whether a test's misses are the model's or already in the recording."""

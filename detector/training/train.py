@@ -162,7 +162,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         val = (lift(val[0]), val[1])
     best, best_loss, wait = None, np.inf, 0
     avg, n_avg = None, 0
-    quiet = np.flatnonzero(pool.targets.sum(axis=1) == 0)  # negative and noise windows: what remix lays under
+    quiet = np.flatnonzero(pool.targets.sum(axis=1) == 0) if cfg.remix_p else None  # what remix lays under
     for epoch in range(cfg.epochs):
         x, y = pool.epoch(cfg.per_group, rng)
         if cfg.remix_p:  # every class, so that extra noise can never be a cue for one label
