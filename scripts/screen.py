@@ -34,9 +34,10 @@ from detector.level import QuietLift  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    CROSS_SOURCES, Resources, build_pools, make_splits, pick_thresholds, representative_windows, run, validation_clips,
-    validation_set,
+    CROSS_SOURCES, Resources, build_pools, make_splits, pick_thresholds, representative_windows, run, train_augmenter,
+    validation_clips, validation_set,
 )
+from detector.training.windows import WindowPool, WindowSampler  # noqa: E402
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
 from detector.training.train import FitConfig, build_model, count_macs, ensemble_model, predict_windows  # noqa: E402
 
@@ -99,6 +100,18 @@ def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Mo
     return m
 
 
+def with_val_positives(pool, res: Resources, split, log, per_group: int = 6000):
+    """``pool`` plus augmented windows of ``split``'s validation barks and cries, as many per clip as the
+    pool has for its own, so each clip of folds 1-4 is drawn as often as any other."""
+    extra = {lab: [c for c in split.val if c.label == lab] for lab in LABELS}
+    take = {lab: round(per_group * len(extra[lab]) / len(split.train[lab])) for lab in LABELS}
+    # The same augmentation chain (training negatives, noise and rooms) as the pool; another seed.
+    ext = WindowPool.build(WindowSampler(res.corpus, res.lm), extra, -(-max(take.values()) // 250) * 250, seed=4,
+                           augment=train_augmenter(res, split))
+    log(f"pool + fold-4 positives: {take} windows of {[len(v) for v in extra.values()]} clips")
+    return pool.extended(ext, take)
+
+
 def table(results: Path, columns: list[str] = COLUMNS) -> str:
     """Mean ± sd over seeds per (split, variant); only variants that have any of ``columns``."""
     groups = defaultdict(list)
@@ -121,7 +134,10 @@ def main(argv=None) -> int:
     ap.add_argument("config", nargs="*", help="FitConfig field=value pairs")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--results", type=Path, default=ROOT / "reports" / "screening.jsonl")
-    ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"))
+    ap.add_argument("--pool-cache", type=Path, help="default: /tmp/barkcry-screen-pool.pkl (pool size 6000), "
+                    "/tmp/barkcry-screen-poolN.pkl for another")
+    ap.add_argument("--pool-size", type=int, default=6000,
+                    help="augmented windows per group; a larger pool starts with the 6000 of the default one")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0, help="resume a variant: seeds first-seed .. seeds-1")
     ap.add_argument("--split", choices=["fold5", "cross"], action="append",
@@ -138,6 +154,9 @@ def main(argv=None) -> int:
     ap.add_argument("--train-without-fold", type=int, action="append", default=[],
                     help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
                          "(its noise beds stay: nearly all of them are in fold 3)")
+    ap.add_argument("--val-positives-train", action="store_true",
+                    help="train on fold 4's barks and cries too (validation keeps its negatives): the cached pool plus "
+                         "windows of those clips in proportion to their number")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -151,11 +170,15 @@ def main(argv=None) -> int:
     corpus = Corpus.load(a.data, lm.params.sample_rate)
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
     splits = make_splits(corpus)
+    a.pool_cache = a.pool_cache or Path(f"/tmp/barkcry-screen-pool{'' if a.pool_size == 6000 else a.pool_size}.pkl")
     if a.pool_cache.exists():  # the same windows for every variant: only the training differs
         pool = pickle.loads(a.pool_cache.read_bytes())
     else:
-        pool = build_pools(res, splits["fold5"], 6000, False, log)["augmented"]
+        pool = build_pools(res, splits["fold5"], a.pool_size, False, log)["augmented"]
         a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
+    if a.val_positives_train:
+        pool = with_val_positives(pool, res, splits["fold5"], log)
+        splits = make_splits(corpus, val_positives_train=True)
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
@@ -184,7 +207,9 @@ def main(argv=None) -> int:
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}
             with a.results.open("a") as f:
                 f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}
-                                   | ({"train_without_fold": a.train_without_fold} if a.train_without_fold else {})) + "\n")
+                                   | ({"train_without_fold": a.train_without_fold} if a.train_without_fold else {})
+                                   | ({"val_positives_train": True} if a.val_positives_train else {})
+                                   | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
             r = ensemble_run(models, ts, val_clips, lift)
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}

@@ -124,6 +124,18 @@ class WindowPool:
         return WindowPool(self.feats[keep], self.targets[keep], self.groups[keep],
                           [u for u, k in zip(self.used, keep) if k], self.names)
 
+    def extended(self, other: "WindowPool", take: dict[str, int]) -> "WindowPool":
+        """This pool plus the first ``take[name]`` windows of each of ``other``'s groups: more clips for some
+        groups while this pool's own windows stay exactly as they were (a paired comparison)."""
+        keep = np.zeros(len(other.used), bool)
+        gidx = np.empty(len(other.used), self.groups.dtype)
+        for g, name in enumerate(other.names):
+            idx = np.flatnonzero(other.groups == g)[: take.get(name, 0)]
+            keep[idx], gidx[idx] = True, self.names.index(name)
+        return WindowPool(np.concatenate([self.feats, other.feats[keep]]), np.concatenate([self.targets, other.targets[keep]]),
+                          np.concatenate([self.groups, gidx[keep]]), self.used + [u for u, k in zip(other.used, keep) if k],
+                          self.names)
+
     def epoch(self, per_group: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         idx = np.concatenate([rng.choice(np.flatnonzero(self.groups == g), per_group,
                                          replace=per_group > int((self.groups == g).sum()))
