@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
+from detector.training.augment import Augmenter  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
@@ -57,6 +58,18 @@ def fit_config(pairs: list[str], seed: int) -> FitConfig:
             raise SystemExit(f"unknown FitConfig field {k!r}: expected one of {sorted(types)}")
         kw[k] = v in ("1", "true", "True") if types[k] is bool else types[k](v)
     return FitConfig(**{"epochs": 30, "per_group": 750, "patience": 0, "seed": seed, **kw})
+
+
+def augment_overrides(pairs: list[str]) -> dict:
+    """Augmenter fields from field=value pairs; a tuple field takes comma-separated numbers (snr_db=-10,20)."""
+    fields = {f.name: f.default for f in dataclasses.fields(Augmenter) if f.name not in ("noises", "rirs", "rng")}
+    out = {}
+    for p in pairs:
+        k, _, v = p.partition("=")
+        if k not in fields:
+            raise SystemExit(f"unknown Augmenter field {k!r}: expected one of {sorted(fields)}")
+        out[k] = tuple(float(x) for x in v.split(",")) if isinstance(fields[k], tuple) else type(fields[k])(v)
+    return out
 
 
 def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dict:
@@ -154,6 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train-without-fold", type=int, action="append", default=[],
                     help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
                          "(its noise beds stay: nearly all of them are in fold 3)")
+    ap.add_argument("--augment", action="append", default=[], metavar="FIELD=VALUE",
+                    help="an Augmenter field for this variant's own pool (e.g. snr_db=-10,20 or p_reverb=0.8)")
     ap.add_argument("--val-positives-train", action="store_true",
                     help="train on fold 4's barks and cries too (validation keeps its negatives): the cached pool plus "
                          "windows of those clips in proportion to their number")
@@ -164,17 +179,19 @@ def main(argv=None) -> int:
               + table(a.results, LEVEL_COLUMNS))
         return 0
     fit_config(a.config, 0)  # fail on a bad field before minutes of work
+    aug_over = augment_overrides(a.augment)
     t0 = time.time()
     log = lambda msg: print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)  # noqa: E731
     lm = LogMel()
     corpus = Corpus.load(a.data, lm.params.sample_rate)
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
     splits = make_splits(corpus)
-    a.pool_cache = a.pool_cache or Path(f"/tmp/barkcry-screen-pool{'' if a.pool_size == 6000 else a.pool_size}.pkl")
+    tag = ("" if a.pool_size == 6000 else str(a.pool_size)) + "".join(f"-{p}" for p in sorted(a.augment))
+    a.pool_cache = a.pool_cache or Path(f"/tmp/barkcry-screen-pool{tag}.pkl")
     if a.pool_cache.exists():  # the same windows for every variant: only the training differs
         pool = pickle.loads(a.pool_cache.read_bytes())
     else:
-        pool = build_pools(res, splits["fold5"], a.pool_size, False, log)["augmented"]
+        pool = build_pools(res, splits["fold5"], a.pool_size, False, log, aug_over)["augmented"]
         a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
     if a.val_positives_train:
         pool = with_val_positives(pool, res, splits["fold5"], log)
@@ -209,7 +226,8 @@ def main(argv=None) -> int:
                 f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}
                                    | ({"train_without_fold": a.train_without_fold} if a.train_without_fold else {})
                                    | ({"val_positives_train": True} if a.val_positives_train else {})
-                                   | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})) + "\n")
+                                   | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})
+                                   | ({"augment": a.augment} if a.augment else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
             r = ensemble_run(models, ts, val_clips, lift)
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}

@@ -162,10 +162,11 @@ def validation_clips(res: Resources, split: Split, draws: tuple[int, ...] = VAL_
     return ts
 
 
-def train_augmenter(res: Resources, split: Split, rng: np.random.Generator | None = None) -> Augmenter:
-    """The home-condition chain for a split's training windows: its own negatives and noise, training rooms."""
+def train_augmenter(res: Resources, split: Split, rng: np.random.Generator | None = None, **overrides) -> Augmenter:
+    """The home-condition chain for a split's training windows: its own negatives and noise, training rooms;
+    ``overrides`` set other Augmenter fields (screening)."""
     noises = res.noises(split.train["negative"] + split.train["noise"])
-    return Augmenter(noises, res.train_rirs, rng=rng) if rng is not None else Augmenter(noises, res.train_rirs)
+    return Augmenter(noises, res.train_rirs, **({"rng": rng} if rng is not None else {}), **overrides)
 
 
 def representative_windows(res: Resources, split: Split, per_group: int = 100) -> np.ndarray:
@@ -189,9 +190,10 @@ def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: 
     return out
 
 
-def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log) -> dict[str, WindowPool]:
+def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log,
+                augment_overrides: dict | None = None) -> dict[str, WindowPool]:
     sampler = WindowSampler(res.corpus, res.lm)
-    aug = train_augmenter(res, split)
+    aug = train_augmenter(res, split, **(augment_overrides or {}))
     t0 = time.time()
     pools = {"augmented": WindowPool.build(sampler, split.train, per_group, seed=0, augment=aug)}
     if ablation:
