@@ -167,6 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train-without-fold", type=int, action="append", default=[],
                     help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
                          "(its noise beds stay: nearly all of them are in fold 3)")
+    ap.add_argument("--teacher-config", action="append", metavar="FIELD=VALUE",
+                    help="the teachers' FitConfig architecture fields when they differ from the variant's (e.g. width=80)")
     ap.add_argument("--augment", action="append", default=[], metavar="FIELD=VALUE",
                     help="an Augmenter field for this variant's own pool (e.g. snr_db=-10,20 or p_reverb=0.8)")
     ap.add_argument("--val-positives-train", action="store_true",
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
     rep = representative_windows(res, splits["fold5"])
     teachers = {}  # split -> the ensemble of its saved models, as a scorer of window features
     for name in splits if a.teachers else []:
-        if ms := [load_weights(p, fit_config(a.config, 0), pool.feats.shape[-2:])
+        if ms := [load_weights(p, fit_config(a.config + (a.teacher_config or []), 0), pool.feats.shape[-2:])
                   for p in sorted(a.teachers.glob(f"{name}-seed*.weights.h5"))]:
             teachers[name] = partial(predict_windows, ensemble_model(ms))
             log(f"{name}: {len(ms)} teachers from {a.teachers}")
