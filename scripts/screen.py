@@ -38,9 +38,9 @@ from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, Resources, build_pools, make_splits, pick_thresholds, representative_windows, run, train_augmenter,
     validation_clips, validation_set,
 )
-from detector.training.windows import WindowPool, WindowSampler  # noqa: E402
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
 from detector.training.train import FitConfig, build_model, count_macs, ensemble_model, predict_windows  # noqa: E402
+from detector.training.windows import WindowPool, WindowSampler  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]

@@ -64,9 +64,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
-    ap.add_argument("--val-positives-train", action="store_true",
-                    help="train on fold 4's barks and cries too; its negatives still set the thresholds, and seed 0 "
-                         "ships (no validation positives are left to rank seeds by)")
     ap.add_argument("--no-ablation", action="store_true", help="skip the no-augmentation runs")
     ap.add_argument("--no-cross", action="store_true", help="skip the cross-source runs")
     ap.add_argument("--noise-dir", type=Path, action="append", default=[], help="extra noise beds (e.g. calibrate)")
@@ -106,7 +103,7 @@ def main(argv=None) -> int:
         log(f"dropped {path}: {why}")
     res = Resources.load(corpus, lm, 6 if a.smoke else 60, a.cache)
     log(f"rooms: {res.rir_note}; RT60 drawn from {RT60_RANGE} s")
-    splits = make_splits(corpus, smoke=a.smoke, val_positives_train=a.val_positives_train)
+    splits = make_splits(corpus, smoke=a.smoke)
     # Thresholds, test scores and int8 parity all go through the lift the device will apply.
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     lift_input = {"lift": lift.to_dict()} if lift else {}
@@ -138,8 +135,8 @@ def main(argv=None) -> int:
                 runs += [fit_run(seed, a.distill, teacher) for seed in range(a.seeds)]
             results += runs
 
-    # The fold-5 run that ships: never chosen on test scores.
-    ship = pick_shipped(results, "fold5", a.val_positives_train)
+    # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
+    ship = min((r for r in results if r.split == "fold5" and r.variant == "augmented"), key=lambda r: r.val_loss)
     aug_note = train_augmenter(res, splits["fold5"]).describe()
     rep = representative_windows(res, splits["fold5"], 8 if a.smoke else 100)
     ts = testsets["fold5"]
@@ -189,12 +186,11 @@ def main(argv=None) -> int:
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
             "relu_max": a.relu_max, "level_shift_db": a.level_shift_db, "level_shift_p": a.level_shift_p,
             "distill": a.distill and {"weight": a.distill, "teachers": a.seeds},
-            "folds": {"train": [1, 2, 3], "validation": 4, "test": 5}
-            | ({"train_positives": [1, 2, 3, 4], "validation": "4 (negatives and noise only)"} if a.val_positives_train else {}),
+            "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
             "threshold_rule": f"lowest threshold with <= {a.max_fpr:.0%} false positives on validation clips "
-                              f"(fold 4{' negatives' if a.val_positives_train else ''}, clean and room+mic at 5 dB SNR, {len(VAL_DRAWS)} noise and room draws "
+                              f"(fold 4, clean and room+mic at 5 dB SNR, {len(VAL_DRAWS)} noise and room draws "
                               "pooled), "
                               "picked on the int8 model's scores",
         },
@@ -205,7 +201,8 @@ def main(argv=None) -> int:
         },
     })
     if "cross" in splits:
-        sidecar["metrics"]["cross_source_float"] = pick_shipped(results, "cross", a.val_positives_train).summary
+        cross = [r for r in results if r.split == "cross"]
+        sidecar["metrics"]["cross_source_float"] = min(cross, key=lambda r: r.val_loss).summary
     tfl_path, js_path = write_model(a.out, tflite, sidecar)
     log(f"wrote {tfl_path} ({len(tflite)} bytes, {macs} MACs/window) and {js_path}")
 
@@ -214,19 +211,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def pick_shipped(results: list, split: str, no_val_positives: bool):
-    """The augmented run that ships (or stands for ``split`` in the report): the lowest validation loss, never a
-    test score. Without validation positives that loss only rewards scoring negatives low, so seed 0 ships: a
-    rule fixed in advance, and distilled seeds agree to a few thousandths of AUC (reports/screening.md)."""
-    runs = [r for r in results if r.split == split and r.variant == "augmented"]
-    return min(runs, key=lambda r: r.seed if no_val_positives else r.val_loss)
-
-
 def write_report(reports, a, commit, results, splits, ship, testsets, par, macs, nbytes, res, int8_metrics, thresholds):
     report.plot_roc(ship, testsets["fold5"].clips, reports / "roc_fold5.png")
     report.plot_snr(results, "fold5", reports / "recall_vs_snr_fold5.png")
     if "cross" in splits:
-        cross = pick_shipped(results, "cross", a.val_positives_train)
+        cross = min((r for r in results if r.split == "cross"), key=lambda r: r.val_loss)
         report.plot_roc(cross, testsets["cross"].clips, reports / "roc_cross.png")
         report.plot_snr(results, "cross", reports / "recall_vs_snr_cross.png")
     L = [f"# Training report: {a.out.name}", "",
@@ -235,17 +224,14 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
          f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
          f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
-         + (f" --distill {a.distill:g}" if a.distill else "") + (" --cmn" if a.cmn else "")
-         + (" --val-positives-train" if a.val_positives_train else "") + "`", "",
+         + (f" --distill {a.distill:g}" if a.distill else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table) teach "
             f"{a.seeds} students, whose every training target is {1 - a.distill:g} × the label + {a.distill:g} × "
             "the teachers' mean score on that same augmented window. The students are the `augmented` rows "
             "everywhere below, and one of them ships; the `teacher` rows are the same recipe undistilled, what "
             "the no-augmentation ablation compares with.", ""] if a.distill else []),
-         ("Tests: **fold5** = train on folds 1-3 and fold 4's barks and cries, set thresholds on fold 4's negatives"
-          if a.val_positives_train else "Tests: **fold5** = train folds 1-3, validate on fold 4")
-         + ", test on fold 5 (its cries are all Donate-a-Cry, "
+         "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "
          "the source of most training cries: in-domain). **cross** = the same folds but without any ESC-50 or "
          "t04glovern bark/cry in training, tested on exactly those (other recordings, other microphones, "
          "full-band cries) against the fold-5 negatives."
@@ -257,8 +243,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
             f"(log-mel) is turned up towards it by at most {a.lift_max_db:g} dB (`detector.level.QuietLift`); training "
             "windows are not lifted." if a.lift_max_db > 0 else ""), "",
          "## ROC-AUC", ""] + report.auc_table(results, splits) + [
-         "", f"## Shipped model (fold5, seed {ship.seed}, "
-         + ("seed 0 by rule" if a.val_positives_train else "lowest validation loss") + ")", "",
+         "", f"## Shipped model (fold5, seed {ship.seed}, lowest validation loss)", "",
          f"- thresholds: {thresholds} (lowest with ≤ {100 * a.max_fpr:.0f} % false positives on validation clips, "
          f"clean and room+mic at 5 dB over {len(VAL_DRAWS)} noise and room draws, scored by the int8 model; "
          "the runs below list each float model's own)",

@@ -38,10 +38,9 @@ def make_splits(corpus: Corpus, smoke: bool = False, rng: np.random.Generator | 
     """'fold5': train 1-3, validate 4, test 5. 'cross': the same without ESC-50 and t04glovern positives,
     tested on exactly those (other recordings, other microphones) against the fold-5 negatives.
 
-    ``val_positives_train`` moves fold 4's barks and cries into training. The thresholds are set on
-    validation negatives alone (``pick_thresholds``), and bark in loud noise is short of recordings
-    (reports/screening.md, the learning curve), so fold 4's positives do more there. No fold-4 negative
-    shares a recording with a fold-4 positive, so none was heard in training."""
+    ``val_positives_train`` (screening, not adopted: reports/screening.md, valpos) moves fold 4's barks and
+    cries into training. The thresholds still hold: they are set on validation negatives alone
+    (``pick_thresholds``), and no fold-4 negative shares a recording with a fold-4 positive."""
     pos_folds = {1, 2, 3, 4} if val_positives_train else {1, 2, 3}
     val_labels = {"negative", "noise"} if val_positives_train else {"bark", "cry", "negative", "noise"}
     groups = lambda folds, excl=None: {  # noqa: E731
