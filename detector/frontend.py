@@ -106,7 +106,9 @@ class LogMel:
         # Only the non-zero part of the padded window matters; slicing it saves ~20 % of the multiply.
         self._left = (p.n_fft - p.win_length) // 2
         self._window = frame_window(p)[self._left : self._left + p.win_length].astype(np.float32)
-        self._fb_t = np.ascontiguousarray(mel_filterbank(p).T.astype(np.float32))  # (bins, mels)
+        # float64: a float32 matrix product's rounding depends on how many frames are multiplied at once
+        # (BLAS picks other kernels for other shapes), and then streaming would not equal batch bit for bit.
+        self._fb_t = np.ascontiguousarray(mel_filterbank(p).T.astype(np.float64))  # (bins, mels)
         self._tail = np.zeros(0, dtype=np.float32)
         self._log_amin = float(np.log10(p.amin))
 
@@ -126,7 +128,7 @@ class LogMel:
         frames = frames[..., self._left : self._left + (n - 1) * p.hop_length + 1 : p.hop_length, :]
         spec = np.fft.rfft(frames * self._window, n=p.n_fft, axis=-1)
         power = spec.real**2 + spec.imag**2
-        mel = power.astype(np.float32) @ self._fb_t
+        mel = (power @ self._fb_t).astype(np.float32)
         np.maximum(mel, p.amin, out=mel)
         return (10.0 * np.log10(mel)).astype(np.float32, copy=False)
 

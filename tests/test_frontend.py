@@ -59,7 +59,9 @@ def test_streaming_equals_batch_for_any_blocks(blocks):
     streamed = np.concatenate([lm_stream.push(b) for b in pieces])
     batch = lm_batch.compute(_signal)
     assert streamed.shape == batch.shape
-    np.testing.assert_allclose(streamed, batch, atol=1e-4)
+    # Bit for bit: the int8 model turns a few-micro-dB difference into a different input step, and its
+    # score can move by 0.02 (seen with a float32 matrix product whose rounding followed the block size).
+    np.testing.assert_array_equal(streamed, batch)
 
 
 def test_push_returns_only_new_frames():
