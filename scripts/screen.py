@@ -108,7 +108,8 @@ def parity_check(r, rep: np.ndarray, windows: np.ndarray, lm: LogMel, lift: Quie
 
 def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Model:
     """A model saved by --save-models, rebuilt with ``cfg``'s architecture."""
-    m = build_model(*shape, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling, relu_max=cfg.relu_max)
+    m = build_model(*shape, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling, relu_max=cfg.relu_max,
+                    floor_channel=cfg.floor_channel)
     m.load_weights(path)
     return m
 

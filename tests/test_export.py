@@ -46,3 +46,17 @@ def test_int8_model_takes_rescaled_input_and_follows_float(tf_modules, data_root
     f, q = train.predict_windows(model, x), np.stack([clf.scores(w) for w in x])
     assert np.ptp(f) > 0.01  # the scores move with the input, so a wrong input mapping would show
     assert np.abs(f - q).max() < 0.03
+
+
+def test_floor_channel_is_each_band_above_its_quietest_frame(tf_modules, data_root):
+    _, train = tf_modules
+    import keras
+
+    model = train.build_model(98, 64, 16, pooling="freq-mean", relu_max=6.0, floor_channel=True)
+    concat = next(layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate))
+    channels = keras.Model(model.input, concat.output)
+    x, _ = real_windows(data_root)
+    out = np.asarray(channels(x[:4, ..., None]))
+    floor = out[..., 1] * 20  # back to dB: the network's input is dB / 20 + 2.5
+    np.testing.assert_allclose(floor, x[:4] - x[:4].min(axis=1, keepdims=True), atol=1e-3)
+    np.testing.assert_allclose(np.asarray(channels(x[:4, ..., None] + 12.0))[..., 1], out[..., 1], atol=1e-5)

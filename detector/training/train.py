@@ -31,6 +31,7 @@ class FitConfig:
     seed: int = 0
     augment: bool = True  # only labels the run: the pool it is given is augmented or not
     cmn: bool = False  # add the band-mean-normalised channel (see build_model)
+    floor_channel: bool = False  # add a channel of each band above its quietest frame (see build_model)
     label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
     freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window (scripts/train.py: 2)
     time_masks: int = 0  # SpecAugment-style masks of up to 10 frames (0.1 s) per window
@@ -66,7 +67,8 @@ def arch_blocks(arch: str, width: int = 40) -> tuple[int, list[tuple[tuple[int, 
 
 
 def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LABELS), cmn: bool = False,
-                arch: str = "ds-cnn-4", pooling: str = "max", relu_max: float = 0.0) -> keras.Model:
+                arch: str = "ds-cnn-4", pooling: str = "max", relu_max: float = 0.0,
+                floor_channel: bool = False) -> keras.Model:
     """A DS-CNN (Zhang et al., 'Hello Edge'): one regular conv, then depthwise-separable blocks.
 
     Input is log-mel dB; a fixed rescaling maps the useful range (-100..+20 dB) to about -2.5..3.5,
@@ -85,6 +87,8 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     x = layers.Rescaling(1 / 20, offset=2.5)(inp)
     if cmn:  # a second channel with each band's mean over the window removed: blind to stationary hum and gain
         x = layers.Concatenate()([x, layers.Lambda(lambda t: t - keras.ops.mean(t, axis=1, keepdims=True))(x)])
+    if floor_channel:  # each band above its quietest frame: the background, where a mean would hold the event too
+        x = layers.Concatenate()([x, layers.Lambda(lambda t: t[..., :1] - keras.ops.min(t[..., :1], axis=1, keepdims=True))(x)])
     first, blocks = arch_blocks(arch, width)
     x = layers.Conv2D(first, (3, 3), strides=(2, 2), padding="same", use_bias=False)(x)
     x = bn()(x)
@@ -149,8 +153,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
-    model = build_model(frames, mels, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling,
-                        relu_max=cfg.relu_max)
+    model = build_model(frames, mels, cfg.width, cmn=cfg.cmn, floor_channel=cfg.floor_channel, arch=cfg.arch,
+                        pooling=cfg.pooling, relu_max=cfg.relu_max)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
