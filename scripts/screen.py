@@ -48,28 +48,24 @@ MAX_FPR = 0.02  # thresholds: at most this share of validation negatives above t
 LEVEL_COLUMNS = [f"{lab}_{m}_{-lv}dbfs" for m in ("auc", "recall") for lv in LEVELS for lab in LABELS]  # at -lv dBFS
 
 
-def fit_config(pairs: list[str], seed: int) -> FitConfig:
-    """FitConfig from field=value pairs, each value cast to the field's type."""
-    types = {f.name: type(f.default) for f in dataclasses.fields(FitConfig)}
-    kw = {}
-    for p in pairs:
-        k, _, v = p.partition("=")
-        if k not in types:
-            raise SystemExit(f"unknown FitConfig field {k!r}: expected one of {sorted(types)}")
-        kw[k] = v in ("1", "true", "True") if types[k] is bool else types[k](v)
-    return FitConfig(**{"epochs": 30, "per_group": 750, "patience": 0, "seed": seed, **kw})
-
-
-def augment_overrides(pairs: list[str]) -> dict:
-    """Augmenter fields from field=value pairs; a tuple field takes comma-separated numbers (snr_db=-10,20)."""
-    fields = {f.name: f.default for f in dataclasses.fields(Augmenter) if f.name not in ("noises", "rirs", "rng")}
+def field_values(cls, pairs: list[str]) -> dict:
+    """``cls`` fields from field=value pairs, each cast to its default's type; a tuple takes comma-separated
+    numbers (snr_db=-10,20). Fields without a plain default (data, generators) cannot be set."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     out = {}
     for p in pairs:
         k, _, v = p.partition("=")
-        if k not in fields:
-            raise SystemExit(f"unknown Augmenter field {k!r}: expected one of {sorted(fields)}")
-        out[k] = tuple(float(x) for x in v.split(",")) if isinstance(fields[k], tuple) else type(fields[k])(v)
+        if k not in defaults:
+            raise SystemExit(f"unknown {cls.__name__} field {k!r}: expected one of {sorted(defaults)}")
+        d = defaults[k]
+        out[k] = (v in ("1", "true", "True") if isinstance(d, bool) else tuple(float(x) for x in v.split(","))
+                  if isinstance(d, tuple) else type(d)(v))
     return out
+
+
+def fit_config(pairs: list[str], seed: int) -> FitConfig:
+    """FitConfig from field=value pairs, on top of the screening defaults."""
+    return FitConfig(**{"epochs": 30, "per_group": 750, "patience": 0, "seed": seed, **field_values(FitConfig, pairs)})
 
 
 def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dict:
@@ -114,7 +110,7 @@ def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Mo
     return m
 
 
-def with_val_positives(pool, res: Resources, split, log, per_group: int = 6000):
+def with_val_positives(pool, res: Resources, split, log, per_group: int):
     """``pool`` plus augmented windows of ``split``'s validation barks and cries, as many per clip as the
     pool has for its own, so each clip of folds 1-4 is drawn as often as any other."""
     extra = {lab: [c for c in split.val if c.label == lab] for lab in LABELS}
@@ -182,7 +178,7 @@ def main(argv=None) -> int:
               + table(a.results, LEVEL_COLUMNS))
         return 0
     fit_config(a.config, 0)  # fail on a bad field before minutes of work
-    aug_over = augment_overrides(a.augment)
+    aug_over = field_values(Augmenter, a.augment)
     t0 = time.time()
     log = lambda msg: print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)  # noqa: E731
     lm = LogMel()
@@ -197,7 +193,7 @@ def main(argv=None) -> int:
         pool = build_pools(res, splits["fold5"], a.pool_size, False, log, aug_over)["augmented"]
         a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
     if a.val_positives_train:
-        pool = with_val_positives(pool, res, splits["fold5"], log)
+        pool = with_val_positives(pool, res, splits["fold5"], log, a.pool_size)
         splits = make_splits(corpus, val_positives_train=True)
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
