@@ -116,7 +116,7 @@ def with_val_positives(pool, res: Resources, split, log, per_group: int):
     extra = {lab: [c for c in split.val if c.label == lab] for lab in LABELS}
     take = {lab: round(per_group * len(extra[lab]) / len(split.train[lab])) for lab in LABELS}
     # The same augmentation chain (training negatives, noise and rooms) as the pool; another seed.
-    ext = WindowPool.build(WindowSampler(res.corpus, res.lm), extra, -(-max(take.values()) // 250) * 250, seed=4,
+    ext = WindowPool.build(WindowSampler(res.corpus, res.lm), extra, max(take.values()), seed=4,
                            augment=train_augmenter(res, split))
     log(f"pool + fold-4 positives: {take} windows of {[len(v) for v in extra.values()]} clips")
     return pool.extended(ext, take)

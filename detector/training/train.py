@@ -85,10 +85,13 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     bn = lambda: layers.BatchNormalization(momentum=0.9)  # noqa: E731
     relu = lambda: layers.ReLU(max_value=relu_max or None)  # noqa: E731
     x = layers.Rescaling(1 / 20, offset=2.5)(inp)
-    if cmn:  # a second channel with each band's mean over the window removed: blind to stationary hum and gain
-        x = layers.Concatenate()([x, layers.Lambda(lambda t: t - keras.ops.mean(t, axis=1, keepdims=True))(x)])
+    extra = []  # more input channels, each derived from the log-mel itself
+    if cmn:  # each band's mean over the window removed: blind to stationary hum and gain
+        extra.append(layers.Lambda(lambda t: t - keras.ops.mean(t, axis=1, keepdims=True))(x))
     if floor_channel:  # each band above its quietest frame: the background, where a mean would hold the event too
-        x = layers.Concatenate()([x, layers.Lambda(lambda t: t[..., :1] - keras.ops.min(t[..., :1], axis=1, keepdims=True))(x)])
+        extra.append(layers.Lambda(lambda t: t - keras.ops.min(t, axis=1, keepdims=True))(x))
+    if extra:
+        x = layers.Concatenate()([x, *extra])
     first, blocks = arch_blocks(arch, width)
     x = layers.Conv2D(first, (3, 3), strides=(2, 2), padding="same", use_bias=False)(x)
     x = bn()(x)

@@ -108,7 +108,7 @@ class WindowPool:
         import multiprocessing as mp
 
         names = [k for k, v in groups.items() if v]
-        jobs = [(names, s) for s in range(max(1, per_group // chunk))]
+        jobs = [(names, s) for s in range(max(1, -(-per_group // chunk)))]  # at least per_group, whole chunks
         state = (sampler, {k: groups[k] for k in names}, min(chunk, per_group), seed, augment)
         ctx = mp.get_context("fork")  # children inherit the corpus in memory
         with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
