@@ -39,7 +39,7 @@ from detector.training.experiment import (  # noqa: E402
     validation_clips, validation_set,
 )
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
-from detector.training.train import FitConfig, build_model, count_macs, ensemble_model, predict_windows  # noqa: E402
+from detector.training.train import FitConfig, count_macs, ensemble_model, model_for, predict_windows  # noqa: E402
 from detector.training.windows import WindowPool, WindowSampler  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
@@ -104,8 +104,7 @@ def parity_check(r, rep: np.ndarray, windows: np.ndarray, lm: LogMel, lift: Quie
 
 def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Model:
     """A model saved by --save-models, rebuilt with ``cfg``'s architecture."""
-    m = build_model(*shape, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling, relu_max=cfg.relu_max,
-                    floor_channel=cfg.floor_channel)
+    m = model_for(cfg, *shape)
     m.load_weights(path)
     return m
 
@@ -158,9 +157,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ensemble", action="store_true",
                     help="also score the seeds' models as one ensemble graph: a row NAME-ensN (seed = the first seed)")
     ap.add_argument("--save-models", type=Path, help="keep each seed's weights here, as SPLIT-seedN.weights.h5")
-    ap.add_argument("--teachers", type=Path,
-                    help="a --save-models directory: each split's models (this variant's architecture), averaged, teach "
-                         "(FitConfig distill=W)")
+    ap.add_argument("--teachers", action="append", metavar="DIR[:FIELD=VALUE,...]",
+                    help="a --save-models directory: each split's models (this variant's architecture, or the fields "
+                         "after the colon), averaged, teach (FitConfig distill=W); repeat to mix several directories")
     ap.add_argument("--train-without-fold", type=int, action="append", default=[],
                     help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
                          "(its noise beds stay: nearly all of them are in fold 3)")
@@ -200,10 +199,14 @@ def main(argv=None) -> int:
     rep = representative_windows(res, splits["fold5"])
     teachers = {}  # split -> the ensemble of its saved models, as a scorer of window features
     for name in splits if a.teachers else []:
-        if ms := [load_weights(p, fit_config(a.config + (a.teacher_config or []), 0), pool.feats.shape[-2:])
-                  for p in sorted(a.teachers.glob(f"{name}-seed*.weights.h5"))]:
+        ms = []
+        for spec in a.teachers:
+            folder, _, fields = spec.partition(":")
+            cfg = fit_config(a.config + (a.teacher_config or []) + [f for f in fields.split(",") if f], 0)
+            ms += [load_weights(p, cfg, pool.feats.shape[-2:]) for p in sorted(Path(folder).glob(f"{name}-seed*.weights.h5"))]
+        if ms:
             teachers[name] = partial(predict_windows, ensemble_model(ms))
-            log(f"{name}: {len(ms)} teachers from {a.teachers}")
+            log(f"{name}: {len(ms)} teachers from {', '.join(a.teachers)}")
     for name, split in splits.items():
         if a.split and name not in a.split:
             continue

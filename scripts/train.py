@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--arch", default="ds-cnn-4", choices=["ds-cnn-4", "ds-cnn-5"], help="network (see train.arch_blocks)")
     ap.add_argument("--width", type=int, default=40, help="channels of the first conv layer (ds-cnn-4)")
     ap.add_argument("--cmn", action="store_true", help="add a channel with per-band means removed (experiment)")
+    ap.add_argument("--bands", type=int, default=0,
+                    help="the network hears only the lowest N of the frontend's mel bands (0: all; see train.build_model)")
     ap.add_argument("--freq-masks", type=int, default=2, help="frequency masks (up to 8 mel bands) per training window")
     ap.add_argument("--label-smoothing", type=float, default=0.0, help="binary label smoothing")
     ap.add_argument("--pooling", default="freq-mean", choices=["max", "freq-mean"],
@@ -61,6 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--distill", type=float, default=0.5,
                     help="train the seeds, then as many students whose targets blend the labels with the seeds' mean "
                          "score by this weight; the students ship and are reported (0: off)")
+    ap.add_argument("--teacher-bands", type=int, default=48,
+                    help="with --distill: also train --seeds teachers that hear only the lowest N mel bands (48: up to "
+                         "3.75 kHz), and let both kinds teach as one ensemble (0: off; reports/screening.md, "
+                         "distill50-mixbands)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -73,11 +79,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 0.0) -> FitConfig:
+def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 0.0, bands: int | None = None) -> FitConfig:
     """One run's FitConfig from the command line; the no-augmentation ablation gets no masks or level shift."""
     aug = variant == "augmented"
     return FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, arch=a.arch, seed=seed, patience=a.patience,
-                     cmn=a.cmn, augment=aug, verbose=int(a.verbose), freq_masks=a.freq_masks if aug else 0,
+                     cmn=a.cmn, bands=a.bands if bands is None else bands, augment=aug, verbose=int(a.verbose), freq_masks=a.freq_masks if aug else 0,
                      label_smoothing=a.label_smoothing, pooling=a.pooling, relu_max=a.relu_max,
                      level_shift_db=a.level_shift_db if aug else 0.0, level_shift_p=a.level_shift_p, distill=distill)
 
@@ -124,13 +130,17 @@ def main(argv=None) -> int:
         variants = ["augmented"] if (a.no_ablation or split.name != "fold5") else ["augmented", "no-augmentation"]
         for variant in variants:
             pool = pools[variant].subset(held_out) if held_out else pools[variant]
-            fit_run = lambda seed, distill=0.0, teacher=None: run(  # noqa: E731
-                pool, split, testsets[split.name], val, val_clips, fit_config(a, seed, variant, distill), a.max_fpr, log,
-                lift, teacher)
+            fit_run = lambda seed, distill=0.0, teacher=None, bands=None: run(  # noqa: E731
+                pool, split, testsets[split.name], val, val_clips, fit_config(a, seed, variant, distill, bands),
+                a.max_fpr, log, lift, teacher)
             runs = [fit_run(seed) for seed in range(a.seeds)]
             if a.distill and variant == "augmented":  # the seeds teach; the students are the recipe
                 for r in runs:
                     r.variant = "teacher"
+                if a.teacher_bands:  # teachers that hear only what a Donate-a-Cry upload holds (up to 3.75 kHz at 48)
+                    for seed in range(a.seeds):
+                        runs.append(fit_run(seed, bands=a.teacher_bands))
+                        runs[-1].variant = "teacher-bands"
                 teacher = partial(predict_windows, ensemble_model([r.model for r in runs]))
                 runs += [fit_run(seed, a.distill, teacher) for seed in range(a.seeds)]
             results += runs
@@ -175,17 +185,21 @@ def main(argv=None) -> int:
                   "rescale": list(int8.rescale), "scale": float(clf._in_scale), "zero_point": int(clf._in_zero),
                   **lift_input},
         "model": {"bytes": len(tflite), "macs_per_window": macs, "params": int(ship.model.count_params()),
-                  "architecture": f"{a.arch}: conv3x3/2 + depthwise-separable blocks, "
+                  "architecture": f"{a.arch}: "
+                                  + (f"the lowest {a.bands} of {lm.params.n_mels} mel bands, " if a.bands else "")
+                                  + "conv3x3/2 + depthwise-separable blocks, "
                                   + (f"ReLU capped at {a.relu_max:g}, " if a.relu_max else "ReLU, ")
                                   + ("global max pool" if a.pooling == "max" else "mean over frequency, max over time")
                                   + ", sigmoid"},
         "training": {
             "commit": commit, "manifest_sha256_16": manifest_hash(a.data / "manifest.csv"),
             "smoke": a.smoke, "seed": ship.seed, "epochs_run": len(ship.history), "per_group": a.per_group,
-            "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn,
+            "pool_per_group": a.pool, "arch": a.arch, "width": a.width, "cmn": a.cmn, "bands": a.bands,
             "freq_masks": a.freq_masks, "label_smoothing": a.label_smoothing, "pooling": a.pooling,
             "relu_max": a.relu_max, "level_shift_db": a.level_shift_db, "level_shift_p": a.level_shift_p,
-            "distill": a.distill and {"weight": a.distill, "teachers": a.seeds},
+            "distill": a.distill and {"weight": a.distill, "teachers": a.seeds,
+                                      **({"band_limited_teachers": a.seeds, "teacher_bands": a.teacher_bands}
+                                         if a.teacher_bands else {})},
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -224,10 +238,13 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
          f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
          f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
-         + (f" --distill {a.distill:g}" if a.distill else "") + (" --cmn" if a.cmn else "") + "`", "",
+         + (f" --distill {a.distill:g}" if a.distill else "") + (f" --teacher-bands {a.teacher_bands}" if a.teacher_bands else "")
+         + (f" --bands {a.bands}" if a.bands else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
-         *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table) teach "
-            f"{a.seeds} students, whose every training target is {1 - a.distill:g} × the label + {a.distill:g} × "
+         *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table)"
+            + (f" and {a.seeds} more that hear only the lowest {a.teacher_bands} mel bands (`teacher-bands`)"
+               if a.teacher_bands else "")
+            + f" teach {a.seeds} students, whose every training target is {1 - a.distill:g} × the label + {a.distill:g} × "
             "the teachers' mean score on that same augmented window. The students are the `augmented` rows "
             "everywhere below, and one of them ships; the `teacher` rows are the same recipe undistilled, what "
             "the no-augmentation ablation compares with.", ""] if a.distill else []),

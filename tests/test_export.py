@@ -60,3 +60,21 @@ def test_floor_channel_is_each_band_above_its_quietest_frame(tf_modules, data_ro
     floor = out[..., 1] * 20  # back to dB: the network's input is dB / 20 + 2.5
     np.testing.assert_allclose(floor, x[:4] - x[:4].min(axis=1, keepdims=True), atol=1e-3)
     np.testing.assert_allclose(np.asarray(channels(x[:4, ..., None] + 12.0))[..., 1], out[..., 1], atol=1e-5)
+
+
+def test_bands_model_never_hears_the_upper_bands_in_float_or_int8(tf_modules, data_root):
+    export, train = tf_modules
+    model = train.build_model(98, 64, 16, pooling="freq-mean", relu_max=6.0, bands=48)
+    x, is_bark = real_windows(data_root)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(x[..., None], np.stack([is_bark, 1 - is_bark], axis=1), epochs=5, batch_size=8, verbose=0)
+    loud_top = x.copy()
+    loud_top[:, :, 48:] += 40.0  # a loud sound above 3.75 kHz only
+    np.testing.assert_array_equal(train.predict_windows(model, loud_top), train.predict_windows(model, x))
+    loud_band = x.copy()
+    loud_band[:, :, 47] += 40.0  # the highest band it keeps does reach it
+    assert not np.array_equal(train.predict_windows(model, loud_band), train.predict_windows(model, x))
+    clf = export.int8_classifier(export.to_int8_tflite(model, x), {
+        "labels": ["bark", "cry"], "frontend": FrontendParams().to_dict(),
+        "thresholds": {"bark": 0.5, "cry": 0.5}}, FrontendParams())
+    np.testing.assert_array_equal(np.stack([clf.scores(w) for w in loud_top]), np.stack([clf.scores(w) for w in x]))

@@ -18,7 +18,8 @@ def mean_sd(values) -> str:
     return f"{v.mean():.3f} ± {v.std():.3f}" if v.size > 1 else f"{v[0]:.3f}"
 
 
-VARIANTS = ("augmented", "teacher", "no-augmentation")  # "teacher": the undistilled seeds of a --distill run
+# "teacher": the undistilled seeds of a --distill run; "teacher-bands": those that hear only the lowest mel bands
+VARIANTS = ("augmented", "teacher", "teacher-bands", "no-augmentation")
 
 
 def _runs(results, split, variant):

@@ -32,6 +32,7 @@ class FitConfig:
     augment: bool = True  # only labels the run: the pool it is given is augmented or not
     cmn: bool = False  # add the band-mean-normalised channel (see build_model)
     floor_channel: bool = False  # add a channel of each band above its quietest frame (see build_model)
+    bands: int = 0  # the network hears only the lowest this many mel bands (0: all; see build_model)
     label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
     freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window (scripts/train.py: 2)
     time_masks: int = 0  # SpecAugment-style masks of up to 10 frames (0.1 s) per window
@@ -68,7 +69,7 @@ def arch_blocks(arch: str, width: int = 40) -> tuple[int, list[tuple[tuple[int, 
 
 def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LABELS), cmn: bool = False,
                 arch: str = "ds-cnn-4", pooling: str = "max", relu_max: float = 0.0,
-                floor_channel: bool = False) -> keras.Model:
+                floor_channel: bool = False, bands: int = 0) -> keras.Model:
     """A DS-CNN (Zhang et al., 'Hello Edge'): one regular conv, then depthwise-separable blocks.
 
     Input is log-mel dB; a fixed rescaling maps the useful range (-100..+20 dB) to about -2.5..3.5,
@@ -80,11 +81,16 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     relu_max: int8 quantisation spreads each activation's calibrated range over 256 steps, and a few
     outliers (up to 13 where 99.9 % stay under about 5) made those steps coarse in every layer. Capping the
     ReLU (as MobileNet's ReLU6 does) bounds the range, so the int8 model follows the float one closer.
+    bands: keep only the lowest mel bands (48: up to 3.75 kHz). Every training cry but a few was recorded at
+    8 kHz, so above 4 kHz "nothing" can come to mean "cry"; a network that never hears those bands cannot
+    learn that, whatever the augmentation draws. The frontend and the model's input stay at 64 bands.
     """
     inp = keras.Input((frames, mels, 1), name="logmel_db")
     bn = lambda: layers.BatchNormalization(momentum=0.9)  # noqa: E731
     relu = lambda: layers.ReLU(max_value=relu_max or None)  # noqa: E731
     x = layers.Rescaling(1 / 20, offset=2.5)(inp)
+    if bands:  # after the rescaling, which serving_model takes out of the int8 graph
+        x = layers.Cropping2D(((0, 0), (0, mels - bands)))(x)
     extra = []  # more input channels, each derived from the log-mel itself
     if cmn:  # each band's mean over the window removed: blind to stationary hum and gain
         extra.append(layers.Lambda(lambda t: t - keras.ops.mean(t, axis=1, keepdims=True))(x))
@@ -112,6 +118,12 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     x = layers.Dropout(0.2)(x)
     out = layers.Dense(n_labels, activation="sigmoid", name="scores")(x)
     return keras.Model(inp, out)
+
+
+def model_for(cfg: FitConfig, frames: int, mels: int) -> keras.Model:
+    """The untrained network that ``cfg`` describes."""
+    return build_model(frames, mels, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling,
+                       relu_max=cfg.relu_max, floor_channel=cfg.floor_channel, bands=cfg.bands)
 
 
 def ensemble_model(models: list[keras.Model]) -> keras.Model:
@@ -156,8 +168,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
-    model = build_model(frames, mels, cfg.width, cmn=cfg.cmn, floor_channel=cfg.floor_channel, arch=cfg.arch,
-                        pooling=cfg.pooling, relu_max=cfg.relu_max)
+    model = model_for(cfg, frames, mels)
     model.compile(
         optimizer=keras.optimizers.Adam(cfg.learning_rate),
         loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
