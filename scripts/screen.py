@@ -102,6 +102,12 @@ def parity_check(r, rep: np.ndarray, windows: np.ndarray, lm: LogMel, lift: Quie
     return int8_parity(r.model, clf, windows, [r.thresholds[lab] for lab in LABELS])
 
 
+def per_label_teacher(bark: keras.Model, cry: keras.Model, feats: np.ndarray) -> np.ndarray:
+    """Teacher scores with each label from its own ensemble (--cry-teachers)."""
+    return np.stack([predict_windows(bark, feats)[:, LABELS.index("bark")],
+                     predict_windows(cry, feats)[:, LABELS.index("cry")]], axis=1)
+
+
 def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Model:
     """A model saved by --save-models, rebuilt with ``cfg``'s architecture."""
     m = model_for(cfg, *shape)
@@ -160,6 +166,8 @@ def main(argv=None) -> int:
     ap.add_argument("--teachers", action="append", metavar="DIR[:FIELD=VALUE,...]",
                     help="a --save-models directory: each split's models (this variant's architecture, or the fields "
                          "after the colon), averaged, teach (FitConfig distill=W); repeat to mix several directories")
+    ap.add_argument("--cry-teachers", action="append", default=[], metavar="DIR[:FIELD=VALUE,...]",
+                    help="as --teachers, but these join the ensemble for the cry score only (bark: --teachers alone)")
     ap.add_argument("--train-without-fold", type=int, action="append", default=[],
                     help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
                          "(its noise beds stay: nearly all of them are in fold 3)")
@@ -198,15 +206,21 @@ def main(argv=None) -> int:
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
     teachers = {}  # split -> the ensemble of its saved models, as a scorer of window features
-    for name in splits if a.teachers else []:
+    def saved_models(specs: list[str], split: str) -> list[keras.Model]:
         ms = []
-        for spec in a.teachers:
+        for spec in specs:
             folder, _, fields = spec.partition(":")
             cfg = fit_config(a.config + (a.teacher_config or []) + [f for f in fields.split(",") if f], 0)
-            ms += [load_weights(p, cfg, pool.feats.shape[-2:]) for p in sorted(Path(folder).glob(f"{name}-seed*.weights.h5"))]
-        if ms:
+            ms += [load_weights(p, cfg, pool.feats.shape[-2:]) for p in sorted(Path(folder).glob(f"{split}-seed*.weights.h5"))]
+        return ms
+
+    for name in splits if a.teachers else []:
+        if ms := saved_models(a.teachers, name):
             teachers[name] = partial(predict_windows, ensemble_model(ms))
-            log(f"{name}: {len(ms)} teachers from {', '.join(a.teachers)}")
+            if cry_only := saved_models(a.cry_teachers, name):
+                teachers[name] = partial(per_label_teacher, ensemble_model(ms), ensemble_model(ms + cry_only))
+            log(f"{name}: {len(ms)} teachers from {', '.join(a.teachers)}"
+                + (f", {len(cry_only)} more for cry from {', '.join(a.cry_teachers)}" if cry_only else ""))
     for name, split in splits.items():
         if a.split and name not in a.split:
             continue

@@ -63,10 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--distill", type=float, default=0.5,
                     help="train the seeds, then as many students whose targets blend the labels with the seeds' mean "
                          "score by this weight; the students ship and are reported (0: off)")
-    ap.add_argument("--teacher-bands", type=int, default=48,
+    ap.add_argument("--teacher-bands", type=int, default=0,
                     help="with --distill: also train --seeds teachers that hear only the lowest N mel bands (48: up to "
-                         "3.75 kHz), and let both kinds teach as one ensemble (0: off; reports/screening.md, "
-                         "distill50-mixbands)")
+                         "3.75 kHz), and let both kinds teach as one ensemble (0: off; not shipped: reports/mixbands)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -79,11 +78,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 0.0, bands: int | None = None) -> FitConfig:
-    """One run's FitConfig from the command line; the no-augmentation ablation gets no masks or level shift."""
+def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 0.0,
+               bands: int | None = None) -> FitConfig:
+    """One run's FitConfig from the command line (``bands``: another than --bands, for band-limited teachers);
+    the no-augmentation ablation gets no masks or level shift."""
     aug = variant == "augmented"
     return FitConfig(epochs=a.epochs, per_group=a.per_group, width=a.width, arch=a.arch, seed=seed, patience=a.patience,
-                     cmn=a.cmn, bands=a.bands if bands is None else bands, augment=aug, verbose=int(a.verbose), freq_masks=a.freq_masks if aug else 0,
+                     cmn=a.cmn, bands=a.bands if bands is None else bands, augment=aug, verbose=int(a.verbose),
+                     freq_masks=a.freq_masks if aug else 0,
                      label_smoothing=a.label_smoothing, pooling=a.pooling, relu_max=a.relu_max,
                      level_shift_db=a.level_shift_db if aug else 0.0, level_shift_p=a.level_shift_p, distill=distill)
 

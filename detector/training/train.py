@@ -81,9 +81,10 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
     relu_max: int8 quantisation spreads each activation's calibrated range over 256 steps, and a few
     outliers (up to 13 where 99.9 % stay under about 5) made those steps coarse in every layer. Capping the
     ReLU (as MobileNet's ReLU6 does) bounds the range, so the int8 model follows the float one closer.
-    bands: keep only the lowest mel bands (48: up to 3.75 kHz). Every training cry but a few was recorded at
-    8 kHz, so above 4 kHz "nothing" can come to mean "cry"; a network that never hears those bands cannot
-    learn that, whatever the augmentation draws. The frontend and the model's input stay at 64 bands.
+    bands: hear only the lowest mel bands (48: up to 3.75 kHz, all that a Donate-a-Cry upload holds); the
+    frontend and the model's input stay at 64. Alone, such a network ranks cries from other sources higher
+    and Donate-a-Cry's lower than a full-band one (`scripts/train.py --teacher-bands 48` lets three teach beside
+    three full-band ones; not shipped: reports/screening.md, bands48 and distill50-mixbands).
     """
     inp = keras.Input((frames, mels, 1), name="logmel_db")
     bn = lambda: layers.BatchNormalization(momentum=0.9)  # noqa: E731
