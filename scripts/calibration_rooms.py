@@ -73,13 +73,14 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "calibration_rooms.md")
+    ap.add_argument("--model", type=Path, help="a candidate model (.tflite beside its .json) instead of the shipped one")
     a = ap.parse_args()
     clips = read_manifest(a.data / "manifest.csv")
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as d:
         cfg = Path(d) / "c.yaml"
-        cfg.write_text(f"state_dir: {d}\nmqtt:\n  enabled: false\n")
+        cfg.write_text(f"state_dir: {d}\nmqtt:\n  enabled: false\n" + (f"model: {a.model.resolve()}\n" if a.model else ""))
         for name, spec in ROOMS.items():
             x = build_room(clips, a.data, seconds=a.minutes * 60, rng=rng, **spec)
             wav = Path(d) / (name.replace("/", "_") + ".flac")
@@ -96,7 +97,8 @@ def main() -> int:
             for lab, v in res["labels"].items():
                 rows.append((name, res["dbfs_percentiles"]["50"], lab, v))
     lines = ["# Calibration in three rooms built from the shared corpus", "",
-             f"Command: `python scripts/calibration_rooms.py --minutes {a.minutes:g}`. Each room is "
+             f"Command: `python scripts/calibration_rooms.py --minutes {a.minutes:g}"
+             + (f" --model {a.model}" if a.model else "") + "`. Each room is "
              f"{a.minutes:g} min; recall is on the bundled positives mixed in at the SNR the room implies.", "",
              "| room | median level | label | room SNR | FA/h default | FA/h suggested | recall default | "
              "recall suggested | threshold default -> suggested | verdict |",

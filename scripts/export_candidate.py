@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""A screened model as a candidate for the device: int8 TFLite and a sidecar, thresholds picked as train.py does.
+
+    python scripts/export_candidate.py /tmp/crybands/fold5-seed0.weights.h5 freq_masks=2 pooling=freq-mean \\
+        relu_max=6 --out /tmp/candidate/bark_cry
+    python scripts/calibration_rooms.py --minutes 30 --model /tmp/candidate/bark_cry.tflite --out /tmp/rooms.md
+
+WEIGHTS is a fold-5 model saved by `scripts/screen.py --save-models`, followed by the FitConfig fields it was
+trained with. The conversion is train.py's (`to_int8_tflite` on the same calibration windows), the thresholds
+train.py's rule on the int8 model's own validation scores (fold 4, clean and room+mic at 5 dB, pooled draws),
+and the serving lift the same. The sidecar holds what the device needs and no training record: a candidate
+to check in the calibration rooms (what screening does not measure) before a full `scripts/train.py` run,
+never a model to ship.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import screen  # noqa: E402
+from detector.frontend import LogMel  # noqa: E402
+from detector.level import QuietLift  # noqa: E402
+from detector.training.data import LABELS, Corpus  # noqa: E402
+from detector.training.experiment import (  # noqa: E402
+    Resources, make_splits, pick_thresholds, representative_windows, validation_clips,
+)
+from detector.training.export import int8_classifier, to_int8_tflite, write_model  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("weights", type=Path)
+    ap.add_argument("config", nargs="*", help="the FitConfig field=value pairs it was trained with")
+    ap.add_argument("--out", type=Path, required=True, help="output stem (.tflite and .json)")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    a = ap.parse_args(argv)
+
+    lm = LogMel()
+    res = Resources.load(Corpus.load(a.data, lm.params.sample_rate), lm, 60, ROOT / "cache")
+    split = make_splits(res.corpus)["fold5"]
+    model = screen.load_weights(a.weights, screen.fit_config(a.config, 0), (lm.params.window_frames, lm.params.n_mels))
+    int8 = to_int8_tflite(model, representative_windows(res, split))
+    lift = QuietLift(-5.0, 20.0)  # the serving lift scripts/train.py ships
+    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": {lab: 0.5 for lab in LABELS},
+               "input": {"rescale": list(int8.rescale), "lift": lift.to_dict()},
+               "candidate": {"weights": str(a.weights), "config": a.config}}
+    vc = validation_clips(res, split)
+    sidecar["thresholds"] = pick_thresholds(vc, vc.score(int8_classifier(int8, sidecar, lm.params).score_windows),
+                                            screen.MAX_FPR)
+    tfl, js = write_model(a.out, int8.tflite, sidecar)
+    print(f"wrote {tfl} and {js}; thresholds {sidecar['thresholds']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
