@@ -46,8 +46,8 @@ def test_sets(res: Resources, clips) -> TestSet:
     """``clips`` clean, and clean through an 8 kHz round trip."""
     ts = res.test_set(clips, [CONDITIONS[0]])
     fs = res.lm.params.sample_rate
-    ts.feats["8 kHz"] = [clip_windows(res.lm, resample_round_trip(res.corpus.audio[c.path].astype(np.float32), fs))
-                              for c in clips]
+    audio = res.corpus.audio
+    ts.feats["8 kHz"] = [clip_windows(res.lm, resample_round_trip(audio[c.path].astype(np.float32), fs)) for c in clips]
     return ts
 
 

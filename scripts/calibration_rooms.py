@@ -80,7 +80,8 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as d:
         cfg = Path(d) / "c.yaml"
-        cfg.write_text(f"state_dir: {d}\nmqtt:\n  enabled: false\n" + (f"model: {a.model.resolve()}\n" if a.model else ""))
+        model = f"model: {a.model.resolve()}\n" if a.model else ""  # else the shipped one
+        cfg.write_text(f"state_dir: {d}\nmqtt:\n  enabled: false\n{model}")
         for name, spec in ROOMS.items():
             x = build_room(clips, a.data, seconds=a.minutes * 60, rng=rng, **spec)
             wav = Path(d) / (name.replace("/", "_") + ".flac")

@@ -115,6 +115,17 @@ def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Mo
     return m
 
 
+def saved_models(specs: list[str], split: str, pairs: list[str], shape: tuple[int, int]) -> list[keras.Model]:
+    """A split's models from --save-models folders, each spec DIR[:field=value,...]: its FitConfig is ``pairs``
+    with the spec's own fields on top."""
+    ms = []
+    for spec in specs:
+        folder, _, fields = spec.partition(":")
+        cfg = fit_config(pairs + [f for f in fields.split(",") if f], 0)
+        ms += [load_weights(p, cfg, shape) for p in sorted(Path(folder).glob(f"{split}-seed*.weights.h5"))]
+    return ms
+
+
 def with_val_positives(pool, res: Resources, split, log, per_group: int):
     """``pool`` plus augmented windows of ``split``'s validation barks and cries, as many per clip as the
     pool has for its own, so each clip of folds 1-4 is drawn as often as any other."""
@@ -206,18 +217,11 @@ def main(argv=None) -> int:
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
     teachers = {}  # split -> the ensemble of its saved models, as a scorer of window features
-    def saved_models(specs: list[str], split: str) -> list[keras.Model]:
-        ms = []
-        for spec in specs:
-            folder, _, fields = spec.partition(":")
-            cfg = fit_config(a.config + (a.teacher_config or []) + [f for f in fields.split(",") if f], 0)
-            ms += [load_weights(p, cfg, pool.feats.shape[-2:]) for p in sorted(Path(folder).glob(f"{split}-seed*.weights.h5"))]
-        return ms
-
+    teacher_pairs = a.config + (a.teacher_config or [])
     for name in splits if a.teachers else []:
-        if ms := saved_models(a.teachers, name):
+        if ms := saved_models(a.teachers, name, teacher_pairs, pool.feats.shape[-2:]):
             teachers[name] = partial(predict_windows, ensemble_model(ms))
-            if cry_only := saved_models(a.cry_teachers, name):
+            if cry_only := saved_models(a.cry_teachers, name, teacher_pairs, pool.feats.shape[-2:]):
                 teachers[name] = partial(per_label_teacher, ensemble_model(ms), ensemble_model(ms + cry_only))
             log(f"{name}: {len(ms)} teachers from {', '.join(a.teachers)}"
                 + (f", {len(cry_only)} more for cry from {', '.join(a.cry_teachers)}" if cry_only else ""))
