@@ -8,7 +8,7 @@
 WEIGHTS is a fold-5 model saved by `scripts/screen.py --save-models`, followed by the FitConfig fields it was
 trained with. The conversion is train.py's (`to_int8_tflite` on the same calibration windows), the thresholds
 train.py's rule on the int8 model's own validation scores (fold 4, clean and room+mic at 5 dB, pooled draws),
-and the serving lift the same. The sidecar holds what the device needs and no training record: a candidate
+and the serving lift the shipped sidecar's. The sidecar holds what the device needs and no training record: a candidate
 to check in the calibration rooms (what screening does not measure) before a full `scripts/train.py` run,
 never a model to ship.
 """
@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import screen  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
-from detector.level import QuietLift  # noqa: E402
+from detector.model import DEFAULT_MODEL, Sidecar  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    Resources, make_splits, pick_thresholds, representative_windows, validation_clips,
+    Resources, int8_with_thresholds, make_splits, representative_windows, validation_clips,
 )
-from detector.training.export import int8_classifier, to_int8_tflite, write_model  # noqa: E402
+from detector.training.export import write_model  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -45,14 +45,14 @@ def main(argv=None) -> int:
     res = Resources.load(Corpus.load(a.data, lm.params.sample_rate), lm, 60, ROOT / "cache")
     split = make_splits(res.corpus)["fold5"]
     model = screen.load_weights(a.weights, screen.fit_config(a.config, 0), (lm.params.window_frames, lm.params.n_mels))
-    int8 = to_int8_tflite(model, representative_windows(res, split))
-    lift = QuietLift(-5.0, 20.0)  # the serving lift scripts/train.py ships
-    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": {lab: 0.5 for lab in LABELS},
-               "input": {"rescale": list(int8.rescale), "lift": lift.to_dict()},
+    lift = Sidecar.read(DEFAULT_MODEL.with_suffix(".json")).quiet_lift  # the serving lift that ships
+    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(),
+               "thresholds": {lab: 0.5 for lab in LABELS},  # until int8_with_thresholds picks them
+               "input": {"lift": lift.to_dict()} if lift else {},
                "candidate": {"weights": str(a.weights), "config": a.config}}
-    vc = validation_clips(res, split)
-    sidecar["thresholds"] = pick_thresholds(vc, vc.score(int8_classifier(int8, sidecar, lm.params).score_windows),
-                                            screen.MAX_FPR)
+    int8, _, _ = int8_with_thresholds(model, representative_windows(res, split), validation_clips(res, split),
+                                      sidecar, lm.params, screen.MAX_FPR)
+    sidecar["input"]["rescale"] = list(int8.rescale)
     tfl, js = write_model(a.out, int8.tflite, sidecar)
     print(f"wrote {tfl} and {js}; thresholds {sidecar['thresholds']}")
     return 0

@@ -26,10 +26,10 @@ from detector.training.augment import RT60_RANGE  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
 from detector.training.evaluate import summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    CROSS_SOURCES, VAL_DRAWS, Resources, build_pools, make_splits, pick_thresholds, representative_windows, run,
-    train_augmenter, validation_clips, validation_set,
+    CROSS_SOURCES, VAL_DRAWS, Resources, best_run, build_pools, int8_with_thresholds, make_splits,
+    representative_windows, run, train_augmenter, validation_clips, validation_set,
 )
-from detector.training.export import git_commit, int8_classifier, int8_parity, to_int8_tflite, write_model  # noqa: E402
+from detector.training.export import git_commit, int8_parity, write_model  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
 
 
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
             results += runs
 
     # Ship the augmented fold-5 run with the best validation loss (never chosen on test scores).
-    ship = min((r for r in results if r.split == "fold5" and r.variant == "augmented"), key=lambda r: r.val_loss)
+    ship = best_run(results, "fold5")
     aug_note = train_augmenter(res, splits["fold5"]).describe()
     rep = representative_windows(res, splits["fold5"], 8 if a.smoke else 100)
     ts = testsets["fold5"]
@@ -158,12 +158,7 @@ def main(argv=None) -> int:
         if r.split == "fold5" and r.variant == "augmented":
             sc = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds,
                   "input": lift_input}
-            i8 = to_int8_tflite(r.model, rep)
-            c = int8_classifier(i8, sc, lm.params)
-            # The thresholds that ship are picked on the int8 model's own validation scores: it is what runs.
-            val5 = val_sets["fold5"]
-            thr = sc["thresholds"] = pick_thresholds(val5, val5.score(c.score_windows), a.max_fpr)
-            c.sidecar.thresholds.update(thr)
+            i8, c, thr = int8_with_thresholds(r.model, rep, val_sets["fold5"], sc, lm.params, a.max_fpr)
             r.int8_parity = int8_parity(r.model, c, ts.all_windows(), [thr[lab] for lab in LABELS])
             converted[r.seed] = (i8, c, sc)
             log(f"[seed {r.seed}] int8 thresholds {thr}; int8 vs float on {r.int8_parity['windows']} test windows: "
@@ -217,8 +212,7 @@ def main(argv=None) -> int:
         },
     })
     if "cross" in splits:
-        cross = [r for r in results if r.split == "cross"]
-        sidecar["metrics"]["cross_source_float"] = min(cross, key=lambda r: r.val_loss).summary
+        sidecar["metrics"]["cross_source_float"] = best_run(results, "cross").summary
     tfl_path, js_path = write_model(a.out, tflite, sidecar)
     log(f"wrote {tfl_path} ({len(tflite)} bytes, {macs} MACs/window) and {js_path}")
 
@@ -231,7 +225,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
     report.plot_roc(ship, testsets["fold5"].clips, reports / "roc_fold5.png")
     report.plot_snr(results, "fold5", reports / "recall_vs_snr_fold5.png")
     if "cross" in splits:
-        cross = min((r for r in results if r.split == "cross"), key=lambda r: r.val_loss)
+        cross = best_run(results, "cross")
         report.plot_roc(cross, testsets["cross"].clips, reports / "roc_cross.png")
         report.plot_snr(results, "cross", reports / "recall_vs_snr_cross.png")
     L = [f"# Training report: {a.out.name}", "",

@@ -189,6 +189,26 @@ def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: 
     return out
 
 
+def best_run(results: list, split: str):
+    """The run that ships (or stands for ``split`` in the report): of the recipe's own runs ("augmented": the
+    students of a distilled run, never its teachers or the ablation), the lowest validation loss; never a
+    test score."""
+    return min((r for r in results if r.split == split and r.variant == "augmented"), key=lambda r: r.val_loss)
+
+
+def int8_with_thresholds(model, representative: np.ndarray, val_clips: TestSet, sidecar: dict, params,
+                         max_fpr: float) -> tuple:
+    """``model`` converted to int8, and its thresholds picked on the int8 model's own validation scores (it is
+    what runs): (Int8Model, its Classifier, thresholds). ``sidecar`` gets the thresholds too."""
+    from .export import int8_classifier, to_int8_tflite
+
+    int8 = to_int8_tflite(model, representative)
+    clf = int8_classifier(int8, sidecar, params)
+    thr = sidecar["thresholds"] = pick_thresholds(val_clips, val_clips.score(clf.score_windows), max_fpr)
+    clf.sidecar.thresholds.update(thr)
+    return int8, clf, thr
+
+
 def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log,
                 augment_overrides: dict | None = None) -> dict[str, WindowPool]:
     sampler = WindowSampler(res.corpus, res.lm)
