@@ -7,6 +7,7 @@ converted to int8 for the parity check. Rows go to a JSON-lines file; the table 
 
     python scripts/screen.py base
     python scripts/screen.py fmask freq_masks=2        # any FitConfig field=value
+    python scripts/screen.py NAME ... --seeds 0         # only what the options log (e.g. --localize's window counts)
     python scripts/screen.py --table
 """
 
@@ -40,7 +41,7 @@ from detector.training.experiment import (  # noqa: E402
 )
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, model_for, predict_windows  # noqa: E402
-from detector.training.windows import WindowPool, WindowSampler  # noqa: E402
+from detector.training.windows import WindowPool, WindowSampler, localize_positives, positive_window_scores  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
@@ -154,6 +155,28 @@ def table(results: Path, columns: list[str] = COLUMNS) -> str:
     return "\n".join(lines)
 
 
+def localized_pool(res: Resources, split, models: list, name: str, spec: str, log) -> WindowPool:
+    """The default pool's windows drawn again, bark and cry only from where ``models`` (the ensemble of one
+    split's saved models) hear them (``localize_positives``); cached like the default pool, one per split."""
+    if not models:
+        raise SystemExit(f"--localize: no {name}-seed*.weights.h5 models")
+    sampler = WindowSampler(res.corpus, res.lm)
+    scored = positive_window_scores(sampler, split.train["bark"] + split.train["cry"],
+                                    partial(predict_windows, ensemble_model(models)), LABELS)
+    sampler.localized = localize_positives(scored)
+    for lab in LABELS:
+        sc = [s for p, (_, s) in scored.items() if p.startswith(f"{lab}/")]
+        log(f"{name} {lab}: {np.mean(np.concatenate(sc) < 0.3):.1%} of {sum(s.size for s in sc)} energetic windows "
+            f"score below 0.3, {sum(s.max() < 0.5 for s in sc)} of {len(sc)} clips peak below 0.5; kept "
+            f"{sum(sampler.localized[p].size for p in scored if p.startswith(f'{lab}/'))} windows")
+    cache = Path(f"/tmp/barkcry-screen-pool-localized-{spec.strip('/').replace('/', '_')}-{name}.pkl")
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    pool = WindowPool.build(sampler, split.train, 6000, seed=0, augment=train_augmenter(res, split))
+    cache.write_bytes(pickle.dumps(pool, protocol=4))
+    return pool
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("name", nargs="?", help="variant name")
@@ -189,6 +212,9 @@ def main(argv=None) -> int:
     ap.add_argument("--val-positives-train", action="store_true",
                     help="train on fold 4's barks and cries too (validation keeps its negatives): the cached pool plus "
                          "windows of those clips in proportion to their number")
+    ap.add_argument("--localize", metavar="DIR[:FIELD=VALUE,...]",
+                    help="train each split on the windows of its barks and cries that its models in DIR score at half "
+                         "the clip's best or more (windows.localize_positives); a pool of its own per split")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -213,6 +239,13 @@ def main(argv=None) -> int:
     if a.val_positives_train:
         pool = with_val_positives(pool, res, splits["fold5"], log, a.pool_size)
         splits = make_splits(corpus, val_positives_train=True)
+    pools = {name: pool for name in splits}
+    if a.localize:
+        if a.val_positives_train or a.augment or a.pool_size != 6000:
+            raise SystemExit("--localize builds its own pools: use it without --val-positives-train, --augment, --pool-size")
+        pools = {name: localized_pool(res, splits["fold5"], saved_models([a.localize], name, a.config,
+                                                                           pool.feats.shape[-2:]), name, a.localize, log)
+                 for name in splits}
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
@@ -235,8 +268,8 @@ def main(argv=None) -> int:
         held |= {c.path for c in corpus.clips if c.fold in a.train_without_fold and c.label in ("bark", "cry", "negative")}
         models = []
         for seed in range(a.first_seed, a.seeds):
-            r = run(pool.subset(held) if held else pool, split, ts, val, val_clips, fit_config(a.config, seed), MAX_FPR, log,
-                    lift, teachers.get(name))
+            train_pool = pools[name].subset(held) if held else pools[name]
+            r = run(train_pool, split, ts, val, val_clips, fit_config(a.config, seed), MAX_FPR, log, lift, teachers.get(name))
             models.append(r.model)
             if a.save_models:
                 a.save_models.mkdir(parents=True, exist_ok=True)
@@ -247,7 +280,8 @@ def main(argv=None) -> int:
                                    | ({"train_without_fold": a.train_without_fold} if a.train_without_fold else {})
                                    | ({"val_positives_train": True} if a.val_positives_train else {})
                                    | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})
-                                   | ({"augment": a.augment} if a.augment else {})) + "\n")
+                                   | ({"augment": a.augment} if a.augment else {})
+                                   | ({"localize": a.localize} if a.localize else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
             r = ensemble_run(models, ts, val_clips, lift)
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}

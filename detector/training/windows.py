@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -35,11 +36,12 @@ class WindowSampler:
 
     corpus: Corpus
     frontend: LogMel
+    localized: dict[str, np.ndarray] = field(default_factory=dict)  # path -> starts, from ``localize_positives``
 
     def __post_init__(self) -> None:
         p = self.frontend.params
         self.win = p.window_samples
-        self._starts: dict[str, np.ndarray] = {}
+        self._starts: dict[str, np.ndarray] = dict(self.localized)
 
     def starts(self, clip: Clip) -> np.ndarray:
         if clip.path not in self._starts:
@@ -86,6 +88,30 @@ class WindowSampler:
                 used.append(src)
         feats = self.frontend.compute(np.stack(waves))
         return feats, np.stack(targets), used
+
+
+def positive_window_scores(sampler: WindowSampler, clips: list[Clip], scorer: Callable[[np.ndarray], np.ndarray],
+                           labels: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each positive clip's energetic window starts and ``scorer``'s score for its label on each (the
+    scorer: a trained model's window scores, one column per label)."""
+    out = {}
+    for clip in clips:
+        if clip.label not in labels:
+            continue
+        x, st = sampler.corpus.audio[clip.path], sampler.starts(clip)
+        feats = sampler.frontend.compute(np.stack([cut(x, int(s), sampler.win) for s in st]))
+        out[clip.path] = (st, scorer(feats)[:, labels.index(clip.label)])
+    return out
+
+
+def localize_positives(scored: dict[str, tuple[np.ndarray, np.ndarray]], keep_rel: float = 0.5) -> dict[str, np.ndarray]:
+    """The starts scored at ``keep_rel`` of their clip's best window or more (``positive_window_scores``).
+
+    A bark heard in the background of a street stands hardly above its own recording, so the energetic rule
+    takes nearly every window of it, bark or traffic; a model trained on the clips scores some of those low
+    although their label says bark.
+    """
+    return {path: st[sc >= keep_rel * sc.max()] for path, (st, sc) in scored.items()}
 
 
 @dataclass
