@@ -9,6 +9,8 @@
 Events laid over the beds come from folds 4-5 only (never trained on). Writes reports/calibration_rooms.md.
 
     python scripts/calibration_rooms.py [--minutes 5]
+    python scripts/calibration_rooms.py --event-folds 4 --seed 1 --model M.tflite --json rooms.json --out rooms.md
+        # rooms of fold-4 events only (validation), another draw; the rows as JSON too
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ def rms_db(x):
     return 10 * np.log10(np.mean(np.square(x, dtype=np.float64)) + 1e-20)
 
 
-def build_room(clips, root, bed_words, event_filter, bed_db, event_db, seconds, rng) -> np.ndarray:
+def build_room(clips, root, bed_words, event_filter, bed_db, event_db, seconds, rng, event_folds=(4, 5)) -> np.ndarray:
     beds = [c for c in clips if c.label == "noise" and any(w in c.origin.lower() or w in c.path for w in bed_words)]
     bed = np.concatenate([read_audio(root / c.path, FS) for c in beds])
     bed = np.resize(bed, int(seconds * FS))
     bed = bed * 10 ** ((bed_db - rms_db(bed)) / 20)
-    events = [c for c in clips if c.label == "negative" and c.fold in (4, 5) and event_filter(c)]
+    events = [c for c in clips if c.label == "negative" and c.fold in event_folds and event_filter(c)]
     t = 2.0
     while events and t < seconds - 5:
         c = events[int(rng.integers(len(events)))]
@@ -68,22 +70,26 @@ ROOMS = {
 }
 
 
-def main() -> int:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "calibration_rooms.md")
     ap.add_argument("--model", type=Path, help="a candidate model (.tflite beside its .json) instead of the shipped one")
-    a = ap.parse_args()
+    ap.add_argument("--event-folds", default="4,5", help="the folds the negative events laid over the beds come from")
+    ap.add_argument("--seed", type=int, default=0, help="the draw of events, their levels and places")
+    ap.add_argument("--json", type=Path, help="also write the rows here, as JSON")
+    a = ap.parse_args(argv)
+    folds = tuple(int(f) for f in a.event_folds.split(","))
     clips = read_manifest(a.data / "manifest.csv")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(a.seed)
     rows = []
     with tempfile.TemporaryDirectory() as d:
         cfg = Path(d) / "c.yaml"
         model = f"model: {a.model.resolve()}\n" if a.model else ""  # else the shipped one
         cfg.write_text(f"state_dir: {d}\nmqtt:\n  enabled: false\n{model}")
         for name, spec in ROOMS.items():
-            x = build_room(clips, a.data, seconds=a.minutes * 60, rng=rng, **spec)
+            x = build_room(clips, a.data, seconds=a.minutes * 60, rng=rng, event_folds=folds, **spec)
             wav = Path(d) / (name.replace("/", "_") + ".flac")
             sf.write(wav, x, FS)
             out = Path(d) / name.replace("/", "_")
@@ -99,7 +105,8 @@ def main() -> int:
                 rows.append((name, res["dbfs_percentiles"]["50"], lab, v))
     lines = ["# Calibration in three rooms built from the shared corpus", "",
              f"Command: `python scripts/calibration_rooms.py --minutes {a.minutes:g}"
-             + (f" --model {a.model}" if a.model else "") + "`. Each room is "
+             + (f" --model {a.model}" if a.model else "")
+             + (f" --event-folds {a.event_folds} --seed {a.seed}" if (folds, a.seed) != ((4, 5), 0) else "") + "`. Each room is "
              f"{a.minutes:g} min; recall is on the bundled positives mixed in at the SNR the room implies.", "",
              "| room | median level | label | room SNR | FA/h default | FA/h suggested | recall default | "
              "recall suggested | threshold default -> suggested | verdict |",
@@ -111,6 +118,8 @@ def main() -> int:
                      f"{v['default_threshold']:.2f} -> {v['suggested']:.2f} | {v['advice']} |")
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(lines) + "\n")
+    if a.json:
+        a.json.write_text(json.dumps([{"room": name, "median_dbfs": level, "label": lab} | v for name, level, lab, v in rows]))
     print("\n".join(lines))
     return 0
 

@@ -33,6 +33,23 @@ from detector.training.experiment import (  # noqa: E402
 from detector.training.export import write_model  # noqa: E402
 
 
+def export(weights: Path, config: list[str], res: Resources, split, out: Path) -> tuple[dict, object]:
+    """``weights`` (trained with ``config``) as an int8 model and sidecar at the stem ``out``; the sidecar and
+    the int8 Classifier."""
+    lm = res.lm
+    model = screen.load_weights(weights, screen.fit_config(config, 0), (lm.params.window_frames, lm.params.n_mels))
+    lift = Sidecar.read(DEFAULT_MODEL.with_suffix(".json")).quiet_lift  # the serving lift that ships
+    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(),
+               "thresholds": {lab: 0.5 for lab in LABELS},  # until int8_with_thresholds picks them
+               "input": {"lift": lift.to_dict()} if lift else {},
+               "candidate": {"weights": str(weights), "config": config}}
+    int8, clf, _ = int8_with_thresholds(model, representative_windows(res, split), validation_clips(res, split),
+                                        sidecar, lm.params, screen.MAX_FPR)
+    sidecar["input"]["rescale"] = list(int8.rescale)
+    write_model(out, int8.tflite, sidecar)
+    return sidecar, clf
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("weights", type=Path)
@@ -40,21 +57,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="output stem (.tflite and .json)")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     a = ap.parse_args(argv)
-
     lm = LogMel()
     res = Resources.load(Corpus.load(a.data, lm.params.sample_rate), lm, 60, ROOT / "cache")
-    split = make_splits(res.corpus)["fold5"]
-    model = screen.load_weights(a.weights, screen.fit_config(a.config, 0), (lm.params.window_frames, lm.params.n_mels))
-    lift = Sidecar.read(DEFAULT_MODEL.with_suffix(".json")).quiet_lift  # the serving lift that ships
-    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(),
-               "thresholds": {lab: 0.5 for lab in LABELS},  # until int8_with_thresholds picks them
-               "input": {"lift": lift.to_dict()} if lift else {},
-               "candidate": {"weights": str(a.weights), "config": a.config}}
-    int8, _, _ = int8_with_thresholds(model, representative_windows(res, split), validation_clips(res, split),
-                                      sidecar, lm.params, screen.MAX_FPR)
-    sidecar["input"]["rescale"] = list(int8.rescale)
-    tfl, js = write_model(a.out, int8.tflite, sidecar)
-    print(f"wrote {tfl} and {js}; thresholds {sidecar['thresholds']}")
+    sidecar, _ = export(a.weights, a.config, res, make_splits(res.corpus)["fold5"], a.out)
+    print(f"wrote {a.out.with_suffix('.tflite')} and {a.out.with_suffix('.json')}; thresholds {sidecar['thresholds']}")
     return 0
 
 

@@ -8,6 +8,10 @@
         # max |float - int8| over the screening test windows (fold 5, clean and 0 dB room+mic)
     python scripts/int8_study.py input [--weights /tmp/relu6_s0.weights.h5]
         # the shipped recipe (ReLU6, seed 0): how much of its int8 error the input's rounding alone causes
+    python scripts/int8_study.py conditions --weights /tmp/loc/fold5-seed0.weights.h5 \\
+        --config freq_masks=2 --config pooling=freq-mean --config relu_max=6
+        # a model saved by screen.py --save-models (and the FitConfig fields it was trained with), over check_model.py's
+        # windows: where |float - int8| is largest, per test condition (--clips val: on the validation clips)
 """
 
 from __future__ import annotations
@@ -150,17 +154,52 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
     print(f"\nReLU6 after training moves the float scores by up to {np.abs(predict_windows(capped, windows) - base).max():.3f}")
 
 
+def conditions(data: Path, weights: Path, config: list[str], clips: str = "test") -> None:
+    import screen
+    from detector.level import QuietLift
+    from detector.training.data import LABELS, Corpus
+    from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS
+    from detector.training.experiment import Resources, make_splits, representative_windows
+    from detector.training.export import int8_classifier, to_int8_tflite
+    from detector.training.train import predict_windows
+
+    lm = LogMel()
+    res = Resources.load(Corpus.load(data, lm.params.sample_rate), lm, 60, ROOT / "cache")
+    split = make_splits(res.corpus)["fold5"]
+    lift = QuietLift(-5.0, 20.0)  # the serving lift, as check_model.py scores through it
+    model = screen.load_weights(weights, screen.fit_config(config, 0), (lm.params.window_frames, lm.params.n_mels))
+    clf = int8_classifier(to_int8_tflite(model, representative_windows(res, split)),
+                          {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": {lab: 0.5 for lab in LABELS},
+                           "input": {"lift": lift.to_dict()}}, lm.params)
+    print("| condition | windows | max |float - int8| | p99 | float score there | label |\n|---|---:|---:|---:|---:|---|")
+    worst = 0.0
+    for cond, per in res.test_set(getattr(split, clips), CONDITIONS + LEVEL_CONDITIONS).feats.items():
+        w = np.concatenate(per)
+        d = np.abs(predict_windows(model, w, lift) - clf.score_windows(w))
+        i, j = np.unravel_index(d.argmax(), d.shape)
+        f = predict_windows(model, w[i : i + 1], lift)[0, j]
+        worst = max(worst, float(d.max()))
+        print(f"| {cond} | {len(w)} | {d.max():.4f} | {np.quantile(d, 0.99):.4f} | {f:.3f} | {LABELS[j]} |")
+    print(f"\nlargest over every condition: {worst:.4f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["ranges", "causes", "input"])
+    ap.add_argument("what", choices=["ranges", "causes", "input", "conditions"])
     ap.add_argument("model", nargs="?", type=Path, default=ROOT / "models" / "bark_cry.tflite", help="for ranges")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"),
                     help="the window pool scripts/screen.py caches (run it once first)")
     ap.add_argument("--weights", type=Path, default=None,
                     help="causes: load the float model's weights from here, or save them here after training")
+    ap.add_argument("--config", action="append", default=[], metavar="FIELD=VALUE",
+                    help="conditions: a FitConfig field the weights were trained with (repeat for each)")
+    ap.add_argument("--clips", choices=["test", "val"], default="test",
+                    help="conditions: the fold-5 test clips (check_model.py's windows) or the fold-4 validation clips")
     a = ap.parse_args(argv)
-    if a.what == "ranges":
+    if a.what == "conditions":
+        conditions(a.data, a.weights, a.config, a.clips)
+    elif a.what == "ranges":
         ranges(a.model, a.pool_cache)
     elif a.what == "input":
         input_rounding(a.data, a.pool_cache, a.weights)
