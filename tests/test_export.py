@@ -78,3 +78,16 @@ def test_bands_model_never_hears_the_upper_bands_in_float_or_int8(tf_modules, da
         "labels": ["bark", "cry"], "frontend": FrontendParams().to_dict(),
         "thresholds": {"bark": 0.5, "cry": 0.5}}, FrontendParams())
     np.testing.assert_array_equal(np.stack([clf.scores(w) for w in loud_top]), np.stack([clf.scores(w) for w in x]))
+
+
+def test_hard_positives_keep_their_label_while_the_teacher_moves_the_rest(tf_modules):
+    _, train = tf_modules
+    labels = np.array([[1, 0], [0, 1], [0, 0], [1, 1]], np.float32)  # bark; cry; neither; both
+    teacher = np.full_like(labels, 0.4)
+    blended = train.distill_targets(labels, teacher, 0.5, [])
+    assert np.allclose(blended, 0.5 * labels + 0.2)
+    hard = train.distill_targets(labels, teacher, 0.5, ["cry"])
+    assert np.allclose(hard[:, 1], [0.2, 1.0, 0.2, 1.0])  # cries stay 1; the rest as blended
+    assert np.allclose(hard[:, 0], blended[:, 0])  # bark untouched
+    with pytest.raises(ValueError, match="unknown labels"):
+        train.fit(None, None, train.FitConfig(distill=0.5, distill_hard_positives="meow"), teacher=lambda x: x)

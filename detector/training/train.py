@@ -44,6 +44,7 @@ class FitConfig:
     train_lift_target_db: float = -5.0
     average_last: int = 0  # with patience 0: keep the mean of the weights after each of the last N epochs (SWA-style)
     distill: float = 0.0  # with a teacher: the weight of its scores in each training target (0: labels only)
+    distill_hard_positives: str = ""  # labels (comma-separated) whose positive windows keep the label itself as target
     remix_p: float = 0.0  # the share of each epoch's windows with a pool negative or noise window laid under them
     remix_min_snr_db: float = -5.0  # ... at an SNR drawn from here
     remix_max_snr_db: float = 20.0  # ... to here
@@ -156,6 +157,15 @@ def count_macs(model: keras.Model) -> int:
     return int(macs)
 
 
+def distill_targets(labels: np.ndarray, teacher: np.ndarray, weight: float, hard_positives: list[str]) -> np.ndarray:
+    """Training targets blended from the labels and the teacher's scores; for the ``hard_positives`` labels a
+    positive window keeps its label (1), so the teacher moves only that label's negatives."""
+    y = (1 - weight) * labels + weight * teacher
+    for j in (LABELS.index(lab) for lab in hard_positives):
+        y[labels[:, j] == 1, j] = 1.0
+    return y
+
+
 def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> keras.Model:
     """Each epoch draws a class-balanced set from the pool; early stopping on validation loss.
@@ -166,6 +176,9 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     crop of a clip still is)."""
     if cfg.distill and teacher is None:  # else a "distilled" run would silently train on labels alone
         raise ValueError(f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers, train.py --distill)")
+    hard = [lab for lab in cfg.distill_hard_positives.split(",") if lab]
+    if unknown := set(hard) - set(LABELS):
+        raise ValueError(f"FitConfig.distill_hard_positives: unknown labels {sorted(unknown)}, expected some of {LABELS}")
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
@@ -205,7 +218,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         if lift is not None:
             x = lift(x)
         if cfg.distill:
-            y = (1 - cfg.distill) * y + cfg.distill * teacher(x)
+            y = distill_targets(y, teacher(x), cfg.distill, hard)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
