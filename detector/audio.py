@@ -196,9 +196,14 @@ class MicrophoneSource:
 class FileSource:
     """Replays a recording in blocks, paced in real time (as a microphone would) or as fast as possible."""
 
-    def __init__(self, path: str | Path, rate: int = 16000, block_s: float = 0.1, realtime: bool = False) -> None:
+    def __init__(self, path: str | Path, rate: int = 16000, block_s: float = 0.1, realtime: bool = False,
+                 pad: int = 0) -> None:
+        """``pad``: samples of silence before and after the recording (scan: a file cut from a stream)."""
         self.path, self.rate, self.block_s, self.realtime = Path(path), rate, block_s, realtime
         self.samples = read_audio(self.path, rate)
+        self.pad = pad
+        if pad:
+            self.samples = np.pad(self.samples, pad)
         self.name = str(self.path)
         self._stop = threading.Event()
 

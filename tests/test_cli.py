@@ -46,6 +46,19 @@ def test_scan_reports_events_and_skips_a_broken_file(data_root, shipped_model, b
         assert set(e) == {"file", "label", "start", "end", "score"} and e["end"] > e["start"]
 
 
+def test_scan_hears_a_bark_in_the_first_moments_of_a_file(data_root, shipped_model):
+    # This ESC-50 clip is a 0.3 s bark at 0 s, then silence: alone it fills one window, and the decider
+    # wants two (its window scores were 0.75, then 0.06). Scan puts silence before the file, as a stream has.
+    bark = data_root / "bark/esc50/1-110389-A.flac"
+    r = run("scan", str(bark), "--scores")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    events = [x for x in lines if "label" in x]
+    assert [e["label"] for e in events] == ["bark"]
+    assert events[0]["start"] < 0.3 and 0 <= events[0]["start"] < events[0]["end"] <= 5.01  # the file's clock
+    assert all(0 < w["t"] <= 5.01 for w in lines if "scores" in w)
+
+
 def test_scan_without_scores_prints_only_events(shipped_model):
     r = run("scan", str(DEMO))
     assert r.returncode == 0, r.stderr

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""What the clip edges cost the test scores: every test clip scored as it is, and with silence around it.
+
+A test clip's score is the best that 2 consecutive windows (1 s, 0.25 s apart) both reach, as the device's
+decider needs. A bark in a clip's first or last 0.3 s is then in one window only, where a device streaming
+the same sound would have it in three or four; some ESC-50 clips start on their bark. Padding each clean
+clip with `--pad` seconds of silence on both sides (before any test condition is mixed in, so a noisy
+condition's noise runs through the padding too) gives every event the windows it would have in a stream.
+
+    python scripts/edge_study.py /tmp/loc /tmp/t40 --pad 0.75
+
+Each folder holds models saved by `screen.py --save-models` (fold5-seed*, cross-seed*), trained with the
+shipped recipe's architecture (or `--config` fields). Prints, per split and padding, each label's ROC-AUC
+(mean ± sd over the folder's seeds) clean and at 0 dB room+mic, and the positives whose clean score the
+padding moves most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import numpy as np  # noqa: E402
+
+import screen  # noqa: E402
+from detector.frontend import LogMel  # noqa: E402
+from detector.level import QuietLift  # noqa: E402
+from detector.training.data import LABELS, Corpus  # noqa: E402
+from detector.training.evaluate import CONDITIONS, TestSet, summarize  # noqa: E402
+from detector.training.experiment import Resources, make_splits  # noqa: E402
+from detector.training.train import predict_windows  # noqa: E402
+
+SHIPPED_FIELDS = ["freq_masks=2", "pooling=freq-mean", "relu_max=6"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="+")
+    ap.add_argument("--pad", type=float, default=0.75, help="seconds of silence each side (window - hop: 0.75)")
+    ap.add_argument("--config", action="append", default=[], help="FitConfig field=value, if not the shipped recipe's")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    a = ap.parse_args(argv)
+    lm = LogMel()
+    corpus = Corpus.load(a.data, lm.params.sample_rate)
+    res = Resources.load(corpus, lm, 60, ROOT / "cache")
+    lift = QuietLift(-5.0, 20.0)  # the serving lift, as every report scores through it
+    conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")]
+    thresholds = {lab: 0.5 for lab in LABELS}  # AUC does not depend on them
+    print("| models | split | padding | " + " | ".join(f"{lab} AUC {c.name}" for c in conds for lab in LABELS) + " |")
+    print("|---|---|---:|" + "---:|" * (len(conds) * len(LABELS)))
+    moved = []
+    for folder in a.folders:
+        for name, split in make_splits(corpus).items():
+            models = screen.saved_models([folder], name, a.config or SHIPPED_FIELDS, (lm.params.window_frames, lm.params.n_mels))
+            if not models:
+                continue
+            clean = {}
+            for pad_s in (0.0, a.pad):
+                pad = int(pad_s * lm.params.sample_rate)
+                audio = {c.path: np.pad(corpus.audio[c.path], pad) for c in split.test}
+                ts = TestSet.build(split.test, audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
+                scores = [ts.score(lambda w, m=m: predict_windows(m, w, lift)) for m in models]
+                aucs = np.array([[summarize(ts.clips, s, thresholds)["conditions"][c.name][lab]["auc"]
+                                  for c in conds for lab in LABELS] for s in scores])
+                print(f"| {folder} | {name} | {pad_s:g} s | "
+                      + " | ".join(f"{m:.3f} ± {sd:.3f}" for m, sd in zip(aucs.mean(0), aucs.std(0))) + " |", flush=True)
+                clean[pad_s] = np.mean([s["clean"] for s in scores], axis=0)
+            for i, c in enumerate(split.test):
+                if c.label in LABELS:
+                    j = LABELS.index(c.label)
+                    moved.append((clean[a.pad][i, j] - clean[0.0][i, j], folder, name, c.path, clean[0.0][i, j], clean[a.pad][i, j]))
+    print("\nPositives whose clean score (mean over seeds) the padding moves most:\n")
+    print("| models | split | clip | as it is | padded |\n|---|---|---|---:|---:|")
+    for d, folder, name, path, s0, s1 in sorted(moved, key=lambda m: -abs(m[0]))[:10]:
+        print(f"| {folder} | {name} | {path} | {s0:.3f} | {s1:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
