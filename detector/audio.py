@@ -201,7 +201,6 @@ class FileSource:
         """``pad``: samples of silence before and after the recording (scan: a file cut from a stream)."""
         self.path, self.rate, self.block_s, self.realtime = Path(path), rate, block_s, realtime
         self.samples = read_audio(self.path, rate)
-        self.pad = pad
         if pad:
             self.samples = np.pad(self.samples, pad)
         self.name = str(self.path)
