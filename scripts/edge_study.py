@@ -70,14 +70,18 @@ def main(argv=None) -> int:
                 print(f"| {folder} | {name} | {pad_s:g} s | "
                       + " | ".join(f"{m:.3f} ± {sd:.3f}" for m, sd in zip(aucs.mean(0), aucs.std(0))) + " |", flush=True)
                 clean[pad_s] = np.mean([s["clean"] for s in scores], axis=0)
+            neg = np.array([c.label not in LABELS for c in split.test])
             for i, c in enumerate(split.test):
                 if c.label in LABELS:
                     j = LABELS.index(c.label)
-                    moved.append((clean[a.pad][i, j] - clean[0.0][i, j], folder, name, c.path, clean[0.0][i, j], clean[a.pad][i, j]))
-    print("\nPositives whose clean score (mean over seeds) the padding moves most:\n")
-    print("| models | split | clip | as it is | padded |\n|---|---|---|---:|---:|")
-    for d, folder, name, path, s0, s1 in sorted(moved, key=lambda m: -abs(m[0]))[:10]:
-        print(f"| {folder} | {name} | {path} | {s0:.3f} | {s1:.3f} |")
+                    s0, s1 = clean[0.0][i, j], clean[a.pad][i, j]
+                    moved.append((s1 - s0, folder, name, c.path, s0, int((clean[0.0][neg, j] > s0).sum()), s1,
+                                  int((clean[a.pad][neg, j] > s1).sum()), int(neg.sum())))
+    print("\nPositives whose clean score (mean over seeds) the padding moves most, and how many negatives score "
+          "above them:\n")
+    print("| models | split | clip | as it is | negatives above | padded | negatives above |\n|---|---|---|---:|---:|---:|---:|")
+    for _, folder, name, path, s0, n0, s1, n1, n in sorted(moved, key=lambda m: -abs(m[0]))[:10]:
+        print(f"| {folder} | {name} | {path} | {s0:.3f} | {n0} of {n} | {s1:.3f} | {n1} of {n} |")
     return 0
 
 
