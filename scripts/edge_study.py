@@ -8,6 +8,7 @@ clip with `--pad` seconds of silence on both sides (before any test condition is
 condition's noise runs through the padding too) gives every event the windows it would have in a stream.
 
     python scripts/edge_study.py /tmp/loc /tmp/t40 --pad 0.75
+    python scripts/edge_study.py /tmp/d50x --after     # the silence put around each clip after its condition
 
 Each folder holds models saved by `screen.py --save-models` (fold5-seed*, cross-seed*), trained with the
 shipped recipe's architecture (or `--config` fields). Prints, per split and padding, each label's ROC-AUC
@@ -31,7 +32,7 @@ import screen  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, TestSet, summarize  # noqa: E402
+from detector.training.evaluate import CONDITIONS, TestSet, clip_windows, condition_audio, summarize  # noqa: E402
 from detector.training.experiment import Resources, make_splits  # noqa: E402
 from detector.training.train import predict_windows  # noqa: E402
 
@@ -42,6 +43,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", nargs="+")
     ap.add_argument("--pad", type=float, default=0.75, help="seconds of silence each side (window - hop: 0.75)")
+    ap.add_argument("--after", action="store_true",
+                    help="pad each clip after its test condition (silence around a noisy clip) instead of before")
     ap.add_argument("--config", action="append", default=[], help="FitConfig field=value, if not the shipped recipe's")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     a = ap.parse_args(argv)
@@ -62,12 +65,16 @@ def main(argv=None) -> int:
             clean = {}
             for pad_s in (0.0, a.pad):
                 pad = int(pad_s * lm.params.sample_rate)
-                audio = {c.path: np.pad(corpus.audio[c.path], pad) for c in split.test}
-                ts = TestSet.build(split.test, audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
+                if a.after:  # the conditions' own draws, as unpadded; silence around what they made
+                    ts = TestSet(split.test, {c.name: [clip_windows(lm, np.pad(x, pad)) for x in condition_audio(
+                        split.test, corpus.audio, lm, res.noises(split.test), res.test_rirs, 7, c)] for c in conds})
+                else:
+                    audio = {c.path: np.pad(corpus.audio[c.path], pad) for c in split.test}
+                    ts = TestSet.build(split.test, audio, lm, res.noises(split.test), res.test_rirs, seed=7, conditions=conds)
                 scores = [ts.score(lambda w, m=m: predict_windows(m, w, lift)) for m in models]
                 aucs = np.array([[summarize(ts.clips, s, thresholds)["conditions"][c.name][lab]["auc"]
                                   for c in conds for lab in LABELS] for s in scores])
-                print(f"| {folder} | {name} | {pad_s:g} s | "
+                print(f"| {folder} | {name} | {pad_s:g} s{' after' if a.after and pad_s else ''} | "
                       + " | ".join(f"{m:.3f} ± {sd:.3f}" for m, sd in zip(aucs.mean(0), aucs.std(0))) + " |", flush=True)
                 clean[pad_s] = np.mean([s["clean"] for s in scores], axis=0)
             neg = np.array([c.label not in LABELS for c in split.test])
