@@ -157,7 +157,8 @@ def table(results: Path, columns: list[str] = COLUMNS) -> str:
 
 def localized_pool(res: Resources, split, models: list, name: str, spec: str, log) -> WindowPool:
     """The default pool's windows drawn again, bark and cry only from where ``models`` (the ensemble of one
-    split's saved models) hear them (``localize_positives``); cached like the default pool, one per split."""
+    split's saved models) hear them (``localize_positives``); cached like the default pool, one per split.
+    The window scores are computed on every run, cached pool or not: they are what the log reports."""
     if not models:
         raise SystemExit(f"--localize: no {name}-seed*.weights.h5 models")
     sampler = WindowSampler(res.corpus, res.lm)

@@ -41,9 +41,11 @@ class WindowSampler:
     def __post_init__(self) -> None:
         p = self.frontend.params
         self.win = p.window_samples
-        self._starts: dict[str, np.ndarray] = dict(self.localized)
+        self._starts: dict[str, np.ndarray] = {}
 
     def starts(self, clip: Clip) -> np.ndarray:
+        if clip.path in self.localized:  # looked up each time: it may be set after the energetic starts were cached
+            return self.localized[clip.path]
         if clip.path not in self._starts:
             x = self.corpus.audio[clip.path]
             if clip.label in ("bark", "cry"):
