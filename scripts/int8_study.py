@@ -156,7 +156,7 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
 
 def conditions(data: Path, weights: Path, config: list[str], clips: str = "test") -> None:
     import screen
-    from detector.level import QuietLift
+    from detector.model import DEFAULT_MODEL, Sidecar
     from detector.training.data import LABELS, Corpus
     from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS
     from detector.training.experiment import Resources, make_splits, representative_windows
@@ -166,7 +166,7 @@ def conditions(data: Path, weights: Path, config: list[str], clips: str = "test"
     lm = LogMel()
     res = Resources.load(Corpus.load(data, lm.params.sample_rate), lm, 60, ROOT / "cache")
     split = make_splits(res.corpus)["fold5"]
-    lift = QuietLift(-5.0, 20.0)  # the serving lift, as check_model.py scores through it
+    lift = Sidecar.read(DEFAULT_MODEL.with_suffix(".json")).quiet_lift  # the serving lift, as check_model.py scores
     model = screen.load_weights(weights, screen.fit_config(config, 0), (lm.params.window_frames, lm.params.n_mels))
     clf = int8_classifier(to_int8_tflite(model, representative_windows(res, split)),
                           {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": {lab: 0.5 for lab in LABELS},
@@ -175,11 +175,11 @@ def conditions(data: Path, weights: Path, config: list[str], clips: str = "test"
     worst = 0.0
     for cond, per in res.test_set(getattr(split, clips), CONDITIONS + LEVEL_CONDITIONS).feats.items():
         w = np.concatenate(per)
-        d = np.abs(predict_windows(model, w, lift) - clf.score_windows(w))
+        f = predict_windows(model, w, lift)
+        d = np.abs(f - clf.score_windows(w))
         i, j = np.unravel_index(d.argmax(), d.shape)
-        f = predict_windows(model, w[i : i + 1], lift)[0, j]
         worst = max(worst, float(d.max()))
-        print(f"| {cond} | {len(w)} | {d.max():.4f} | {np.quantile(d, 0.99):.4f} | {f:.3f} | {LABELS[j]} |")
+        print(f"| {cond} | {len(w)} | {d.max():.4f} | {np.quantile(d, 0.99):.4f} | {f[i, j]:.3f} | {LABELS[j]} |")
     print(f"\nlargest over every condition: {worst:.4f}")
 
 
