@@ -29,6 +29,14 @@ def contrast_db(x: np.ndarray, frame: int = 1600) -> float:
     return float(e.max() - np.median(e))
 
 
+def edge_pad(p) -> int:
+    """Samples of silence put before and after every test clip, as `detector scan` pads a file: a window less
+    one hop. A clip is a cut from a stream; without it, a bark in a clip's first 0.3 s lies in one window
+    where a stream has it in three or four, and the decider, which wants two, cannot hear it
+    (reports/screening.md, "the clips' edges": across sources, clean bark AUC 0.961 as cut, 0.999 padded)."""
+    return p.window_samples - HOP_FRAMES * p.hop_length
+
+
 def clip_windows(lm: LogMel, x: np.ndarray, hop_frames: int = HOP_FRAMES) -> np.ndarray:
     """All analysis windows of one clip: (n, window_frames, n_mels); a short clip is zero-padded."""
     p = lm.params
@@ -57,14 +65,20 @@ LEVELS = (-35, -45)
 LEVEL_CONDITIONS = [Condition(f"clean at {lv} dBFS", None, False, lv) for lv in LEVELS]
 
 
-def condition_audio(clips, audio, lm: LogMel, noises, rirs, seed: int, cond: Condition) -> Iterator[np.ndarray]:
+def condition_audio(clips, audio, lm: LogMel, noises, rirs, seed: int, cond: Condition,
+                    pad: int | None = None) -> Iterator[np.ndarray]:
     """Each clip's audio as heard under ``cond``, in order. Every condition makes the same noise and room
-    draws, so conditions differ only in what they do with them."""
+    draws, so conditions differ only in what they do with them.
+
+    Each clip is first put in ``pad`` samples of silence each side (default ``edge_pad``; 0: as cut) and the
+    condition applied to the whole, as in a stream: the room's tail rings into the padding and the noise
+    runs through it."""
+    pad = edge_pad(lm.params) if pad is None else pad
     rng = np.random.default_rng(seed)
     mic = Augmenter(noises=[], rirs=[], rng=np.random.default_rng(seed + 1))
     floor_rng = np.random.default_rng(seed + 2)
     for c in clips:
-        x = audio[c.path].astype(np.float32)
+        x = np.pad(audio[c.path].astype(np.float32), pad)
         noise = fit_length(noises[int(rng.integers(len(noises)))], x.size, rng)
         rir = rirs[int(rng.integers(len(rirs)))]
         if cond.room_mic:
@@ -91,11 +105,12 @@ class TestSet:
     feats: dict[str, list[np.ndarray]] = field(default_factory=dict)  # condition -> per-clip windows
 
     @classmethod
-    def build(cls, clips, audio, lm: LogMel, noises, rirs, seed: int, conditions=CONDITIONS) -> "TestSet":
+    def build(cls, clips, audio, lm: LogMel, noises, rirs, seed: int, conditions=CONDITIONS,
+              pad: int | None = None) -> "TestSet":
         ts = cls(clips)
         for cond in conditions:
             ts.feats[cond.name] = [clip_windows(lm, x)
-                                   for x in condition_audio(clips, audio, lm, noises, rirs, seed, cond)]
+                                   for x in condition_audio(clips, audio, lm, noises, rirs, seed, cond, pad)]
         return ts
 
     def all_windows(self) -> np.ndarray:
