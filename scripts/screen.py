@@ -74,7 +74,8 @@ def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dic
     out = {"name": name, "config": pairs, "split": split, "seed": seed, "val_loss": r.val_loss,
            "thresholds": r.thresholds,
            "music_cry_fp": fp.get("music (hard negative for cry)", {}).get("cry"),
-           "sfx_cry_fp": fp.get("tuxpaint_sfx", {}).get("cry"), "int8_max_diff": par.get("max_abs_diff")}
+           "sfx_cry_fp": fp.get("tuxpaint_sfx", {}).get("cry"), "int8_max_diff": par.get("max_abs_diff"),
+           "test_edges": "padded"}  # rows without it scored the test clips as cut (before a0d6d18)
     for lab in LABELS:
         out[f"{lab}_auc_clean"] = c["clean"][lab]["auc"]
         out[f"{lab}_auc_rm0"] = c["room+mic +0 dB"][lab]["auc"]
@@ -140,11 +141,12 @@ def with_val_positives(pool, res: Resources, split, log, per_group: int):
 
 
 def table(results: Path, columns: list[str] = COLUMNS) -> str:
-    """Mean ± sd over seeds per (split, variant); only variants that have any of ``columns``."""
+    """Mean ± sd over seeds per (split, variant); only variants that have any of ``columns``. Rows scored on
+    padded test clips (every row since a0d6d18) are marked: they do not compare with rows scored as cut."""
     groups = defaultdict(list)
     for line in results.read_text().splitlines():
         r = json.loads(line)
-        groups[(r["split"], r["name"])].append(r)
+        groups[(r["split"], r["name"] + (" (padded)" if r.get("test_edges") == "padded" else ""))].append(r)
     cell = lambda v: "n/a" if not v else f"{np.mean(v):.3f} ± {np.std(v):.3f}"  # noqa: E731
     lines = ["| split | variant | seeds | " + " | ".join(columns) + " |", "|---|---|---:|" + "---:|" * len(columns)]
     for (split, name), rs in sorted(groups.items()):
