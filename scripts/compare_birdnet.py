@@ -37,7 +37,7 @@ from detector.calibrate import starts, window_scores  # noqa: E402
 from detector.config import Config  # noqa: E402
 from detector.model import Classifier, _interpreter_class  # noqa: E402
 from detector.training.data import LABELS, read_manifest  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, clip_windows, summarize  # noqa: E402
+from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, TestSet, clip_windows, edge_pad, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     VAL_CONDITIONS, VAL_DRAWS, Resources, load_fold5_check, pick_thresholds,
 )
@@ -118,7 +118,8 @@ def birdnet_scores(bn: BirdNetDog, res: Resources, clips, conditions, seed: int,
     """condition -> (n_clips, n_labels) clip scores with BirdNET's Dog in the bark column; cry clips are
     not scored (BirdNET has no cry class; bark metrics leave them out) but still drawn, so every other
     clip gets the same noise and room as in the test set."""
-    key = [bn.key, [c.path for c in clips], [c.name for c in conditions], seed]
+    # The test clips' padding changes the audio under the same clip names: it is part of the key.
+    key = [bn.key, [c.path for c in clips], [c.name for c in conditions], seed, {"edge_pad": edge_pad(res.lm.params)}]
     return cached(cache, key, lambda: _birdnet_scores(bn, res, clips, conditions, seed))
 
 
