@@ -24,10 +24,10 @@ from detector.level import QuietLift  # noqa: E402
 from detector.training import report  # noqa: E402
 from detector.training.augment import RT60_RANGE  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import summarize  # noqa: E402
+from detector.training.evaluate import edge_pad, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES, PARITY_GATE, VAL_DRAWS, Resources, best_run, build_pools, int8_with_thresholds, make_splits,
-    representative_windows, run, train_augmenter, unique_windows, validation_clips, validation_set,
+    representative_windows, run, train_augmenter, validation_clips, validation_set,
 )
 from detector.training.export import git_commit, int8_parity, write_model  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
                   "input": lift_input}
             i8, c, thr = int8_with_thresholds(r.model, rep, val_sets["fold5"], sc, lm.params, a.max_fpr)
             r.int8_parity = int8_parity(r.model, c, ts.all_windows(), [thr[lab] for lab in LABELS])
-            r.val_int8_max_diff = int8_parity(r.model, c, unique_windows(val_sets["fold5"]),
+            r.val_int8_max_diff = int8_parity(r.model, c, val_sets["fold5"].all_windows(),
                                               [thr[lab] for lab in LABELS])["max_abs_diff"]
             converted[r.seed] = (i8, c, sc)
             log(f"[seed {r.seed}] int8 thresholds {thr}; int8 vs float on {r.int8_parity['windows']} test windows: "
@@ -211,8 +211,8 @@ def main(argv=None) -> int:
             "pick_rule": f"lowest validation loss among the fold-5 students whose int8 max |diff| on the validation "
                          f"windows is <= {PARITY_GATE} (all students if none)",
             "val_int8_max_diff": ship.val_int8_max_diff,
-            "test_clip_edges": "each test and validation clip in a window less a hop (0.752 s) of silence at either "
-                               "end, the condition applied to the whole",
+            "test_clip_edges": f"each test and validation clip in {edge_pad(lm.params)} samples of silence (a window "
+                               "less a hop) at either end, the condition applied to the whole",
         },
         "metrics": {
             "test_fold5_int8": int8_metrics,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..frontend import LogMel
+from ..frontend import FrontendParams, LogMel
 from ..metrics import auc_interval, rate_at, roc_auc
 from .augment import MIC_FLOOR_DBFS, Augmenter, fit_length, loudest_window_power, mix_at_snr, reverberate
 from .data import LABELS, Clip
@@ -29,7 +29,7 @@ def contrast_db(x: np.ndarray, frame: int = 1600) -> float:
     return float(e.max() - np.median(e))
 
 
-def edge_pad(p) -> int:
+def edge_pad(p: FrontendParams) -> int:
     """Samples of silence put before and after every test clip, as `detector scan` pads a file: a window less
     one hop. A clip is a cut from a stream; without it, a bark in a clip's first 0.3 s lies in one window
     where a stream has it in three or four, and the decider, which wants two, cannot hear it
@@ -114,8 +114,10 @@ class TestSet:
         return ts
 
     def all_windows(self) -> np.ndarray:
-        """Every window of every clip under every condition, in one array."""
-        return np.concatenate([w for per in self.feats.values() for w in per])
+        """Every window of every clip under every condition, in one array; a feature list that several
+        conditions share (validation_clips' clean) once."""
+        lists = {id(per): per for per in self.feats.values()}
+        return np.concatenate([w for per in lists.values() for w in per])
 
     def score(self, predict, min_hits: int = MIN_HITS) -> dict[str, np.ndarray]:
         """condition -> (n_clips, n_labels) clip scores, as the decider sees them: the best score that

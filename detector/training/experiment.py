@@ -208,11 +208,6 @@ def best_run(results: list, split: str, parity_gate: float = PARITY_GATE):
     return min(gated or runs, key=lambda r: r.val_loss)
 
 
-def unique_windows(ts: TestSet) -> np.ndarray:
-    """Every window of ``ts`` once, though conditions share a feature list (validation_clips' clean)."""
-    lists = {id(per): per for per in ts.feats.values()}
-    return np.concatenate([w for per in lists.values() for w in per])
-
 
 def int8_with_thresholds(model, representative: np.ndarray, val_clips: TestSet, sidecar: dict, params,
                          max_fpr: float) -> tuple:
