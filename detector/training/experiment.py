@@ -149,18 +149,19 @@ VAL_CONDITIONS = [c for c in CONDITIONS if c.name in ("clean", "room+mic +5 dB")
 VAL_DRAWS = (11, 12, 13, 14, 15)
 
 
-def validation_clips(res: Resources, split: Split, draws: tuple[int, ...] = VAL_DRAWS) -> TestSet:
+def validation_clips(res: Resources, split: Split, draws: tuple[int, ...] = VAL_DRAWS,
+                     pad: int | None = None) -> TestSet:
     """Validation clips, clean and through a room and microphone at 5 dB SNR: where thresholds are set.
 
     Each draw of noise and rooms (seed) adds the clean clips and their noisy copies, so clean and noisy
     keep equal weight. Single draws put one model's bark threshold anywhere from 0.73 to 0.85
     (scripts/threshold_study.py); five pooled steady it."""
     clean, noisy = VAL_CONDITIONS
-    clean_feats = res.test_set(split.val, [clean]).feats[clean.name]  # no draw in it: built and scored once
+    clean_feats = res.test_set(split.val, [clean], pad=pad).feats[clean.name]  # no draw: built and scored once
     ts = TestSet(split.val)
     for seed in draws:
         ts.feats[f"{clean.name} #{seed}"] = clean_feats
-        ts.feats[f"{noisy.name} #{seed}"] = res.test_set(split.val, [noisy], seed=seed).feats[noisy.name]
+        ts.feats[f"{noisy.name} #{seed}"] = res.test_set(split.val, [noisy], seed=seed, pad=pad).feats[noisy.name]
     return ts
 
 
