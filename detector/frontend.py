@@ -32,6 +32,11 @@ class FrontendParams:
         """Samples spanned by one classifier window."""
         return self.n_fft + (self.window_frames - 1) * self.hop_length
 
+    def edge_pad(self, hop_samples: int) -> int:
+        """Silence to put before and after a recording cut from a stream, for windows ``hop_samples`` apart:
+        a window less a hop, so that its first and last moments lie in as many windows as any other."""
+        return self.window_samples - hop_samples
+
     def to_dict(self) -> dict:
         return asdict(self)
 

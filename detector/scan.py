@@ -67,7 +67,7 @@ def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO | None, scor
     clip's first 0.3 s was in one window, and the decider, which wants two, never heard it), and a file
     shorter than a window is still scored."""
     fe = clf.frontend
-    pad = fe.window_samples - round(cfg.audio.hop_s * fe.sample_rate)
+    pad = fe.edge_pad(round(cfg.audio.hop_s * fe.sample_rate))
     src = FileSource(path, fe.sample_rate, block_s=1.0, pad=pad)
     sink = ScanSink(str(path), out, scores, keep_windows=keep_windows, offset_s=pad / fe.sample_rate,
                     duration_s=(src.samples.size - 2 * pad) / fe.sample_rate)
