@@ -42,6 +42,7 @@ from detector.training.experiment import (  # noqa: E402
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, model_for, predict_windows  # noqa: E402
 from detector.training.windows import WindowPool, WindowSampler, localize_positives, positive_window_scores  # noqa: E402
+from detector.training.yamnet import training_scorer  # noqa: E402
 
 COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
            "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
@@ -218,6 +219,9 @@ def main(argv=None) -> int:
     ap.add_argument("--localize", metavar="DIR[:FIELD=VALUE,...]",
                     help="train each split on the windows of its barks and cries that its models in DIR score at half "
                          "the clip's best or more (windows.localize_positives); a pool of its own per split")
+    ap.add_argument("--yamnet-teacher", action="store_true",
+                    help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; detector.training.yamnet): "
+                         "the default pool's very windows, built again with the scores beside them")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -233,11 +237,13 @@ def main(argv=None) -> int:
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
     splits = make_splits(corpus)
     tag = ("" if a.pool_size == 6000 else str(a.pool_size)) + "".join(f"-{p}" for p in sorted(a.augment))
+    tag += "-yamnet" if a.yamnet_teacher else ""
     a.pool_cache = a.pool_cache or Path(f"/tmp/barkcry-screen-pool{tag}.pkl")
     if a.pool_cache.exists():  # the same windows for every variant: only the training differs
         pool = pickle.loads(a.pool_cache.read_bytes())
     else:
-        pool = build_pools(res, splits["fold5"], a.pool_size, False, log, aug_over)["augmented"]
+        scorer = training_scorer(ROOT / "cache") if a.yamnet_teacher else None
+        pool = build_pools(res, splits["fold5"], a.pool_size, False, log, aug_over, scorer)["augmented"]
         a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
     if a.val_positives_train:
         pool = with_val_positives(pool, res, splits["fold5"], log, a.pool_size)
@@ -272,6 +278,8 @@ def main(argv=None) -> int:
         models = []
         for seed in range(a.first_seed, a.seeds):
             train_pool = pools[name].subset(held) if held else pools[name]
+            if a.yamnet_teacher:  # fitted on the split's own training windows: the held-out sources play no part
+                train_pool = train_pool.calibrated()
             r = run(train_pool, split, ts, val, val_clips, fit_config(a.config, seed), MAX_FPR, log, lift, teachers.get(name))
             models.append(r.model)
             if a.save_models:
@@ -284,7 +292,8 @@ def main(argv=None) -> int:
                                    | ({"val_positives_train": True} if a.val_positives_train else {})
                                    | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})
                                    | ({"augment": a.augment} if a.augment else {})
-                                   | ({"localize": a.localize} if a.localize else {})) + "\n")
+                                   | ({"localize": a.localize} if a.localize else {})
+                                   | ({"yamnet_teacher": True} if a.yamnet_teacher else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
             r = ensemble_run(models, ts, val_clips, lift)
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}

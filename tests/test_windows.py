@@ -8,7 +8,9 @@ import numpy as np
 
 from detector.frontend import LogMel
 from detector.training.data import LABELS, Clip, Corpus
-from detector.training.windows import WindowSampler, energetic_starts, localize_positives, positive_window_scores
+from detector.training.windows import (
+    WindowPool, WindowSampler, energetic_starts, localize_positives, platt, platt_apply, positive_window_scores,
+)
 
 RATE = 16000
 
@@ -45,3 +47,41 @@ def test_localized_positives_are_the_windows_the_scorer_hears_the_label_in():
     assert np.array_equal(WindowSampler(corpus, lm, localized=kept).starts(bark), starts)
     sampler.localized = kept  # as screen.py sets it, after the sampler has cached the energetic starts
     assert np.array_equal(sampler.starts(bark), starts)
+
+
+def test_a_pool_built_with_a_scorer_keeps_the_same_windows_and_its_scores_of_their_audio():
+    rng = np.random.default_rng(1)
+    lm = LogMel()
+    clips = [Clip(f"{lab}/{i}.flac", lab, "test", "", 1, 4.0) for lab in ("bark", "cry", "negative") for i in range(2)]
+    corpus = Corpus(Path("."), clips, {c.path: street_bark(rng) for c in clips}, {})
+    groups = {lab: [c for c in clips if c.label == lab] for lab in ("bark", "cry", "negative")}
+    sampler = WindowSampler(corpus, lm)
+
+    def loudness(waves: np.ndarray) -> np.ndarray:  # a stand-in teacher with its own "frontend": the audio's RMS
+        rms = np.sqrt(np.mean(np.square(waves, dtype=np.float64), axis=1))
+        return np.stack([rms, -rms], axis=1)
+
+    plain = WindowPool.build(sampler, groups, 12, seed=3, augment=None, workers=1, chunk=6)
+    taught = WindowPool.build(sampler, groups, 12, seed=3, augment=None, workers=1, chunk=6, scorer=loudness)
+    assert plain.teacher is None
+    assert np.array_equal(plain.feats, taught.feats) and plain.used == taught.used
+    # The scores are of each window's own audio: louder windows (higher log-mel) score higher.
+    level = taught.feats.astype(np.float32).mean(axis=(1, 2))
+    assert np.corrcoef(level, taught.teacher[:, 0].astype(np.float32))[0, 1] > 0.9
+    x, y, t = taught.epoch(4, np.random.default_rng(0))
+    assert t.shape == y.shape and taught.subset({clips[0].path}).teacher.shape[0] < taught.teacher.shape[0]
+
+
+def test_platt_maps_a_shy_teachers_scores_to_how_often_the_label_is_on():
+    rng = np.random.default_rng(0)
+    # A teacher that ranks well but scores low: positives around 0.1, negatives around 0.005.
+    y = rng.random(20_000) < 0.25
+    logit = np.where(y, -2.2, -5.3) + rng.normal(0, 1.0, y.size)
+    scores = 1 / (1 + np.exp(-logit))
+    a, b = platt(scores, y)
+    cal = platt_apply(scores, a, b)
+    assert abs(cal.mean() - y.mean()) < 0.01  # calibrated on average
+    assert cal[y].mean() > 0.6 and scores[y].mean() < 0.2  # positives now look positive
+    for lo, hi in ((0.0, 0.2), (0.4, 0.6), (0.8, 1.0)):  # and in every bin, the score is the label's rate
+        sel = (cal >= lo) & (cal < hi)
+        assert abs(y[sel].mean() - cal[sel].mean()) < 0.05

@@ -224,11 +224,13 @@ def int8_with_thresholds(model, representative: np.ndarray, val_clips: TestSet, 
 
 
 def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log,
-                augment_overrides: dict | None = None) -> dict[str, WindowPool]:
+                augment_overrides: dict | None = None, scorer=None) -> dict[str, WindowPool]:
+    """The augmented pool (and the ablation's, without augmentation); ``scorer`` teaches from the augmented one
+    (``WindowPool.build``)."""
     sampler = WindowSampler(res.corpus, res.lm)
     aug = train_augmenter(res, split, **(augment_overrides or {}))
     t0 = time.time()
-    pools = {"augmented": WindowPool.build(sampler, split.train, per_group, seed=0, augment=aug)}
+    pools = {"augmented": WindowPool.build(sampler, split.train, per_group, seed=0, augment=aug, scorer=scorer)}
     if ablation:
         pools["no-augmentation"] = WindowPool.build(sampler, split.train, per_group, seed=0, augment=None)
     log(f"window pools {list(pools)}: {per_group} windows per group each, {time.time() - t0:.0f} s")

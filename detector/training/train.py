@@ -45,6 +45,7 @@ class FitConfig:
     average_last: int = 0  # with patience 0: keep the mean of the weights after each of the last N epochs (SWA-style)
     distill: float = 0.0  # with a teacher: the weight of its scores in each training target (0: labels only)
     distill_hard_positives: str = ""  # labels (comma-separated) whose positive windows keep the label itself as target
+    pool_teacher_share: float = 0.5  # with a teacher model and a pool with teacher scores: the pool's share of the teaching
     remix_p: float = 0.0  # the share of each epoch's windows with a pool negative or noise window laid under them
     remix_min_snr_db: float = -5.0  # ... at an SNR drawn from here
     remix_max_snr_db: float = 20.0  # ... to here
@@ -173,9 +174,12 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     With a ``teacher`` (window features -> scores, e.g. the mean of several trained models) and
     ``cfg.distill`` > 0, the targets blend the labels with the teacher's scores on the very windows the
     student sees, masks included (consistent teaching: the teacher's soft scores say how bark-like this
-    crop of a clip still is)."""
-    if cfg.distill and teacher is None:  # else a "distilled" run would silently train on labels alone
-        raise ValueError(f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers, train.py --distill)")
+    crop of a clip still is). A pool built with a scorer teaches with its scores of each window's audio
+    (``WindowPool.teacher``: before the masks), alone or blended with the teacher model's
+    (``cfg.pool_teacher_share``)."""
+    if cfg.distill and teacher is None and pool.teacher is None:  # else it would silently train on labels alone
+        raise ValueError(f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers or --yamnet-teacher, "
+                         "train.py --distill)")
     hard = [lab for lab in cfg.distill_hard_positives.split(",") if lab]
     if unknown := set(hard) - set(LABELS):
         raise ValueError(f"FitConfig.distill_hard_positives: unknown labels {sorted(unknown)}, expected some of {LABELS}")
@@ -196,7 +200,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     avg, n_avg = None, 0
     quiet = np.flatnonzero(pool.targets.sum(axis=1) == 0) if cfg.remix_p else None  # what remix lays under
     for epoch in range(cfg.epochs):
-        x, y = pool.epoch(cfg.per_group, rng)
+        x, y, taught = pool.epoch(cfg.per_group, rng)
         if cfg.remix_p:  # every class, so that extra noise can never be a cue for one label
             pick = np.flatnonzero(rng.random(x.shape[0]) < cfg.remix_p)
             sub = x[pick]
@@ -217,8 +221,10 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
                 x[pick] = sub
         if lift is not None:
             x = lift(x)
-        if cfg.distill:
-            y = distill_targets(y, teacher(x), cfg.distill, hard)
+        if cfg.distill:  # a teacher model hears the very windows the student does; the pool's scores, their audio
+            if teacher is not None and taught is not None:
+                taught = (1 - cfg.pool_teacher_share) * teacher(x) + cfg.pool_teacher_share * taught
+            y = distill_targets(y, teacher(x) if taught is None else taught, cfg.distill, hard)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
         h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -66,7 +66,20 @@ class WindowSampler:
         augment: Augmenter | None,
         p_overlap: float = 0.1,
     ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
-        """Class-balanced features, targets and the clips each window came from: ``per_group`` per group.
+        """Class-balanced features, targets and the clips each window came from: ``per_group`` per group
+        (``waves``, with the features computed)."""
+        waves, targets, used = self.waves(groups, per_group, rng, augment, p_overlap)
+        return self.frontend.compute(waves), targets, used
+
+    def waves(
+        self,
+        groups: dict[str, list[Clip]],
+        per_group: int,
+        rng: np.random.Generator,
+        augment: Augmenter | None,
+        p_overlap: float = 0.1,
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+        """Class-balanced augmented windows (audio), targets and the clips each came from: ``per_group`` per group.
 
         With probability ``p_overlap`` a positive gets a window of the other label laid over it,
         so the model learns that a dog can bark while a baby cries (both targets on).
@@ -88,8 +101,7 @@ class WindowSampler:
                 waves.append(x)
                 targets.append(y)
                 used.append(src)
-        feats = self.frontend.compute(np.stack(waves))
-        return feats, np.stack(targets), used
+        return np.stack(waves), np.stack(targets), used
 
 
 def positive_window_scores(sampler: WindowSampler, clips: list[Clip], scorer: Callable[[np.ndarray], np.ndarray],
@@ -116,6 +128,30 @@ def localize_positives(scored: dict[str, tuple[np.ndarray, np.ndarray]], keep_re
     return {path: st[sc >= keep_rel * sc.max()] for path, (st, sc) in scored.items()}
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def platt(scores: np.ndarray, targets: np.ndarray, steps: int = 50) -> tuple[float, float]:
+    """(a, b) of the logistic fit P(target | score) = sigmoid(a * logit(score) + b), by Newton's method."""
+    x, y = _logit(scores), targets.astype(np.float64)
+    X = np.stack([x, np.ones_like(x)], axis=1)
+    w = np.zeros(2)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(X @ w)))
+        h = X.T @ (X * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(h, X.T @ (y - p))
+        w += step
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(w[0]), float(w[1])
+
+
+def platt_apply(scores: np.ndarray, a: float, b: float) -> np.ndarray:
+    return 1 / (1 + np.exp(-(a * _logit(scores) + b)))
+
+
 @dataclass
 class WindowPool:
     """Augmented training windows made once (on every core) and drawn from, class-balanced, each epoch.
@@ -129,15 +165,19 @@ class WindowPool:
     groups: np.ndarray  # group index per window
     used: list[tuple[str, ...]]
     names: list[str]
+    teacher: np.ndarray | None = None  # (n, labels): a scorer's scores of each window's audio, if built with one
 
     @classmethod
     def build(cls, sampler: WindowSampler, groups: dict[str, list[Clip]], per_group: int, seed: int,
-              augment: Augmenter | None, workers: int = 2, chunk: int = 250) -> "WindowPool":
+              augment: Augmenter | None, workers: int = 2, chunk: int = 250,
+              scorer: Callable[[np.ndarray], np.ndarray] | None = None) -> "WindowPool":
+        """``scorer`` (augmented window audio -> scores per label, e.g. a model with its own frontend) teaches:
+        its scores are kept beside the windows (``teacher``). It does not change which windows are drawn."""
         import multiprocessing as mp
 
         names = [k for k, v in groups.items() if v]
         jobs = [(names, s) for s in range(max(1, -(-per_group // chunk)))]  # at least per_group, whole chunks
-        state = (sampler, {k: groups[k] for k in names}, min(chunk, per_group), seed, augment)
+        state = (sampler, {k: groups[k] for k in names}, min(chunk, per_group), seed, augment, scorer)
         ctx = mp.get_context("fork")  # children inherit the corpus in memory
         with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
             parts = pool.map(_pool_job, jobs)
@@ -145,16 +185,20 @@ class WindowPool:
         targets = np.concatenate([p[1] for p in parts])
         gidx = np.concatenate([p[2] for p in parts])
         used = [u for p in parts for u in p[3]]
-        return cls(feats, targets, gidx, used, names)
+        teacher = np.concatenate([p[4] for p in parts]) if scorer is not None else None
+        return cls(feats, targets, gidx, used, names, teacher)
 
     def subset(self, exclude: set[str]) -> "WindowPool":
         keep = np.array([not (set(u) & exclude) for u in self.used])
         return WindowPool(self.feats[keep], self.targets[keep], self.groups[keep],
-                          [u for u, k in zip(self.used, keep) if k], self.names)
+                          [u for u, k in zip(self.used, keep) if k], self.names,
+                          None if self.teacher is None else self.teacher[keep])
 
     def extended(self, other: "WindowPool", take: dict[str, int]) -> "WindowPool":
         """This pool plus the first ``take[name]`` windows of each of ``other``'s groups: more clips for some
         groups while this pool's own windows stay exactly as they were (a paired comparison)."""
+        if self.teacher is not None or other.teacher is not None:
+            raise ValueError("WindowPool.extended: pools with teacher scores cannot be extended")
         keep = np.zeros(len(other.used), bool)
         gidx = np.empty(len(other.used), self.groups.dtype)
         for g, name in enumerate(other.names):
@@ -164,12 +208,25 @@ class WindowPool:
                           np.concatenate([self.groups, gidx[keep]]), self.used + [u for u, k in zip(other.used, keep) if k],
                           self.names)
 
-    def epoch(self, per_group: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def calibrated(self) -> "WindowPool":
+        """This pool with its teacher's scores mapped, per label, to the chance that the window carries the label
+        (``platt``, fitted on this pool's own windows and targets): a teacher trained on other data can be right
+        about which windows hold a bark yet give them low scores (YAMNet gives half of the augmented training
+        barks less than 0.12), and blended raw those would halve every positive target."""
+        if self.teacher is None:
+            raise ValueError("WindowPool.calibrated: the pool has no teacher scores")
+        t = self.teacher.astype(np.float64)
+        cal = np.stack([platt_apply(t[:, j], *platt(t[:, j], self.targets[:, j])) for j in range(t.shape[1])], axis=1)
+        return replace(self, teacher=cal.astype(np.float16))
+
+    def epoch(self, per_group: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """One epoch's class-balanced draw: features, targets, and the teacher's scores if the pool has them."""
         idx = np.concatenate([rng.choice(np.flatnonzero(self.groups == g), per_group,
                                          replace=per_group > int((self.groups == g).sum()))
                               for g in range(len(self.names)) if (self.groups == g).any()])
         rng.shuffle(idx)
-        return self.feats[idx].astype(np.float32), self.targets[idx]
+        return (self.feats[idx].astype(np.float32), self.targets[idx],
+                None if self.teacher is None else self.teacher[idx].astype(np.float32))
 
 
 _STATE: tuple | None = None
@@ -182,10 +239,11 @@ def _init_worker(state) -> None:
 
 def _pool_job(job):
     names, part = job
-    sampler, groups, n, seed, augment = _STATE
+    sampler, groups, n, seed, augment, scorer = _STATE
     rng = np.random.default_rng([seed, part])
     if augment is not None:
         augment.rng = np.random.default_rng([seed, part, 1])
-    feats, targets, used = sampler.batch(groups, n, rng, augment)
+    waves, targets, used = sampler.waves(groups, n, rng, augment)
     gidx = np.repeat(np.arange(len(names)), n)
-    return feats.astype(np.float16), targets, gidx, used
+    teacher = scorer(waves).astype(np.float16) if scorer is not None else None
+    return sampler.frontend.compute(waves).astype(np.float16), targets, gidx, used, teacher

