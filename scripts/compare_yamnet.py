@@ -12,7 +12,8 @@ YAMNet's own frontend in front of it (`yamnet_logmel`: 25 ms periodic Hann, 10 m
 bands 125-7500 Hz, log(mel + 0.001), as tensorflow/models' yamnet features.py). As Frigate runs it: 0.975 s
 windows (here every --hop seconds; Frigate's are back to back), sigmoid scores, a clip counted when any window
 reaches the threshold. YAMNet has several classes for each of ours; a label's score is the highest of its
-classes (`CLASSES`), which is kinder to YAMNet than Frigate's one `bark` class.
+classes (`CLASSES`), which is kinder to YAMNet than Frigate's one `bark` class. Frigate also skips audio
+quieter than its `min_volume`; that gate is not applied here, again in YAMNet's favour for far-away events.
 
 Both models score the test clips of scripts/train.py and check_model.py under the same conditions and draws
 (`detector.training.reference`):

