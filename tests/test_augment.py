@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("scipy")
 from detector.audiofile import read_audio  # noqa: E402
 from detector.training.augment import (  # noqa: E402
-    MIC_FLOOR_DBFS, Augmenter, fit_length, lowpass, mask_bands, mic_floor_features, mix_at_snr, power, resample_round_trip,
+    MIC_FLOOR_DBFS, Augmenter, extend_band, fit_length, lowpass, mask_bands, mic_floor_features, mix_at_snr, power, resample_round_trip,
     reverberate, shift_level, simulate_rooms,
 )
 
@@ -145,3 +145,22 @@ def test_lay_under_matches_playing_the_two_sounds_together(bark, noise, snr):
     gain = (10 ** (fx / 10)).sum() / ((10 ** (fn / 10)).sum() * 10 ** (snr / 10))
     real = lm.compute((x + np.sqrt(gain) * n).astype(np.float32)[None])
     assert np.median(np.abs(mixed - real)) < 1.0 < np.median(np.abs(fx - real))  # and the noise is really there
+
+
+def band_power(x: np.ndarray, lo: float, hi: float) -> float:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(x.size, 1 / FS)
+    return float(spec[(f >= lo) & (f < hi)].sum()) + 1e-20
+
+
+@pytest.mark.parametrize("level_db", [-30.0, -20.0, -12.0])
+def test_bandwidth_extension_fills_the_empty_upper_band_at_the_requested_level(data_root, level_db):
+    # A Donate-a-Cry cry: recorded at 8 kHz, nothing above 4 kHz.
+    cry = read_audio(data_root / "cry/donateacry/02c3b725-26e4-4a2c-9336-04ddc58836d9-1430726196216-1.7-m-04-hu.flac", FS)
+    assert band_power(cry, 4000, 8000) < 1e-3 * band_power(cry, 0, 4000)
+    out = extend_band(cry, level_db, FS)
+    assert out.size == cry.size
+    added = 10 * np.log10(band_power(out - cry, 0, 8000) / band_power(cry, 0, 8000))
+    assert abs(added - level_db) < 0.5  # what was asked for
+    assert band_power(out - cry, 3500, 8000) > 0.9 * band_power(out - cry, 0, 8000)  # and above the cut-off (its skirt)
+    assert abs(10 * np.log10(band_power(out, 0, 3500) / band_power(cry, 0, 3500))) < 0.2  # the band below is kept

@@ -71,6 +71,20 @@ def highpass(x: np.ndarray, cutoff_hz: float, fs: int, order: int = 2) -> np.nda
     return ss.sosfilt(_butter(order, round(cutoff_hz, -1), "highpass", fs), x).astype(np.float32)
 
 
+def upper_band_share(x: np.ndarray, fs: int, above_hz: float = 4000.0) -> float:
+    """The share of the power above ``above_hz``: an 8 kHz recording's is about 1e-4 (its resampler's leak)."""
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    return float(spec[np.fft.rfftfreq(x.size, 1 / fs) >= above_hz].sum() / (spec.sum() + 1e-20))
+
+
+def extend_band(x: np.ndarray, level_db: float, fs: int, cutoff_hz: float = 3800.0) -> np.ndarray:
+    """Harmonics above ``cutoff_hz`` made from the signal itself (full-wave rectification doubles and mixes every
+    component, as in classic bandwidth extension), mixed in ``level_db`` below it: an 8 kHz recording's
+    cry gets a plausible upper band, a full-band sound a little more of one."""
+    hf = highpass(np.abs(x) - np.mean(np.abs(x)), cutoff_hz, fs, order=8)
+    return (x + hf * np.sqrt(power(x) / power(hf) * 10 ** (level_db / 10))).astype(np.float32)
+
+
 def tilt_eq(x: np.ndarray, db_per_octave: float, fs: int) -> np.ndarray:
     """Spectral tilt around 1 kHz: a bright or a dull microphone."""
     spec = np.fft.rfft(x)
@@ -126,6 +140,9 @@ class Augmenter:
     p_reverb: float = 0.5
     p_mic: float = 0.8
     p_8k: float = 0.3
+    p_extend: float = 0.0  # bandwidth extension of the source (screening: reports/screening.md, extend50)
+    extend_db: tuple[float, float] = (-30.0, -12.0)
+    extend_only_band_limited: bool = False  # ...only of sources with (almost) nothing above 4 kHz, of any class
     gain_db: tuple[float, float] = (-20.0, 6.0)  # around peak_ref: peaks from -26 dBFS to full scale
     peak_ref: float = 0.5  # -6 dBFS: a close, loud event reaches full scale
     highpass_hz: tuple[float, float] = (100.0, 400.0)
@@ -158,6 +175,10 @@ class Augmenter:
     def __call__(self, x: np.ndarray, signal_power: float | None = None) -> np.ndarray:
         r = self.rng
         x = np.asarray(x, dtype=np.float32)
+        if self.p_extend and r.random() < self.p_extend:  # no draw at 0: the default pool stays as it was
+            level = r.uniform(*self.extend_db)
+            if not self.extend_only_band_limited or upper_band_share(x, self.fs) < 1e-3:
+                x = extend_band(x, level, self.fs)
         ps = signal_power if signal_power is not None else power(x)
         if self.rirs and r.random() < self.p_reverb:
             x = reverberate(x, self.rirs[int(r.integers(len(self.rirs)))])
