@@ -160,7 +160,9 @@ class Augmenter:
                 f"{self.highpass_hz[1]:g} Hz, LP {self.lowpass_hz[0]:g}-{self.lowpass_hz[1]:g} Hz, tilt "
                 f"{self.tilt_db_per_octave[0]:+g}..{self.tilt_db_per_octave[1]:+g} dB/oct, 8 kHz round trip "
                 f"p={self.p_8k}), gain {self.gain_db[0]:+g}..{self.gain_db[1]:+g} dB around a "
-                f"{20 * np.log10(self.peak_ref):.0f} dBFS peak, shift +-{self.max_shift_s} s")
+                f"{20 * np.log10(self.peak_ref):.0f} dBFS peak, shift +-{self.max_shift_s} s"
+                + (f", band extension p={self.p_extend} at {self.extend_db[0]:g}..{self.extend_db[1]:g} dB"
+                   + (" of band-limited sources" if self.extend_only_band_limited else "") if self.p_extend else ""))
 
     def mic(self, x: np.ndarray) -> np.ndarray:
         r = self.rng
