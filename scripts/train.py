@@ -32,6 +32,7 @@ from detector.training.experiment import (  # noqa: E402
 from detector.training.export import git_commit, int8_parity, write_model  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
 from detector.training.yamnet import training_scorer  # noqa: E402
+from detector.training.windows import WindowPool  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -74,6 +75,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--distill-hard-positives", default="",
                     help="with --distill: labels (comma-separated) whose positive windows keep the label itself as target, "
                          "so the teachers move only that label's negatives")
+    ap.add_argument("--extend-p", type=float, default=0.0,
+                    help="bandwidth extension (Augmenter.p_extend): the share of the students' training windows (of "
+                         "the augmented runs' without --distill) given harmonics above 3.8 kHz; the teachers keep the "
+                         "plain pool (0: off; reports/screening.md, distill50-extend50-bl)")
+    ap.add_argument("--extend-band-limited", action="store_true",
+                    help="with --extend-p: extend only windows with (almost) nothing above 4 kHz")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
                     help="false-positive rate on validation negative clips the thresholds allow")
@@ -97,6 +104,11 @@ def fit_config(a: argparse.Namespace, seed: int, variant: str, distill: float = 
                      label_smoothing=a.label_smoothing, pooling=a.pooling, relu_max=a.relu_max,
                      level_shift_db=a.level_shift_db if aug else 0.0, level_shift_p=a.level_shift_p, distill=distill,
                      distill_hard_positives=a.distill_hard_positives if distill else "", pool_teacher_share=a.yamnet_share)
+
+
+def extension(a: argparse.Namespace) -> dict | None:
+    """The Augmenter fields of --extend-p, or None when it is off."""
+    return {"p_extend": a.extend_p, "extend_only_band_limited": a.extend_band_limited} if a.extend_p else None
 
 
 def main(argv=None) -> int:
@@ -132,6 +144,8 @@ def main(argv=None) -> int:
     # subset that never touched its held-out sources.
     scorer = training_scorer(a.cache) if a.yamnet_teacher else None
     pools = build_pools(res, splits["fold5"], a.pool, not a.no_ablation, log, scorer=scorer)
+    if a.extend_p:  # the same windows, some given an upper band: what the students (not the teachers) learn from
+        pools["extended"] = build_pools(res, splits["fold5"], a.pool, False, log, extension(a), scorer)["augmented"]
     for split in splits.values():
         val = validation_set(res, split, seed=123)
         val_clips = val_sets[split.name] = validation_clips(res, split)
@@ -141,13 +155,15 @@ def main(argv=None) -> int:
         held_out = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if split.name == "cross" else set()
         variants = ["augmented"] if (a.no_ablation or split.name != "fold5") else ["augmented", "no-augmentation"]
         for variant in variants:
-            pool = pools[variant].subset(held_out) if held_out else pools[variant]
-            if pool.teacher is not None:  # fitted on this split's own training windows
-                pool = pool.calibrated()
-            fit_run = lambda seed, distill=0.0, teacher=None, bands=None: run(  # noqa: E731
+            def split_pool(name: str) -> WindowPool:
+                pool = pools[name].subset(held_out) if held_out else pools[name]
+                return pool.calibrated() if pool.teacher is not None else pool  # fitted on this split's own windows
+            pool = split_pool(variant)
+            student_pool = split_pool("extended") if a.extend_p and variant == "augmented" else pool
+            fit_run = lambda seed, distill=0.0, teacher=None, bands=None, pool=pool: run(  # noqa: E731
                 pool, split, testsets[split.name], val, val_clips, fit_config(a, seed, variant, distill, bands),
                 a.max_fpr, log, lift, teacher)
-            runs = [fit_run(seed) for seed in range(a.seeds)]
+            runs = [fit_run(seed, pool=student_pool if not a.distill else pool) for seed in range(a.seeds)]
             if a.distill and variant == "augmented":  # the seeds teach; the students are the recipe
                 for r in runs:
                     r.variant = "teacher"
@@ -156,10 +172,10 @@ def main(argv=None) -> int:
                         runs.append(fit_run(seed, bands=a.teacher_bands))
                         runs[-1].variant = "teacher-bands"
                 teacher = partial(predict_windows, ensemble_model([r.model for r in runs]))
-                runs += [fit_run(seed, a.distill, teacher) for seed in range(a.seeds)]
+                runs += [fit_run(seed, a.distill, teacher, pool=student_pool) for seed in range(a.seeds)]
             results += runs
 
-    aug_note = train_augmenter(res, splits["fold5"]).describe()
+    aug_note = train_augmenter(res, splits["fold5"], **(extension(a) or {})).describe()
     rep = representative_windows(res, splits["fold5"], 8 if a.smoke else 100)
     ts = testsets["fold5"]
     # Every fold-5 seed is converted and checked, so int8 parity is a mean and spread like the rest.
@@ -260,6 +276,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          + (f" --distill {a.distill:g}" if a.distill else "") + (f" --teacher-bands {a.teacher_bands}" if a.teacher_bands else "")
          + (f" --yamnet-teacher --yamnet-share {a.yamnet_share:g}" if a.yamnet_teacher else "")
          + (f" --distill-hard-positives {a.distill_hard_positives}" if a.distill_hard_positives else "")
+         + (f" --extend-p {a.extend_p:g}" + (" --extend-band-limited" if a.extend_band_limited else "") if a.extend_p else "")
          + (f" --bands {a.bands}" if a.bands else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table)"
@@ -270,6 +287,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
             + (f" ({a.yamnet_share:g} of it YAMNet's score of the window's audio, calibrated on the split's training "
                "windows: `WindowPool.calibrated`)" if a.yamnet_teacher else "")
             + (f"; positive windows of {a.distill_hard_positives} keep their label as target" if a.distill_hard_positives else "")
+            + (f"; the students' windows (not the teachers') get the band extension with p = {a.extend_p:g}" if a.extend_p else "")
             + ". The students are the `augmented` rows "
             "everywhere below, and one of them ships; the `teacher` rows are the same recipe undistilled, what "
             "the no-augmentation ablation compares with.", ""] if a.distill else []),
