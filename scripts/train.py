@@ -75,11 +75,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--distill-hard-positives", default="",
                     help="with --distill: labels (comma-separated) whose positive windows keep the label itself as target, "
                          "so the teachers move only that label's negatives")
-    ap.add_argument("--extend-p", type=float, default=0.0,
+    ap.add_argument("--extend-p", type=float, default=0.25,
                     help="bandwidth extension (Augmenter.p_extend): the share of the students' training windows (of "
                          "the augmented runs' without --distill) given harmonics above 3.8 kHz; the teachers keep the "
-                         "plain pool (0: off; reports/screening.md, distill50-extend50-bl)")
-    ap.add_argument("--extend-band-limited", action="store_true",
+                         "plain pool (0: off; reports/screening.md, distill50-extend25-bl)")
+    ap.add_argument("--extend-band-limited", action=argparse.BooleanOptionalAction, default=True,
                     help="with --extend-p: extend only windows with (almost) nothing above 4 kHz")
     ap.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs (0: off, keep the last)")
     ap.add_argument("--max-fpr", type=float, default=0.02,
@@ -276,7 +276,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
          + (f" --distill {a.distill:g}" if a.distill else "") + (f" --teacher-bands {a.teacher_bands}" if a.teacher_bands else "")
          + (f" --yamnet-teacher --yamnet-share {a.yamnet_share:g}" if a.yamnet_teacher else "")
          + (f" --distill-hard-positives {a.distill_hard_positives}" if a.distill_hard_positives else "")
-         + (f" --extend-p {a.extend_p:g}" + (" --extend-band-limited" if a.extend_band_limited else "") if a.extend_p else "")
+         + (f" --extend-p {a.extend_p:g}" + ("" if a.extend_band_limited else " --no-extend-band-limited") if a.extend_p else "")
          + (f" --bands {a.bands}" if a.bands else "") + (" --cmn" if a.cmn else "") + "`", "",
          f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.", "",
          *([f"Distilled: on each split the {a.seeds} seeds trained first (`teacher` in the runs table)"

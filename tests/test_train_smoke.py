@@ -37,6 +37,8 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     assert sc["training"]["extra_noise_dirs"] == [str(noise_dir)]
     assert sc["training"]["smoke"] is True
     assert sc["training"]["distill"] == {"weight": 0.5, "teachers": 1}
+    # The shipped recipe's band extension, on the students' windows only.
+    assert "band extension p=0.25 at -30..-12 dB of band-limited sources" in sc["training"]["augmentation"]
     assert sc["input"]["rescale"] == [0.05, 2.5]  # applied by the Classifier, not by int8 ops
     assert out.with_suffix(".tflite").stat().st_size > 1000
     report = (out.parent / "report" / "training.md").read_text()
