@@ -46,6 +46,7 @@ class FitConfig:
     distill: float = 0.0  # with a teacher: the weight of its scores in each training target (0: labels only)
     distill_hard_positives: str = ""  # labels (comma-separated) whose positive windows keep the label itself as target
     pool_teacher_share: float = 0.5  # with a teacher model and a pool with teacher scores: the pool's share of the teaching
+    pool_teacher_labels: str = ""  # ...for these labels only (comma-separated; "": all); the others, the model alone
     remix_p: float = 0.0  # the share of each epoch's windows with a pool negative or noise window laid under them
     remix_min_snr_db: float = -5.0  # ... at an SNR drawn from here
     remix_max_snr_db: float = 20.0  # ... to here
@@ -167,6 +168,15 @@ def distill_targets(labels: np.ndarray, teacher: np.ndarray, weight: float, hard
     return y
 
 
+def pool_teacher_share(cfg: FitConfig) -> np.ndarray:
+    """Per label, the pool's share of the teaching when both a teacher model and the pool's scores teach:
+    ``cfg.pool_teacher_share`` for the labels in ``cfg.pool_teacher_labels`` (all when empty), else 0."""
+    pooled = [lab for lab in cfg.pool_teacher_labels.split(",") if lab]
+    if unknown := set(pooled) - set(LABELS):
+        raise ValueError(f"FitConfig.pool_teacher_labels: unknown labels {sorted(unknown)}, expected some of {LABELS}")
+    return np.array([cfg.pool_teacher_share if not pooled or lab in pooled else 0.0 for lab in LABELS], np.float32)
+
+
 def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> keras.Model:
     """Each epoch draws a class-balanced set from the pool; early stopping on validation loss.
@@ -183,6 +193,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     hard = [lab for lab in cfg.distill_hard_positives.split(",") if lab]
     if unknown := set(hard) - set(LABELS):
         raise ValueError(f"FitConfig.distill_hard_positives: unknown labels {sorted(unknown)}, expected some of {LABELS}")
+    share = pool_teacher_share(cfg)
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     frames, mels = pool.feats.shape[-2:]
@@ -223,7 +234,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
             x = lift(x)
         if cfg.distill:  # a teacher model hears the very windows the student does; the pool's scores, their audio
             if teacher is not None and taught is not None:
-                taught = (1 - cfg.pool_teacher_share) * teacher(x) + cfg.pool_teacher_share * taught
+                taught = (1 - share) * teacher(x) + share * taught
             y = distill_targets(y, teacher(x) if taught is None else taught, cfg.distill, hard)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         model.optimizer.learning_rate.assign(lr)
