@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     # subset that never touched its held-out sources.
     scorer = training_scorer(a.cache) if a.yamnet_teacher else None
     pools = build_pools(res, splits["fold5"], a.pool, not a.no_ablation, log, scorer=scorer)
-    if a.extend_p:  # the same windows, some given an upper band: what the students (not the teachers) learn from
+    if a.extend_p:  # a pool of its own (same seed) with the upper band on some windows: the students' (not the teachers')
         pools["extended"] = build_pools(res, splits["fold5"], a.pool, False, log, extension(a), scorer)["augmented"]
     for split in splits.values():
         val = validation_set(res, split, seed=123)
