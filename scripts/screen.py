@@ -276,10 +276,8 @@ def main(argv=None) -> int:
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
         held |= {c.path for c in corpus.clips if c.fold in a.train_without_fold and c.label in ("bark", "cry", "negative")}
         models = []
+        train_pool = pools[name].for_training(held)
         for seed in range(a.first_seed, a.seeds):
-            train_pool = pools[name].subset(held) if held else pools[name]
-            if a.yamnet_teacher:  # fitted on the split's own training windows: the held-out sources play no part
-                train_pool = train_pool.calibrated()
             r = run(train_pool, split, ts, val, val_clips, fit_config(a.config, seed), MAX_FPR, log, lift, teachers.get(name))
             models.append(r.model)
             if a.save_models:

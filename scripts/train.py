@@ -32,7 +32,6 @@ from detector.training.experiment import (  # noqa: E402
 from detector.training.export import git_commit, int8_parity, write_model  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
 from detector.training.yamnet import training_scorer  # noqa: E402
-from detector.training.windows import WindowPool  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -155,11 +154,8 @@ def main(argv=None) -> int:
         held_out = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if split.name == "cross" else set()
         variants = ["augmented"] if (a.no_ablation or split.name != "fold5") else ["augmented", "no-augmentation"]
         for variant in variants:
-            def split_pool(name: str) -> WindowPool:
-                pool = pools[name].subset(held_out) if held_out else pools[name]
-                return pool.calibrated() if pool.teacher is not None else pool  # fitted on this split's own windows
-            pool = split_pool(variant)
-            student_pool = split_pool("extended") if a.extend_p and variant == "augmented" else pool
+            pool = pools[variant].for_training(held_out)
+            student_pool = pools["extended"].for_training(held_out) if a.extend_p and variant == "augmented" else pool
             fit_run = lambda seed, distill=0.0, teacher=None, bands=None, pool=pool: run(  # noqa: E731
                 pool, split, testsets[split.name], val, val_clips, fit_config(a, seed, variant, distill, bands),
                 a.max_fpr, log, lift, teacher)

@@ -70,6 +70,11 @@ def test_a_pool_built_with_a_scorer_keeps_the_same_windows_and_its_scores_of_the
     assert np.corrcoef(level, taught.teacher[:, 0].astype(np.float32))[0, 1] > 0.9
     x, y, t = taught.epoch(4, np.random.default_rng(0))
     assert t.shape == y.shape and taught.subset({clips[0].path}).teacher.shape[0] < taught.teacher.shape[0]
+    # What a split trains on: the held-out clip's windows gone, the teacher calibrated on the rest.
+    split = taught.for_training({clips[0].path})
+    rest = taught.subset({clips[0].path})
+    assert all(clips[0].path not in u for u in split.used) and len(split.used) == len(rest.used)
+    assert np.array_equal(split.teacher, rest.calibrated().teacher) and plain.for_training(set()) is plain
 
 
 def test_platt_maps_a_shy_teachers_scores_to_how_often_the_label_is_on():

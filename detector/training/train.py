@@ -168,12 +168,18 @@ def distill_targets(labels: np.ndarray, teacher: np.ndarray, weight: float, hard
     return y
 
 
+def label_list(cfg: FitConfig, name: str) -> list[str]:
+    """The labels of the comma-separated FitConfig field ``name``; an unknown one is an error naming the field."""
+    labels = [lab for lab in getattr(cfg, name).split(",") if lab]
+    if unknown := set(labels) - set(LABELS):
+        raise ValueError(f"FitConfig.{name}: unknown labels {sorted(unknown)}, expected some of {LABELS}")
+    return labels
+
+
 def pool_teacher_share(cfg: FitConfig) -> np.ndarray:
     """Per label, the pool's share of the teaching when both a teacher model and the pool's scores teach:
     ``cfg.pool_teacher_share`` for the labels in ``cfg.pool_teacher_labels`` (all when empty), else 0."""
-    pooled = [lab for lab in cfg.pool_teacher_labels.split(",") if lab]
-    if unknown := set(pooled) - set(LABELS):
-        raise ValueError(f"FitConfig.pool_teacher_labels: unknown labels {sorted(unknown)}, expected some of {LABELS}")
+    pooled = label_list(cfg, "pool_teacher_labels")
     return np.array([cfg.pool_teacher_share if not pooled or lab in pooled else 0.0 for lab in LABELS], np.float32)
 
 
@@ -190,9 +196,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     if cfg.distill and teacher is None and pool.teacher is None:  # else it would silently train on labels alone
         raise ValueError(f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers or --yamnet-teacher, "
                          "train.py --distill)")
-    hard = [lab for lab in cfg.distill_hard_positives.split(",") if lab]
-    if unknown := set(hard) - set(LABELS):
-        raise ValueError(f"FitConfig.distill_hard_positives: unknown labels {sorted(unknown)}, expected some of {LABELS}")
+    hard = label_list(cfg, "distill_hard_positives")
     share = pool_teacher_share(cfg)
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

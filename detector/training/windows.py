@@ -219,6 +219,12 @@ class WindowPool:
         cal = np.stack([platt_apply(t[:, j], *platt(t[:, j], self.targets[:, j])) for j in range(t.shape[1])], axis=1)
         return replace(self, teacher=cal.astype(np.float16))
 
+    def for_training(self, exclude: set[str]) -> "WindowPool":
+        """What a split trains on: this pool without the windows of ``exclude``'s clips, its teacher's scores (if
+        any) calibrated on the windows that remain, so the held-out sources play no part in either."""
+        pool = self.subset(exclude) if exclude else self
+        return pool.calibrated() if pool.teacher is not None else pool
+
     def epoch(self, per_group: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """One epoch's class-balanced draw: features, targets, and the teacher's scores if the pool has them."""
         idx = np.concatenate([rng.choice(np.flatnonzero(self.groups == g), per_group,
