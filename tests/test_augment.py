@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("scipy")
 from detector.audiofile import read_audio  # noqa: E402
 from detector.training.augment import (  # noqa: E402
-    MIC_FLOOR_DBFS, Augmenter, extend_band, fit_length, lowpass, mask_bands, mic_floor_features, mix_at_snr, power, resample_round_trip,
+    MIC_FLOOR_DBFS, Augmenter, change_pitch, extend_band, fit_length, lowpass, mask_bands, mic_floor_features, mix_at_snr, power, resample_round_trip,
     reverberate, shift_level, simulate_rooms,
 )
 
@@ -164,3 +164,27 @@ def test_bandwidth_extension_fills_the_empty_upper_band_at_the_requested_level(d
     assert abs(added - level_db) < 0.5  # what was asked for
     assert band_power(out - cry, 3500, 8000) > 0.9 * band_power(out - cry, 0, 8000)  # and above the cut-off (its skirt)
     assert abs(10 * np.log10(band_power(out, 0, 3500) / band_power(cry, 0, 3500))) < 0.2  # the band below is kept
+
+
+def spectral_centroid(x: np.ndarray) -> float:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    return float((np.fft.rfftfreq(x.size, 1 / FS) * spec).sum() / spec.sum())
+
+
+@pytest.mark.parametrize("semitones", [-2.0, -0.7, 1.0, 2.0])
+def test_varispeed_moves_the_spectrum_by_the_requested_interval_and_keeps_the_length(bark, semitones):
+    # The bark's loudest second, band-limited so that a rise of 2 semitones keeps it below Nyquist.
+    start = int(np.argmax(np.convolve(bark**2, np.ones(FS), "valid")[:: FS // 10])) * (FS // 10)
+    x = lowpass(bark[start : start + FS], 5000.0, FS)
+    y = change_pitch(x, semitones, FS)
+    assert y.size == x.size
+    ratio = spectral_centroid(y) / spectral_centroid(x)
+    # Every frequency scales by 2^(s/12), so the centroid does too (edges cut or padded move it a little).
+    assert abs(12 * np.log2(ratio) - semitones) < 0.15
+
+
+def test_varispeed_off_draws_nothing(bark):
+    # p_pitch=0 must leave every pool built before it bit-identical.
+    a = Augmenter([], [], rng=np.random.default_rng(3))(bark)
+    b = Augmenter([], [], rng=np.random.default_rng(3), p_pitch=0.0, pitch_semitones=3.0)(bark)
+    assert np.array_equal(a, b)

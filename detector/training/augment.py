@@ -7,6 +7,7 @@ limit, reverberation, a noise floor) can become a cue for one label.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +94,18 @@ def tilt_eq(x: np.ndarray, db_per_octave: float, fs: int) -> np.ndarray:
     return np.fft.irfft(spec, n=x.size).astype(np.float32)
 
 
+def change_pitch(x: np.ndarray, semitones: float, fs: int) -> np.ndarray:
+    """Played faster or slower by ``semitones`` (varispeed: pitch and tempo together, as a smaller or a
+    bigger dog, or another baby, would sound), cut or zero-padded around the middle to the same length."""
+    up, down = Fraction(2 ** (-semitones / 12)).limit_denominator(64).as_integer_ratio()
+    y = ss.resample_poly(x, up, down).astype(np.float32)
+    if y.size >= x.size:
+        off = (y.size - x.size) // 2
+        return y[off : off + x.size]
+    pad = x.size - y.size
+    return np.pad(y, (pad // 2, pad - pad // 2))
+
+
 def resample_round_trip(x: np.ndarray, fs: int, low_fs: int = 8000) -> np.ndarray:
     """Down to ``low_fs`` and back: a phone, a cheap USB mic, or a Donate-a-Cry upload."""
     y = ss.resample_poly(ss.resample_poly(x, low_fs, fs), fs, low_fs)
@@ -143,6 +156,8 @@ class Augmenter:
     p_extend: float = 0.0  # bandwidth extension of the source (screening: reports/screening.md, extend50)
     extend_db: tuple[float, float] = (-30.0, -12.0)
     extend_only_band_limited: bool = False  # ...only of sources with (almost) nothing above 4 kHz, of any class
+    p_pitch: float = 0.0  # varispeed of the source (screening: reports/screening.md, "pitch")
+    pitch_semitones: float = 2.0  # ...by up to this many semitones either way
     gain_db: tuple[float, float] = (-20.0, 6.0)  # around peak_ref: peaks from -26 dBFS to full scale
     peak_ref: float = 0.5  # -6 dBFS: a close, loud event reaches full scale
     highpass_hz: tuple[float, float] = (100.0, 400.0)
@@ -162,7 +177,8 @@ class Augmenter:
                 f"p={self.p_8k}), gain {self.gain_db[0]:+g}..{self.gain_db[1]:+g} dB around a "
                 f"{20 * np.log10(self.peak_ref):.0f} dBFS peak, shift +-{self.max_shift_s} s"
                 + (f", band extension p={self.p_extend} at {self.extend_db[0]:g}..{self.extend_db[1]:g} dB"
-                   + (" of band-limited sources" if self.extend_only_band_limited else "") if self.p_extend else ""))
+                   + (" of band-limited sources" if self.extend_only_band_limited else "") if self.p_extend else "")
+                + (f", varispeed p={self.p_pitch} by up to +-{self.pitch_semitones:g} semitones" if self.p_pitch else ""))
 
     def mic(self, x: np.ndarray) -> np.ndarray:
         r = self.rng
@@ -181,6 +197,8 @@ class Augmenter:
             level = r.uniform(*self.extend_db)
             if not self.extend_only_band_limited or upper_band_share(x, self.fs) < 1e-3:
                 x = extend_band(x, level, self.fs)
+        if self.p_pitch and r.random() < self.p_pitch:  # likewise no draw at 0
+            x = change_pitch(x, r.uniform(-self.pitch_semitones, self.pitch_semitones), self.fs)
         ps = signal_power if signal_power is not None else power(x)
         if self.rirs and r.random() < self.p_reverb:
             x = reverberate(x, self.rirs[int(r.integers(len(self.rirs)))])
