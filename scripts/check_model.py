@@ -12,7 +12,8 @@ more rows are far-away events: each clean clip turned down until its loudest sec
 over a -80 dBFS microphone floor (`LEVEL_CONDITIONS`). Then the issue's floors against these numbers,
 the sidecar's int8 parity and size, and the seeds of the training report's runs.json (--runs). Last, where
 the misses come from: each positive's contrast (its loudest 100 ms over its median, `contrast_db`), the
-AUC with and without the positives whose event hardly stands out of their own recording, and every missed one.
+AUC with and without the positives whose event hardly stands out of their own recording, and every missed one;
+and the recordings whose clips lose the most of each clean AUC.
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ def main(argv=None) -> int:
     L += report.contrast_table(ts.clips, scores, clf.thresholds, contrast)
     L += ["", "Positives missed on clean audio at the sidecar thresholds:", ""]
     L += report.missed_table(ts.clips, scores["clean"], clf.thresholds, contrast)
+    L += ["", "## Where the clean AUC is lost", "",
+          "Each (positive, negative) pair of clips that the model ranks the wrong way costs the AUC one pair in "
+          "all of them. The recordings (a clip's source recording, as the intervals above resample them) whose "
+          "clips lose the most pairs, on each side, with the AUC the test would give without that recording's "
+          "clips. A few recordings holding most of the lost pairs say that the shortfall is theirs.", ""]
+    for lab in LABELS:
+        L += report.auc_loss_table(ts.clips, scores["clean"], lab) + [""]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))

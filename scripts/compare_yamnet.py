@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from detector.training import report  # noqa: E402
 from detector.training.data import LABELS  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
 from detector.training.experiment import load_fold5_check, make_splits  # noqa: E402
@@ -78,7 +79,8 @@ def main(argv=None) -> int:
     fitted = fitted_thresholds(yam, res, split, a.cache)
 
     ts = res.test_set(split.test, conditions)
-    ours = summarize(ts.clips, ts.score(clf.score_windows), clf.thresholds)
+    ours_scores = ts.score(clf.score_windows)
+    ours = summarize(ts.clips, ours_scores, clf.thresholds)
     theirs = clip_scores(yam, res, split.test, conditions, 7, a.cache)
     at = {"Frigate's 0.8": {lab: FRIGATE_THRESHOLD for lab in LABELS}, "barkcry's rule": fitted}
     yam_m = {k: summarize(ts.clips, theirs, t) for k, t in at.items()}
@@ -139,7 +141,24 @@ def main(argv=None) -> int:
         L += ["", f"## False positives per negative source, clean: {lab}", "",
               "| source | clips | barkcry | " + " | ".join(f"YAMNet at {k}" for k in yam_m) + " |", "|---|---:|---:|---:|---:|"]
         L += fp_by_source_rows(lab, ours, list(yam_m.values()))
-    L += ["", "## CPU", "",
+    L += ["", "## Where each model loses its clean fold-5 bark AUC", "",
+          "The bark recordings and negative recordings whose clips lose the most (bark, negative) pairs, as in "
+          "`reports/bark_cry/check.md` (`report.auc_loss_table`). YAMNet's clip score is its best window.", ""]
+    for name, s in (("barkcry", ours_scores["clean"]), ("YAMNet", theirs["clean"])):
+        first, *rest = report.auc_loss_table(ts.clips, s, "bark")
+        L += [f"**{name}**, {first}", *rest, ""]
+    L += ["What YAMNet hears in the barks each model ranks lowest (its three highest AudioSet classes in any "
+          "window of the clean clip; the scores are each model's clip scores):", "",
+          "| clip | barkcry | YAMNet | YAMNet's top classes |", "|---|---:|---:|---|"]
+    barks = [i for i, c in enumerate(ts.clips) if c.label == "bark"]
+    j = LABELS.index("bark")
+    lowest = sorted(barks, key=lambda i: ours_scores["clean"][i, j])[:4]
+    lowest += [i for i in sorted(barks, key=lambda i: theirs["clean"][i, j])[:4] if i not in lowest]
+    for i in lowest:
+        heard = ", ".join(f"{n} {v:.2f}" for n, v in yam.top_classes(res.corpus.audio[ts.clips[i].path]))
+        L.append(f"| {ts.clips[i].path} | {ours_scores['clean'][i, j]:.3f} | {theirs['clean'][i, j]:.3f} | {heard} |")
+    L.append("")
+    L += ["## CPU", "",
           f"CPU time per second of audio, one thread, best of 3, on the same {audio_s:.0f} s of test audio, in this "
           "process. barkcry: its log-mel frontend and int8 model (ai-edge-litert); YAMNet: its frontend (numpy) and "
           "float network (onnxruntime).", "",

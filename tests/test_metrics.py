@@ -56,3 +56,33 @@ def test_recordings_of_the_corpus_stay_in_one_fold(data_root):
     assert all(len(f) == 1 for f in folds.values())
     bark5 = [c for c in clips if c.label == "bark" and c.fold == 5]
     assert len({c.recording for c in bark5}) < len(bark5)  # UrbanSound8K slices share their recording
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 4), st.integers(0, 3)), min_size=2, max_size=40))
+def test_lost_pairs_add_up_to_one_minus_the_auc_and_dropping_a_recording_is_rescoring_without_it(rows):
+    """The AUC-loss table's two numbers: lost pairs per clip sum to (1 - AUC) * pairs, ties included; and its
+    'AUC without it' is the AUC of the test without that recording's clips."""
+    from detector.training.data import Clip
+    from detector.training.report import auc_loss_table, misranked_pairs
+
+    y = np.array([r[0] for r in rows])
+    s = np.array([r[1] for r in rows], dtype=float)
+    if y.all() or not y.any():
+        return
+    lost_pos, lost_neg = misranked_pairs(s[y], s[~y])
+    pairs = y.sum() * (~y).sum()
+    assert lost_pos.sum() == lost_neg.sum()
+    assert abs(1 - lost_pos.sum() / pairs - roc_auc(y, s)) < 1e-12
+    if lost_pos.sum() == 0:
+        return
+    # UrbanSound8K-style names: clips of one recording share the id before the first dash.
+    clips = [Clip(f"{'bark' if r[0] else 'negative'}/us8k/{r[2] + 10 * r[0]}-3-0-{i}.flac",
+                  "bark" if r[0] else "negative", "us8k", "", 5, 1.0) for i, r in enumerate(rows)]
+    clean = np.stack([s, np.zeros_like(s)], axis=1)
+    table = auc_loss_table(clips, clean, "bark", top=len(rows))
+    for line in table[4:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        keep = np.array([c.recording != cells[1] for c in clips])
+        expected = roc_auc(y[keep], s[keep])
+        assert cells[-1] == "n/a" if expected != expected else abs(float(cells[-1]) - expected) < 1e-3

@@ -76,6 +76,39 @@ def contrast_table(clips, scores: dict[str, np.ndarray], thresholds: dict[str, f
     return lines
 
 
+def misranked_pairs(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For scores of positives ``pos`` and negatives ``neg``: per positive and per negative, the pairs it
+    loses (the negative scores higher; a tie counts half). 1 - AUC is their sum over len(pos) * len(neg)."""
+    lost = (neg[None, :] > pos[:, None]) + 0.5 * (neg[None, :] == pos[:, None])
+    return lost.sum(axis=1), lost.sum(axis=0)
+
+
+def auc_loss_table(clips, clean: np.ndarray, label: str, top: int = 6) -> list[str]:
+    """Where ``label``'s clean AUC is lost: the recordings, positive and negative, whose clips lose the most
+    (positive, negative) pairs, each with its share of all lost pairs and the AUC without its clips."""
+    j = LABELS.index(label)
+    pos = [i for i, c in enumerate(clips) if c.label == label]
+    neg = [i for i, c in enumerate(clips) if c.label not in LABELS]
+    lost_pos, lost_neg = misranked_pairs(clean[pos, j], clean[neg, j])
+    total, pairs = lost_pos.sum(), len(pos) * len(neg)
+    lines = [f"{label}: clean AUC {1 - total / pairs:.3f}, {total:g} of {pairs} (positive, negative) pairs ranked "
+             "the wrong way.", "",
+             "| side | recording | clips | top score | lost pairs | share | AUC without it |", "|---|---|---:|---:|---:|---:|---:|"]
+    for side, idx, lost in (("positive", pos, lost_pos), ("negative", neg, lost_neg)):
+        by_rec: dict[str, list[int]] = {}
+        for k, i in enumerate(idx):
+            by_rec.setdefault(clips[i].recording, []).append(k)
+        ranked = sorted(by_rec.items(), key=lambda kv: -lost[kv[1]].sum())[:top]
+        for rec, ks in ranked:
+            gone = lost[ks].sum()
+            # Removing a recording removes its lost pairs and its pairs; the rest rank as they did.
+            n_pos, n_neg = (len(pos) - len(ks), len(neg)) if side == "positive" else (len(pos), len(neg) - len(ks))
+            top_score = clean[[idx[k] for k in ks], j].max()
+            without = f"{1 - (total - gone) / (n_pos * n_neg):.3f}" if n_pos * n_neg else "n/a"
+            lines.append(f"| {side} | {rec} | {len(ks)} | {top_score:.3f} | {gone:g} | {gone / total:.0%} | {without} |")
+    return lines
+
+
 def missed_table(clips, clean: np.ndarray, thresholds: dict[str, float], contrast: np.ndarray) -> list[str]:
     """The positives a clean test misses at the threshold, lowest score first, with their contrast."""
     lines = ["| label | clean score | contrast (dB) | source | clip |", "|---|---:|---:|---|---|"]

