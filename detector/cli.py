@@ -38,10 +38,14 @@ def cmd_scan(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .scan import evaluate
+    from .scan import ManifestError, evaluate
 
     cfg = _load_config(args)
-    res = evaluate(cfg, _classifier(cfg), Path(args.manifest), Path(args.root) if args.root else None, Path(args.out))
+    try:
+        res = evaluate(cfg, _classifier(cfg), Path(args.manifest), Path(args.root) if args.root else None, Path(args.out))
+    except ManifestError as e:
+        print(f"detector evaluate: {e}", file=sys.stderr)
+        return 2
     for lab, m in res["labels"].items():
         print(f"{lab}: AUC {m['auc']:.3f}  recall {m['recall']:.3f}  FP rate {m['fpr']:.3f} "
               f"at threshold {m['threshold']:.3f} ({m['positives']} positives, {m['negatives']} negatives)")

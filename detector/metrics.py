@@ -28,6 +28,14 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.trapezoid(tpr, fpr))
 
 
+def misranked_pairs(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For scores of positives ``pos`` and negatives ``neg``: per positive and per negative, the pairs it
+    loses (the negative scores higher; a tie counts half). 1 - AUC is their sum over len(pos) * len(neg)."""
+    pos, neg = np.asarray(pos, dtype=float), np.asarray(neg, dtype=float)
+    lost = (neg[None, :] > pos[:, None]) + 0.5 * (neg[None, :] == pos[:, None])
+    return lost.sum(axis=1), lost.sum(axis=0)
+
+
 def rate_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[float, float]:
     """(recall on positives, false-positive rate on negatives) at ``score >= threshold``."""
     labels = np.asarray(labels, dtype=bool)

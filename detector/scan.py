@@ -15,7 +15,7 @@ from .audio import FileSource
 from .audiofile import AudioFileError
 from .config import Config
 from .decision import Decider
-from .metrics import auc_interval, rate_at, roc_auc, roc_curve
+from .metrics import auc_interval, misranked_pairs, rate_at, roc_auc, roc_curve
 from .model import Classifier
 from .pipeline import Pipeline, Window
 from .sinks import Sink
@@ -88,6 +88,10 @@ def scan(cfg: Config, clf: Classifier, files: list[str], scores: bool, out: Text
     return 1 if failed else 0
 
 
+class ManifestError(Exception):
+    """A manifest that cannot be read or lacks a needed column."""
+
+
 def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, out_dir: Path,
              err: TextIO = sys.stderr) -> dict:
     """Clip score = max over windows; per-label AUC, recall and FP rate at the sidecar thresholds.
@@ -95,8 +99,15 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
     Each AUC gets a 95 % bootstrap interval. An optional ``recording`` column names the recording a clip
     was cut from, so the bootstrap resamples recordings, not clips; without it each clip is its own."""
     root = root or manifest.parent
-    with open(manifest, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(manifest, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ManifestError(f"cannot read manifest {manifest}: {e}") from e
+    missing = {"path", "label", "source"} - set(rows[0] if rows else {})
+    if missing:
+        raise ManifestError(f"manifest {manifest} lacks the column(s) {', '.join(sorted(missing))}: expected a CSV "
+                            "with at least path, label and source (as shared/data/manifest.csv)")
     labels = clf.labels
     clips, scores, skipped = [], [], []
     for r in rows:
@@ -112,15 +123,16 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
         scores.append([max(w.scores[lab] for w in sink.windows) for lab in labels])
     s = np.asarray(scores).reshape(-1, len(labels))
     recordings = np.array([c.get("recording") or c["path"] for c in clips])
-    result = {"clips": len(clips), "skipped": skipped, "labels": {}, "by_source": {}}
+    result = {"clips": len(clips), "skipped": skipped, "labels": {}, "by_source": {}, "costliest": {}}
     for j, lab in enumerate(labels):
-        pos = np.array([c["label"] == lab for c in clips])
-        keep = pos | np.array([c["label"] not in labels for c in clips])
+        pos = np.array([c["label"] == lab for c in clips], dtype=bool)
+        keep = pos | np.array([c["label"] not in labels for c in clips], dtype=bool)
         rec, fpr = rate_at(pos[keep], s[keep, j], clf.thresholds[lab])
         result["labels"][lab] = {"auc": roc_auc(pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
                                  "auc_ci95": auc_interval(pos[keep], s[keep, j], recordings[keep]),
                                  "threshold": clf.thresholds[lab], "positives": int(pos.sum()),
                                  "negatives": int((keep & ~pos).sum())}
+        result["costliest"][lab] = costliest_clips(clips, s[:, j], pos, keep & ~pos)
     for src in sorted({(c["label"], c["source"]) for c in clips}):
         idx = [i for i, c in enumerate(clips) if (c["label"], c["source"]) == src]
         result["by_source"][f"{src[0]}/{src[1]}"] = {"n": len(idx)} | {
@@ -130,6 +142,22 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
     _write_report(result, manifest, out_dir / "evaluation.md", plot)
     (out_dir / "evaluation.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def costliest_clips(clips: list[dict], s: np.ndarray, pos: np.ndarray, neg: np.ndarray, top: int = 5) -> list[dict]:
+    """The positives and the negatives that cost the AUC the most: each one's share of the (positive, negative)
+    pairs ranked the wrong way. What to listen to first when a model does badly on your recordings."""
+    if not pos.any() or not neg.any():
+        return []
+    lost_pos, lost_neg = misranked_pairs(s[pos], s[neg])
+    total = lost_pos.sum()
+    if not total:
+        return []
+    rows = [(lost, i) for lost, i in zip(lost_pos, np.flatnonzero(pos))] + \
+           [(lost, i) for lost, i in zip(lost_neg, np.flatnonzero(neg))]
+    rows = sorted((r for r in rows if r[0] > 0), key=lambda r: -r[0])[: 2 * top]
+    return [{"path": clips[i]["path"], "label": clips[i]["label"], "score": float(s[i]), "share": float(lost / total)}
+            for lost, i in rows]
 
 
 def _plot_roc(clips, s, labels, path: Path) -> bool:
@@ -142,15 +170,16 @@ def _plot_roc(clips, s, labels, path: Path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(5, 4.2))
     for j, lab in enumerate(labels):
-        pos = np.array([c["label"] == lab for c in clips])
-        keep = pos | np.array([c["label"] not in labels for c in clips])
+        pos = np.array([c["label"] == lab for c in clips], dtype=bool)
+        keep = pos | np.array([c["label"] not in labels for c in clips], dtype=bool)
         if pos.any() and (keep & ~pos).any():
             fpr, tpr, _ = roc_curve(pos[keep], s[keep, j])
             ax.plot(fpr, tpr, label=lab)
     ax.set_xlabel("false-positive rate")
     ax.set_ylabel("recall")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:  # none when no label has both positives and negatives
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -175,6 +204,12 @@ def _write_report(result: dict, manifest: Path, path: Path, plot: bool) -> None:
           "| label/source | clips | " + " | ".join(labels) + " |", "|---|---:|" + "---:|" * len(labels)]
     for src, m in result["by_source"].items():
         L.append(f"| {src} | {m['n']} | " + " | ".join(f"{m[lab]:.3f}" for lab in labels) + " |")
+    for lab, rows in result["costliest"].items():
+        L += ["", f"Clips that cost the {lab} AUC the most (share of the pairs ranked the wrong way): a positive "
+              "scored below negatives, or a negative above positives. Listen to these first.", "",
+              "| clip | label | score | share |", "|---|---|---:|---:|"]
+        L += [f"| {r['path']} | {r['label']} | {r['score']:.3f} | {r['share']:.0%} |" for r in rows] or \
+             ["| (none: every positive scored above every negative) | | | |"]
     if plot:
         L += ["", "![ROC](roc.png)"]
     if result["skipped"]:

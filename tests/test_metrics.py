@@ -64,7 +64,8 @@ def test_lost_pairs_add_up_to_one_minus_the_auc_and_dropping_a_recording_is_resc
     """The AUC-loss table's two numbers: lost pairs per clip sum to (1 - AUC) * pairs, ties included; and its
     'AUC without it' is the AUC of the test without that recording's clips."""
     from detector.training.data import Clip
-    from detector.training.report import auc_loss_table, misranked_pairs
+    from detector.metrics import misranked_pairs
+    from detector.training.report import auc_loss_table
 
     y = np.array([r[0] for r in rows])
     s = np.array([r[1] for r in rows], dtype=float)

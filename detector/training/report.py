@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import rate_at, roc_auc, roc_curve
+from ..metrics import misranked_pairs, rate_at, roc_auc, roc_curve
 from .data import LABELS
 from .evaluate import CONDITIONS, CONTRAST_SPLIT_DB, LEVEL_CONDITIONS
 
@@ -74,13 +74,6 @@ def contrast_table(clips, scores: dict[str, np.ndarray], thresholds: dict[str, f
                 cells += [f"{roc_auc(sel[keep], s):.3f}", f"{rate_at(sel[keep], s, thresholds[lab])[0]:.2f}"]
             lines.append(f"| {lab} | {name} | {int(sel.sum())} | " + " | ".join(cells) + " |")
     return lines
-
-
-def misranked_pairs(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For scores of positives ``pos`` and negatives ``neg``: per positive and per negative, the pairs it
-    loses (the negative scores higher; a tie counts half). 1 - AUC is their sum over len(pos) * len(neg)."""
-    lost = (neg[None, :] > pos[:, None]) + 0.5 * (neg[None, :] == pos[:, None])
-    return lost.sum(axis=1), lost.sum(axis=0)
 
 
 def auc_loss_table(clips, clean: np.ndarray, label: str, top: int = 6) -> list[str]:
