@@ -308,7 +308,7 @@ def write_report(out: Path, stats: dict, results: list[LabelResult], snippet: di
             L += ["", f"Worst {r.label} false alarms at the current threshold (time in the recording, score): "
                   + ", ".join(f"{t:.1f} s ({s:.2f})" for t, s in r.worst)]
     L += ["", "## Suggested configuration", "", "```yaml", yaml.safe_dump(snippet, sort_keys=False).rstrip(), "```", "",
-          f"`min_dbfs` is the median noise level + 6 dB (capped 10 dB below the quietest typical event level)."]
+          "`min_dbfs` is the median noise level + 6 dB (capped 10 dB below the quietest typical event level)."]
     if noise_path:
         L += ["", f"The recording is kept (owner-only) as `{noise_path}` for training: "
               f"`python scripts/train.py --noise-dir {noise_path.parent}`."]
