@@ -36,7 +36,7 @@ from detector.training.augment import Augmenter  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    CROSS_SOURCES, Resources, build_pools, make_splits, pick_thresholds, representative_windows, run, train_augmenter,
+    CROSS_SOURCES, Resources, build_pools, make_splits, oversample_negatives, pick_thresholds, representative_windows, run, train_augmenter,
     validation_clips, validation_set,
 )
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
@@ -222,6 +222,8 @@ def main(argv=None) -> int:
     ap.add_argument("--yamnet-teacher", action="store_true",
                     help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; detector.training.yamnet): "
                          "the default pool's very windows, built again with the scores beside them")
+    ap.add_argument("--oversample", action="append", default=[], metavar="WORD=K",
+                    help="draw the training negatives whose origin names WORD K times as often (siren=4)")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
@@ -236,7 +238,10 @@ def main(argv=None) -> int:
     corpus = Corpus.load(a.data, lm.params.sample_rate)
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
     splits = make_splits(corpus)
-    tag = ("" if a.pool_size == 6000 else str(a.pool_size)) + "".join(f"-{p}" for p in sorted(a.augment))
+    if a.oversample:  # the pool is drawn from fold5's training groups; cross takes its subset
+        weights = {w: int(k) for w, _, k in (p.partition("=") for p in a.oversample)}
+        splits = {name: oversample_negatives(s, weights) for name, s in splits.items()}
+    tag = ("" if a.pool_size == 6000 else str(a.pool_size)) + "".join(f"-{p}" for p in sorted(a.augment + a.oversample))
     tag += "-yamnet" if a.yamnet_teacher else ""
     a.pool_cache = a.pool_cache or Path(f"/tmp/barkcry-screen-pool{tag}.pkl")
     if a.pool_cache.exists():  # the same windows for every variant: only the training differs
@@ -290,6 +295,7 @@ def main(argv=None) -> int:
                                    | ({"val_positives_train": True} if a.val_positives_train else {})
                                    | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})
                                    | ({"augment": a.augment} if a.augment else {})
+                                   | ({"oversample": a.oversample} if a.oversample else {})
                                    | ({"localize": a.localize} if a.localize else {})
                                    | ({"yamnet_teacher": True} if a.yamnet_teacher else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model

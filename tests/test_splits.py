@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from detector.training.data import LABELS, Corpus, read_manifest
-from detector.training.experiment import CROSS_SOURCES, make_splits
+from detector.training.experiment import CROSS_SOURCES, make_splits, oversample_negatives
 from detector.training.windows import WindowPool
 
 
@@ -57,3 +57,16 @@ def test_an_extended_pool_keeps_its_windows_and_adds_the_share_asked_of_each_gro
     added = {u[0]: g for u, g in zip(ext.used[12:], ext.groups[12:])}
     assert added == {"b0": 0, "b1": 0, **{f"b{i}": 1 for i in range(5, 10)}}
     assert np.bincount(ext.groups).tolist() == [6, 9, 4]
+
+
+def test_oversampling_repeats_only_the_named_kinds_of_training_negative(corpus):
+    split = make_splits(corpus)["fold5"]
+    out = oversample_negatives(split, {"siren": 3, "car horn": 2})
+    count = lambda clips, word: sum(word in (c.origin + c.path).lower().replace("_", " ") for c in clips)  # noqa: E731
+    before, after = split.train["negative"], out.train["negative"]
+    sirens, horns = count(before, "siren"), count(before, "car horn")
+    assert sirens >= 20 and horns >= 20  # ESC-50's and UrbanSound8K's, by two spellings
+    assert count(after, "siren") == 3 * sirens and count(after, "car horn") == 2 * horns
+    assert len(after) == len(before) + 2 * sirens + horns
+    assert {c.path for c in after} == {c.path for c in before}  # nothing new, nothing lost
+    assert out.val == split.val and out.test == split.test and out.train["bark"] == split.train["bark"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,19 @@ def make_splits(corpus: Corpus, smoke: bool = False, rng: np.random.Generator | 
             s.test = pick([c for c in s.test if c.label == "bark"], 4) + pick([c for c in s.test if c.label == "cry"], 4) \
                 + pick([c for c in s.test if c.label in ("negative", "noise")], 8)
     return splits
+
+
+def oversample_negatives(split: Split, weights: dict[str, int]) -> Split:
+    """``split`` with each training negative whose origin names one of ``weights``' words (case and "_"
+    ignored: "car horn" finds UrbanSound8K's car_horn) drawn that many times as often: hard negatives by kind.
+    The augmentation's noise list is made from the same group, so they are laid under barks and cries as often
+    more too: the network meets them both alone (negative) and under an event (positive)."""
+    def times(c: Clip) -> int:
+        o = (c.origin + " " + c.path).lower().replace("_", " ")
+        return max([k for w, k in weights.items() if w.lower() in o], default=1)
+
+    train = dict(split.train, negative=[c for c in split.train["negative"] for _ in range(times(c))])
+    return replace(split, train=train)
 
 
 @dataclass
