@@ -36,7 +36,8 @@ class FitConfig:
     label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
     freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window (scripts/train.py: 2)
     time_masks: int = 0  # SpecAugment-style masks of up to 10 frames (0.1 s) per window
-    pooling: str = "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py)
+    pooling: str = "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py);
+    # "freq-mean-maxmean": that max and the mean over time side by side (screening: a siren lasts, a bark does not)
     relu_max: float = 0.0  # cap every ReLU at this value (ReLU6 when 6; scripts/train.py: 6); 0 leaves it open
     level_shift_db: float = 0.0  # turn windows down by 0..this many dB in the features (a farther source)
     level_shift_p: float = 1.0  # the share of windows turned down
@@ -117,8 +118,11 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
         x = layers.GlobalMaxPooling2D()(x)
     elif pooling == "freq-mean":  # (time, freq, ch) -> (time, ch) -> (ch)
         x = layers.GlobalMaxPooling1D()(layers.Lambda(lambda t: keras.ops.mean(t, axis=2))(x))
+    elif pooling == "freq-mean-maxmean":  # ... and beside the max over time, the mean: how long a pattern lasts
+        t = layers.Lambda(lambda t: keras.ops.mean(t, axis=2))(x)
+        x = layers.Concatenate()([layers.GlobalMaxPooling1D()(t), layers.GlobalAveragePooling1D()(t)])
     else:
-        raise ValueError(f"unknown pooling {pooling!r}: expected max or freq-mean")
+        raise ValueError(f"unknown pooling {pooling!r}: expected max, freq-mean or freq-mean-maxmean")
     x = layers.Dropout(0.2)(x)
     out = layers.Dense(n_labels, activation="sigmoid", name="scores")(x)
     return keras.Model(inp, out)
