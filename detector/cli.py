@@ -46,6 +46,9 @@ def cmd_evaluate(args) -> int:
     except ManifestError as e:
         print(f"detector evaluate: {e}", file=sys.stderr)
         return 2
+    if not res["clips"]:
+        print(f"detector evaluate: no clip of {args.manifest} could be scored", file=sys.stderr)
+        return 1
     for lab, m in res["labels"].items():
         print(f"{lab}: AUC {m['auc']:.3f}  recall {m['recall']:.3f}  FP rate {m['fpr']:.3f} "
               f"at threshold {m['threshold']:.3f} ({m['positives']} positives, {m['negatives']} negatives)")

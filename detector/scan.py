@@ -101,10 +101,11 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
     root = root or manifest.parent
     try:
         with open(manifest, newline="") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ManifestError(f"cannot read manifest {manifest}: {e}") from e
-    missing = {"path", "label", "source"} - set(rows[0] if rows else {})
+    missing = {"path", "label", "source"} - set(reader.fieldnames or [])
     if missing:
         raise ManifestError(f"manifest {manifest} lacks the column(s) {', '.join(sorted(missing))}: expected a CSV "
                             "with at least path, label and source (as shared/data/manifest.csv)")

@@ -115,11 +115,19 @@ def test_evaluate_refuses_a_missing_or_wrong_manifest_by_name(tmp_path, shipped_
     assert r.returncode == 2 and "lacks the column(s) path, source" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_evaluate_with_a_header_only_manifest_scores_nothing_and_says_so(tmp_path, shipped_model):
+    man = tmp_path / "m.csv"
+    man.write_text("path,label,source\n")
+    r = run("evaluate", "--manifest", str(man), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1 and "no clip of" in r.stderr and "Traceback" not in r.stderr and "lacks" not in r.stderr
+    assert json.loads((tmp_path / "o" / "evaluation.json").read_text())["clips"] == 0
+
+
 def test_evaluate_with_no_readable_clip_reports_it_and_fails(tmp_path, shipped_model):
     man = tmp_path / "m.csv"
     man.write_text("path,label,source\nnope.wav,bark,x\n")
     r = run("evaluate", "--manifest", str(man), "--out", str(tmp_path / "o"))
-    assert r.returncode == 1 and "skipped" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "skipped" in r.stderr and "no clip of" in r.stderr and "Traceback" not in r.stderr
     assert json.loads((tmp_path / "o" / "evaluation.json").read_text())["clips"] == 0
 
 

@@ -76,6 +76,9 @@ def test_lost_pairs_add_up_to_one_minus_the_auc_and_dropping_a_recording_is_resc
     assert lost_pos.sum() == lost_neg.sum()
     assert abs(1 - lost_pos.sum() / pairs - roc_auc(y, s)) < 1e-12
     if lost_pos.sum() == 0:
+        assert "no (positive, negative) pair" in auc_loss_table(
+            [Clip(f"{'bark' if r[0] else 'negative'}/x/{i}.flac", "bark" if r[0] else "negative", "x", "", 5, 1.0)
+             for i, r in enumerate(rows)], np.stack([s, np.zeros_like(s)], axis=1), "bark")[0]
         return
     # UrbanSound8K-style names: clips of one recording share the id before the first dash.
     clips = [Clip(f"{'bark' if r[0] else 'negative'}/us8k/{r[2] + 10 * r[0]}-3-0-{i}.flac",

@@ -84,6 +84,8 @@ def auc_loss_table(clips, clean: np.ndarray, label: str, top: int = 6) -> list[s
     neg = [i for i, c in enumerate(clips) if c.label not in LABELS]
     lost_pos, lost_neg = misranked_pairs(clean[pos, j], clean[neg, j])
     total, pairs = lost_pos.sum(), len(pos) * len(neg)
+    if not total:  # also no pairs at all: nothing lost, nothing to attribute
+        return [f"{label}: no (positive, negative) pair of the {pairs} ranked the wrong way."]
     lines = [f"{label}: clean AUC {1 - total / pairs:.3f}, {total:g} of {pairs} (positive, negative) pairs ranked "
              "the wrong way.", "",
              "| side | recording | clips | top score | lost pairs | share | AUC without it |", "|---|---|---:|---:|---:|---:|---:|"]
