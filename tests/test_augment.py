@@ -183,8 +183,15 @@ def test_varispeed_moves_the_spectrum_by_the_requested_interval_and_keeps_the_le
     assert abs(12 * np.log2(ratio) - semitones) < 0.15
 
 
-def test_varispeed_off_draws_nothing(bark):
-    # p_pitch=0 must leave every pool built before it bit-identical.
-    a = Augmenter([], [], rng=np.random.default_rng(3))(bark)
-    b = Augmenter([], [], rng=np.random.default_rng(3), p_pitch=0.0, pitch_semitones=3.0)(bark)
-    assert np.array_equal(a, b)
+def test_the_chain_applies_varispeed_when_asked(bark):
+    # Everything else off: the centroid moves by at most the range, and not by nothing.
+    start = int(np.argmax(np.convolve(bark**2, np.ones(FS), "valid")[:: FS // 10])) * (FS // 10)
+    x = lowpass(bark[start : start + FS], 5000.0, FS)
+    off = dict(p_noise=0.0, p_reverb=0.0, p_mic=0.0, p_floor=0.0, max_shift_s=0.0, gain_db=(0.0, 0.0))
+    moved = []
+    for seed in range(4):
+        y = Augmenter([], [], rng=np.random.default_rng(seed), p_pitch=1.0, pitch_semitones=2.0, **off)(x)
+        moved.append(12 * np.log2(spectral_centroid(y) / spectral_centroid(x)))
+    assert all(abs(m) < 2.15 for m in moved) and max(abs(m) for m in moved) > 0.2
+    same = Augmenter([], [], rng=np.random.default_rng(0), **off)(x)  # p_pitch 0: the window as it came
+    assert abs(12 * np.log2(spectral_centroid(same) / spectral_centroid(x))) < 0.01
