@@ -239,7 +239,10 @@ def main(argv=None) -> int:
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
     splits = make_splits(corpus)
     if a.oversample:  # the pool is drawn from fold5's training groups; cross takes its subset
-        weights = {w: int(k) for w, _, k in (p.partition("=") for p in a.oversample)}
+        pairs = [p.rpartition("=") for p in a.oversample]
+        if any(not w or not k.isdigit() or int(k) < 1 for w, _, k in pairs):
+            raise SystemExit(f"--oversample takes WORD=K with K a whole number >= 1, got {a.oversample}")
+        weights = {w: int(k) for w, _, k in pairs}
         splits = {name: oversample_negatives(s, weights) for name, s in splits.items()}
     tag = ("" if a.pool_size == 6000 else str(a.pool_size)) + "".join(f"-{p}" for p in sorted(a.augment + a.oversample))
     tag += "-yamnet" if a.yamnet_teacher else ""
