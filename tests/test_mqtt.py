@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 
+import numpy as np
 import pytest
 import yaml
 
@@ -18,7 +19,7 @@ from broker import Broker, Collector, free_port, make_tls
 from conftest import ROOT
 from detector.config import MQTTConfig
 from detector.decision import Event
-from detector.sinks.mqtt import MqttSink
+from detector.sinks.mqtt import Message, MqttSink
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 
@@ -189,3 +190,46 @@ def test_discovery_is_sent_again_when_home_assistant_restarts(tmp_path, mosquitt
         assert sink.close(5) == 0
     finally:
         b.stop()
+
+
+def test_messages_reach_the_broker_in_the_order_they_were_raised(tmp_path, mosquitto_bin):
+    """A retained state must end as its last value. A fast replay can raise all its events before the
+    connection is up (TLS takes a while); on connect the drainer thread sends the backlog while the shutdown
+    in close() drains it too. If one thread were paused between taking a message off the queue and handing
+    it to paho, the other's later message could overtake it: an OFF before its ON leaves a sensor ON for
+    good (seen once in CI with TLS). Slowing each hand-over a little makes that pause likely here."""
+    b = Broker(tmp_path, free_port()).start()
+    try:
+        sub = Collector(b, "barkcry/testpi/bark")
+        assert sub.wait_for(lambda m: sub.c.is_connected(), 10)
+        time.sleep(0.3)
+        sink = MqttSink(MQTTConfig(host="127.0.0.1", port=b.port, device_id="testpi", queue_size=5000), ["bark"])
+        publish = sink.client.publish
+        jitter = iter(np.random.default_rng(0).uniform(0, 0.002, 100000))
+        sink.client.publish = lambda *a, **kw: (time.sleep(next(jitter)), publish(*a, **kw))[1]
+        n = 600  # more than the in-flight window (50), fewer than mosquitto queues for one subscriber (1000)
+        for i in range(n):  # raised before the connection is up
+            sink._enqueue(Message("barkcry/testpi/bark", str(i), 1, True))
+        sink.start()
+        assert sink.wait_connected(10)
+        assert sink.close(30) == 0  # drains beside the drainer thread, as the end of a replay does
+        assert sub.wait_for(lambda m: len(m) >= n, 30), (len(sub.messages), sink.pending())
+        got = [int(p) for _, p, _ in sub.messages]
+        assert got == sorted(got), [(a, b) for a, b in zip(got, got[1:]) if b < a][:5]
+        sub.stop()
+    finally:
+        b.stop()
+
+
+def test_a_reconnect_resends_what_was_in_flight_in_the_order_it_was_sent():
+    """Message ids wrap at 65535: after 65534 and 65535 come 1 and 2. Resending by sorted id would put
+    the newest first; the resend follows the order the messages were sent in."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    sink = MqttSink(MQTTConfig(host="127.0.0.1", port=free_port(), device_id="x", discovery=False), ["bark"])
+    for mid, state in zip((65534, 65535, 1, 2), ("ON 1", "OFF 1", "ON 2", "OFF 2")):
+        sink._inflight[mid] = Message("barkcry/x/bark", state, 1, True)
+    sink._on_connect(sink.client, None, None, ReasonCode(PacketTypes.CONNACK, "Success"), None)
+    resent = [m.payload for m in sink._queue if m.topic == "barkcry/x/bark"]
+    assert resent == ["ON 1", "OFF 1", "ON 2", "OFF 2"] and not sink._inflight

@@ -52,6 +52,10 @@ class MqttSink(Sink):
         self._kick, self._closing = threading.Event(), threading.Event()
         self._drainer = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
         self._lock = threading.RLock()
+        # One sender at a time, from taking a message off the queue to handing it to paho: the pipeline's
+        # thread, the drainer and close() all send, and a later message must never overtake an earlier one
+        # (an OFF before its ON would leave a retained state ON). Never taken in paho's callbacks.
+        self._send_lock = threading.Lock()
         self._connected = threading.Event()
         self._warned_down = False
         self._last_level = -1e9
@@ -148,23 +152,24 @@ class MqttSink(Sink):
                         self.cfg.host, self.cfg.port, self.cfg.queue_size)
 
     def _drain(self) -> None:
-        """Hand queued messages to paho while connected. Never call paho while holding our lock:
-        paho holds its own lock while it runs our callbacks, and the callbacks take ours."""
-        while self._connected.is_set():
-            with self._lock:
-                if not self._queue or len(self._inflight) >= MAX_INFLIGHT:
-                    return
-                msg = self._queue.popleft()
-            info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
-            with self._lock:
-                if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                    self._queue.appendleft(msg)  # the connection went away: it stays first in line
-                    return
-                if msg.qos > 0:
-                    if info.mid in self._acked_early:  # the PUBACK beat us here
-                        self._acked_early.discard(info.mid)
-                    else:
-                        self._inflight[info.mid] = msg
+        """Hand queued messages to paho while connected, in queue order. Never call paho while holding our
+        lock: paho holds its own lock while it runs our callbacks, and the callbacks take ours."""
+        with self._send_lock:
+            while self._connected.is_set():
+                with self._lock:
+                    if not self._queue or len(self._inflight) >= MAX_INFLIGHT:
+                        return
+                    msg = self._queue.popleft()
+                info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+                with self._lock:
+                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                        self._queue.appendleft(msg)  # the connection went away: it stays first in line
+                        return
+                    if msg.qos > 0:
+                        if info.mid in self._acked_early:  # the PUBACK beat us here
+                            self._acked_early.discard(info.mid)
+                        else:
+                            self._inflight[info.mid] = msg
 
     # -- paho callbacks (paho's thread) ---------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -174,8 +179,9 @@ class MqttSink(Sink):
         log.info("MQTT connected to %s:%d", self.cfg.host, self.cfg.port)
         self._warned_down = False
         with self._lock:
-            # Whatever was in flight on the old connection is sent again (at-least-once).
-            for mid in sorted(self._inflight, reverse=True):
+            # Whatever was in flight on the old connection is sent again (at-least-once), in the order it was
+            # sent: the dict's insertion order (message ids wrap at 65535, so sorting them would not do).
+            for mid in reversed(list(self._inflight)):
                 self._queue.appendleft(self._inflight.pop(mid))
             self._acked_early.clear()
             for msg in reversed(self._hello()):
