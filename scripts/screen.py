@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.training.augment import Augmenter  # noqa: E402
+from detector.training.sirens import siren_clips  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
@@ -222,6 +223,8 @@ def main(argv=None) -> int:
     ap.add_argument("--yamnet-teacher", action="store_true",
                     help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; detector.training.yamnet): "
                          "the default pool's very windows, built again with the scores beside them")
+    ap.add_argument("--synthetic-sirens", type=int, default=0, metavar="N",
+                    help="add N synthetic sirens (detector/training/sirens.py) to the training negatives")
     ap.add_argument("--oversample", action="append", default=[], metavar="WORD=K",
                     help="draw the training negatives whose origin names WORD K times as often (siren=4)")
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
@@ -237,6 +240,10 @@ def main(argv=None) -> int:
     lm = LogMel()
     corpus = Corpus.load(a.data, lm.params.sample_rate)
     res = Resources.load(corpus, lm, 60, ROOT / "cache")
+    if a.synthetic_sirens:  # fold 1: training negatives (and noise under events) in both splits, never tested
+        clips, audio = siren_clips(a.synthetic_sirens, fs=lm.params.sample_rate)
+        corpus.clips += clips
+        corpus.audio.update(audio)
     splits = make_splits(corpus)
     if a.oversample:  # the pool is drawn from fold5's training groups; cross takes its subset
         pairs = [p.rpartition("=") for p in a.oversample]
@@ -246,6 +253,7 @@ def main(argv=None) -> int:
         splits = {name: oversample_negatives(s, weights) for name, s in splits.items()}
     tag = ("" if a.pool_size == 6000 else str(a.pool_size)) + "".join(f"-{p}" for p in sorted(a.augment + a.oversample))
     tag += "-yamnet" if a.yamnet_teacher else ""
+    tag += f"-sirens{a.synthetic_sirens}" if a.synthetic_sirens else ""
     a.pool_cache = a.pool_cache or Path(f"/tmp/barkcry-screen-pool{tag}.pkl")
     if a.pool_cache.exists():  # the same windows for every variant: only the training differs
         pool = pickle.loads(a.pool_cache.read_bytes())
@@ -299,6 +307,7 @@ def main(argv=None) -> int:
                                    | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})
                                    | ({"augment": a.augment} if a.augment else {})
                                    | ({"oversample": a.oversample} if a.oversample else {})
+                                   | ({"synthetic_sirens": a.synthetic_sirens} if a.synthetic_sirens else {})
                                    | ({"localize": a.localize} if a.localize else {})
                                    | ({"yamnet_teacher": True} if a.yamnet_teacher else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
