@@ -154,8 +154,7 @@ def costliest_clips(clips: list[dict], s: np.ndarray, pos: np.ndarray, neg: np.n
     total = lost_pos.sum()
     if not total:
         return []
-    rows = [(lost, i) for lost, i in zip(lost_pos, np.flatnonzero(pos))] + \
-           [(lost, i) for lost, i in zip(lost_neg, np.flatnonzero(neg))]
+    rows = [*zip(lost_pos, np.flatnonzero(pos)), *zip(lost_neg, np.flatnonzero(neg))]
     rows = sorted((r for r in rows if r[0] > 0), key=lambda r: -r[0])[: 2 * top]
     return [{"path": clips[i]["path"], "label": clips[i]["label"], "score": float(s[i]), "share": float(lost / total)}
             for lost, i in rows]

@@ -33,7 +33,6 @@ import numpy as np  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.training.augment import Augmenter  # noqa: E402
-from detector.training.sirens import siren_clips  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
@@ -41,6 +40,7 @@ from detector.training.experiment import (  # noqa: E402
     validation_clips, validation_set,
 )
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
+from detector.training.sirens import siren_clips  # noqa: E402
 from detector.training.train import FitConfig, count_macs, ensemble_model, model_for, predict_windows  # noqa: E402
 from detector.training.windows import WindowPool, WindowSampler, localize_positives, positive_window_scores  # noqa: E402
 from detector.training.yamnet import training_scorer  # noqa: E402

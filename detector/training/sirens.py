@@ -13,26 +13,23 @@ import numpy as np
 
 from .data import Clip
 
-KINDS = ("wail", "yelp", "hi-lo")
+PERIOD_S = {"wail": (2.0, 6.0), "yelp": (0.15, 0.5), "hi-lo": (0.8, 1.6)}  # one sweep up and down, or one hi-lo pair
+KINDS = tuple(PERIOD_S)
 
 
 def siren(kind: str, rng: np.random.Generator, fs: int = 16000, seconds: float = 5.0) -> np.ndarray:
     """One siren of ``kind`` at a peak of 0.5."""
+    if kind not in PERIOD_S:
+        raise ValueError(f"unknown siren {kind!r}: expected one of {KINDS}")
     t = np.arange(int(seconds * fs)) / fs
     lo = rng.uniform(450.0, 800.0)
     hi = lo * rng.uniform(1.4, 2.4)
-    if kind == "wail":
-        period = rng.uniform(2.0, 6.0)
-        f0 = lo + (hi - lo) * 0.5 * (1 - np.cos(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)))
-    elif kind == "yelp":
-        period = rng.uniform(0.15, 0.5)
-        f0 = lo + (hi - lo) * 0.5 * (1 - np.cos(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)))
-    elif kind == "hi-lo":
-        period = rng.uniform(0.8, 1.6)
+    period = rng.uniform(*PERIOD_S[kind])
+    if kind == "hi-lo":  # two tones closer together, switched
         hi = lo * rng.uniform(1.2, 1.5)
         f0 = np.where(((t / period + rng.uniform(0, 1)) % 1) < 0.5, lo, hi)
-    else:
-        raise ValueError(f"unknown siren {kind!r}: expected one of {KINDS}")
+    else:  # wail and yelp: the same sweep, slow or fast
+        f0 = lo + (hi - lo) * 0.5 * (1 - np.cos(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)))
     phase = 2 * np.pi * np.cumsum(f0) / fs
     x = np.zeros_like(t)
     rolloff = rng.uniform(1.0, 2.0)  # how fast the odd harmonics fall: a square wave has 1
