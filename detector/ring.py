@@ -19,6 +19,7 @@ class RingBuffer:
         self.capacity = int(capacity)
         self._buf = np.zeros(self.capacity, dtype=dtype)
         self.total = 0  # samples written since start: updated after the copy, read by the consumer
+        self._pending = 0  # what ``total`` will be once the write in progress ends: set before the copy
         self.overflows = 0  # input overflows reported by the audio driver
         self.lost = 0  # samples overwritten before the reader got them
         self._cond = threading.Condition()
@@ -29,12 +30,15 @@ class RingBuffer:
         if n > self.capacity:  # only the newest samples fit, but the index counts them all
             self.total += n - self.capacity
             block, n = block[-self.capacity :], self.capacity
+        # announce the samples about to be overwritten before touching them, so a reader copying
+        # the oldest part of the ring at this moment knows its copy may be torn
+        self._pending = self.total + n
         i = self.total % self.capacity
         first = min(n, self.capacity - i)
         self._buf[i : i + first] = block[:first]
         if first < n:
             self._buf[: n - first] = block[first:]
-        self.total += n
+        self.total = self._pending
         # notify without waiting for the lock: a busy reader must never stall the callback
         if self._cond.acquire(blocking=False):
             try:
@@ -62,8 +66,9 @@ class RingBuffer:
             out = self._buf[i : j or self.capacity].copy()
         else:  # wraps around the end of the buffer
             out = np.concatenate([self._buf[i:], self._buf[:j]])
-        if self.total - self.capacity > start:  # the writer lapped us during the copy: drop the stale part
-            skip = self.total - self.capacity - start
+        # the writer lapped us during the copy, or is overwriting our oldest samples now: drop that part
+        if self._pending - self.capacity > start:
+            skip = min(self._pending - self.capacity - start, out.size)
             self.lost += skip
             return start + skip, out[skip:]
         return start, out
