@@ -26,19 +26,18 @@ class RingBuffer:
 
     def write(self, block: np.ndarray) -> None:
         """Copy ``block`` in. Safe to call from a real-time audio callback: it never allocates or blocks long."""
-        n = block.shape[0]
-        if n > self.capacity:  # only the newest samples fit, but the index counts them all
-            self.total += n - self.capacity
-            block, n = block[-self.capacity :], self.capacity
-        # announce the samples about to be overwritten before touching them, so a reader copying
+        # announce the index this write will reach before touching the buffer, so a reader copying
         # the oldest part of the ring at this moment knows its copy may be torn
-        self._pending = self.total + n
-        i = self.total % self.capacity
+        self._pending = end = self.total + block.shape[0]
+        if block.shape[0] > self.capacity:  # only the newest samples fit, but the index counts them all
+            block = block[-self.capacity :]
+        n = block.shape[0]
+        i = (end - n) % self.capacity
         first = min(n, self.capacity - i)
         self._buf[i : i + first] = block[:first]
         if first < n:
             self._buf[: n - first] = block[first:]
-        self.total = self._pending
+        self.total = end
         # notify without waiting for the lock: a busy reader must never stall the callback
         if self._cond.acquire(blocking=False):
             try:
