@@ -223,6 +223,9 @@ def main(argv=None) -> int:
     ap.add_argument("--yamnet-teacher", action="store_true",
                     help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; detector.training.yamnet): "
                          "the default pool's very windows, built again with the scores beside them")
+    ap.add_argument("--yamnet-aux", action="store_true",
+                    help="YAMNet's 521 class scores of each pool window's audio, for an auxiliary head to learn "
+                         "(FitConfig aux_weight=W): the default pool's very windows, built again with the scores")
     ap.add_argument("--synthetic-sirens", type=int, default=0, metavar="N",
                     help="add N synthetic sirens (detector/training/sirens.py) to the training negatives")
     ap.add_argument("--oversample", action="append", default=[], metavar="WORD=K",
@@ -252,14 +255,18 @@ def main(argv=None) -> int:
         weights = {w: int(k) for w, _, k in pairs}
         splits = {name: oversample_negatives(s, weights) for name, s in splits.items()}
     tag = ("" if a.pool_size == 6000 else str(a.pool_size)) + "".join(f"-{p}" for p in sorted(a.augment + a.oversample))
-    tag += "-yamnet" if a.yamnet_teacher else ""
+    if a.yamnet_teacher and a.yamnet_aux:
+        raise SystemExit("--yamnet-teacher and --yamnet-aux each build the pool with their own YAMNet scores: pick one")
+    tag += "-yamnet" if a.yamnet_teacher else "-yamnet521" if a.yamnet_aux else ""
     tag += f"-sirens{a.synthetic_sirens}" if a.synthetic_sirens else ""
     a.pool_cache = a.pool_cache or Path(f"/tmp/barkcry-screen-pool{tag}.pkl")
     if a.pool_cache.exists():  # the same windows for every variant: only the training differs
         pool = pickle.loads(a.pool_cache.read_bytes())
     else:
-        scorer = training_scorer(ROOT / "cache") if a.yamnet_teacher else None
+        scorer = training_scorer(ROOT / "cache", all_classes=a.yamnet_aux) if a.yamnet_teacher or a.yamnet_aux else None
         pool = build_pools(res, splits["fold5"], a.pool_size, False, log, aug_over, scorer)["augmented"]
+        if a.yamnet_aux:  # the scores are for the auxiliary head, not targets of the labels
+            pool = dataclasses.replace(pool, aux=pool.teacher, teacher=None)
         a.pool_cache.write_bytes(pickle.dumps(pool, protocol=4))
     if a.val_positives_train:
         pool = with_val_positives(pool, res, splits["fold5"], log, a.pool_size)
@@ -309,7 +316,8 @@ def main(argv=None) -> int:
                                    | ({"oversample": a.oversample} if a.oversample else {})
                                    | ({"synthetic_sirens": a.synthetic_sirens} if a.synthetic_sirens else {})
                                    | ({"localize": a.localize} if a.localize else {})
-                                   | ({"yamnet_teacher": True} if a.yamnet_teacher else {})) + "\n")
+                                   | ({"yamnet_teacher": True} if a.yamnet_teacher else {})
+                                   | ({"yamnet_aux": True} if a.yamnet_aux else {})) + "\n")
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
             r = ensemble_run(models, ts, val_clips, lift)
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}

@@ -68,7 +68,7 @@ def test_a_pool_built_with_a_scorer_keeps_the_same_windows_and_its_scores_of_the
     # The scores are of each window's own audio: louder windows (higher log-mel) score higher.
     level = taught.feats.astype(np.float32).mean(axis=(1, 2))
     assert np.corrcoef(level, taught.teacher[:, 0].astype(np.float32))[0, 1] > 0.9
-    x, y, t = taught.epoch(4, np.random.default_rng(0))
+    x, y, t, _ = taught.epoch(4, np.random.default_rng(0))
     assert t.shape == y.shape and taught.subset({clips[0].path}).teacher.shape[0] < taught.teacher.shape[0]
     # What a split trains on: the held-out clip's windows gone, the teacher calibrated on the rest.
     split = taught.for_training({clips[0].path})

@@ -48,6 +48,8 @@ class FitConfig:
     distill_hard_positives: str = ""  # labels (comma-separated) whose positive windows keep the label itself as target
     pool_teacher_share: float = 0.5  # with a teacher model and a pool with teacher scores: the pool's share of the teaching
     pool_teacher_labels: str = ""  # ...for these labels only (comma-separated; "": all); the others, the model alone
+    aux_weight: float = 0.0  # with a pool that has aux scores (YAMNet's 521 classes): the loss weight of a head
+    # that learns them from the pooled features, dropped after training (a pretrained model's view, taught)
     remix_p: float = 0.0  # the share of each epoch's windows with a pool negative or noise window laid under them
     remix_min_snr_db: float = -5.0  # ... at an SNR drawn from here
     remix_max_snr_db: float = 20.0  # ... to here
@@ -204,6 +206,8 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     share = pool_teacher_share(cfg)
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    if cfg.aux_weight and pool.aux is None:
+        raise ValueError(f"FitConfig.aux_weight={cfg.aux_weight} needs a pool with aux scores (screen.py --yamnet-aux)")
     frames, mels = pool.feats.shape[-2:]
     model = model_for(cfg, frames, mels)
     model.compile(
@@ -211,6 +215,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=[keras.metrics.AUC(multi_label=True, num_labels=len(LABELS), name="auc")],
     )
+    trainer = with_aux_head(model, pool.aux.shape[1], cfg) if cfg.aux_weight else model
     floors = mic_floor_features(LogMel(), 256, rng) if cfg.level_shift_db else None
     lift = QuietLift(cfg.train_lift_target_db, cfg.train_lift_max_db) if cfg.train_lift_max_db else None
     if lift is not None:
@@ -219,7 +224,7 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     avg, n_avg = None, 0
     quiet = np.flatnonzero(pool.targets.sum(axis=1) == 0) if cfg.remix_p else None  # what remix lays under
     for epoch in range(cfg.epochs):
-        x, y, taught = pool.epoch(cfg.per_group, rng)
+        x, y, taught, aux = pool.epoch(cfg.per_group, rng)
         if cfg.remix_p:  # every class, so that extra noise can never be a cue for one label
             pick = np.flatnonzero(rng.random(x.shape[0]) < cfg.remix_p)
             sub = x[pick]
@@ -245,10 +250,12 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
                 taught = (1 - share) * teacher(x) + share * taught
             y = distill_targets(y, teacher(x) if taught is None else taught, cfg.distill, hard)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
-        model.optimizer.learning_rate.assign(lr)
-        h = model.fit(x[..., None], y, batch_size=cfg.batch_size, epochs=1, shuffle=True, verbose=0)
+        trainer.optimizer.learning_rate.assign(lr)
+        h = trainer.fit(x[..., None], y if trainer is model else (y, aux), batch_size=cfg.batch_size, epochs=1,
+                        shuffle=True, verbose=0)
         val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
-        cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc})
+        cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc}
+                           | ({"aux_loss": h.history["aux_loss"][0]} if "aux_loss" in h.history else {}))
         if cfg.verbose:
             print(f"  epoch {epoch:2d} loss {h.history['loss'][0]:.4f} val_loss {val_loss:.4f} val_auc {val_auc:.4f}")
         if cfg.average_last and epoch >= cfg.epochs - cfg.average_last:  # a running mean, BN statistics too
@@ -270,6 +277,20 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
         cfg.history.append({"epoch": cfg.epochs, "averaged_epochs": n_avg, "val_loss": val_loss, "val_auc": val_auc})
     return model
+
+
+def with_aux_head(model: keras.Model, k: int, cfg: FitConfig) -> keras.Model:
+    """``model`` (its weights shared) with a second output: k sigmoid scores from the same pooled features
+    that the label head reads, trained towards a reference model's class scores. Only ``model`` is kept, so
+    the head costs nothing at serving; what it leaves behind is features shaped by the reference's classes."""
+    pooled = model.get_layer("scores").input  # the dropout's output: the pooled features
+    aux = layers.Dense(k, activation="sigmoid", name="aux")(pooled)
+    trainer = keras.Model(model.input, [model.output, aux])
+    trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                    loss=[keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
+                          keras.losses.BinaryCrossentropy()],
+                    loss_weights=[1.0, cfg.aux_weight])
+    return trainer
 
 
 def predict_windows(model: keras.Model, feats: np.ndarray, lift: QuietLift | None = None) -> np.ndarray:

@@ -166,6 +166,8 @@ class WindowPool:
     used: list[tuple[str, ...]]
     names: list[str]
     teacher: np.ndarray | None = None  # (n, labels): a scorer's scores of each window's audio, if built with one
+    aux: np.ndarray | None = None  # (n, k): a reference model's k class scores of each window's audio, which an
+    # auxiliary head learns beside the labels (FitConfig.aux_weight): what else the window sounds like
 
     @classmethod
     def build(cls, sampler: WindowSampler, groups: dict[str, list[Clip]], per_group: int, seed: int,
@@ -192,13 +194,14 @@ class WindowPool:
         keep = np.array([not (set(u) & exclude) for u in self.used])
         return WindowPool(self.feats[keep], self.targets[keep], self.groups[keep],
                           [u for u, k in zip(self.used, keep) if k], self.names,
-                          None if self.teacher is None else self.teacher[keep])
+                          None if self.teacher is None else self.teacher[keep],
+                          None if self.aux is None else self.aux[keep])
 
     def extended(self, other: "WindowPool", take: dict[str, int]) -> "WindowPool":
         """This pool plus the first ``take[name]`` windows of each of ``other``'s groups: more clips for some
         groups while this pool's own windows stay exactly as they were (a paired comparison)."""
-        if self.teacher is not None or other.teacher is not None:
-            raise ValueError("WindowPool.extended: pools with teacher scores cannot be extended")
+        if any(p.teacher is not None or p.aux is not None for p in (self, other)):
+            raise ValueError("WindowPool.extended: pools with teacher or auxiliary scores cannot be extended")
         keep = np.zeros(len(other.used), bool)
         gidx = np.empty(len(other.used), self.groups.dtype)
         for g, name in enumerate(other.names):
@@ -225,14 +228,17 @@ class WindowPool:
         pool = self.subset(exclude) if exclude else self
         return pool.calibrated() if pool.teacher is not None else pool
 
-    def epoch(self, per_group: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """One epoch's class-balanced draw: features, targets, and the teacher's scores if the pool has them."""
+    def epoch(self, per_group: int, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """One epoch's class-balanced draw: features, targets, and the teacher's and auxiliary scores if the pool
+        has them."""
         idx = np.concatenate([rng.choice(np.flatnonzero(self.groups == g), per_group,
                                          replace=per_group > int((self.groups == g).sum()))
                               for g in range(len(self.names)) if (self.groups == g).any()])
         rng.shuffle(idx)
         return (self.feats[idx].astype(np.float32), self.targets[idx],
-                None if self.teacher is None else self.teacher[idx].astype(np.float32))
+                None if self.teacher is None else self.teacher[idx].astype(np.float32),
+                None if self.aux is None else self.aux[idx].astype(np.float32))
 
 
 _STATE: tuple | None = None

