@@ -3,6 +3,7 @@ queueing through a broker outage; plain, with a password file, and with TLS."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -221,15 +222,45 @@ def test_messages_reach_the_broker_in_the_order_they_were_raised(tmp_path, mosqu
         b.stop()
 
 
-def test_a_reconnect_resends_what_was_in_flight_in_the_order_it_was_sent():
-    """Message ids wrap at 65535: after 65534 and 65535 come 1 and 2. Resending by sorted id would put
-    the newest first; the resend follows the order the messages were sent in."""
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.reasoncodes import ReasonCode
-
-    sink = MqttSink(MQTTConfig(host="127.0.0.1", port=free_port(), device_id="x", discovery=False), ["bark"])
-    for mid, state in zip((65534, 65535, 1, 2), ("ON 1", "OFF 1", "ON 2", "OFF 2")):
-        sink._inflight[mid] = Message("barkcry/x/bark", state, 1, True)
-    sink._on_connect(sink.client, None, None, ReasonCode(PacketTypes.CONNACK, "Success"), None)
-    resent = [m.payload for m in sink._queue if m.topic == "barkcry/x/bark"]
-    assert resent == ["ON 1", "OFF 1", "ON 2", "OFF 2"] and not sink._inflight
+def test_a_message_in_flight_when_the_broker_dies_is_not_overtaken_after_the_reconnect(tmp_path, mosquitto_bin):
+    """paho keeps a QoS 1 message that was sent but not acknowledged and sends it again, first, after it
+    reconnects (right after on_connect returns). A bark that starts while the broker hangs and ends while it
+    is down has its ON in flight and its OFF queued: if the OFF went out before paho's resend of the ON, the
+    sensor would stay ON for good. The test holds paho's thread a moment after on_connect, as a busy
+    machine might, so that anything sent in that moment would overtake the resend."""
+    port = free_port()
+    b = Broker(tmp_path, port).start()
+    sink = MqttSink(MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", keepalive=5), ["bark"],
+                    clock_offset=0.0)
+    try:
+        sink.start()
+        assert sink.wait_connected(10)
+        deadline = time.monotonic() + 10
+        while sink.pending() and time.monotonic() < deadline:  # discovery and online acknowledged
+            time.sleep(0.05)
+        on_connect = sink.client.on_connect
+        sink.client.on_connect = lambda *a: (on_connect(*a), time.sleep(0.5))
+        os.kill(b.proc.pid, signal.SIGSTOP)  # the broker hangs: what is sent now is never acknowledged
+        start = _event(1, "start")
+        sink.event(start)
+        time.sleep(0.3)
+        assert sink.pending() == 2  # ON and the start event, in flight
+        os.kill(b.proc.pid, signal.SIGKILL)
+        b.proc.wait(5)
+        deadline = time.monotonic() + 10
+        while sink._connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sink.event(dataclasses.replace(start, state="end", end=2.0, time=2.0))  # queued: OFF after its ON
+        b = Broker(tmp_path, port).start()
+        sub = Collector(b, "barkcry/testpi/bark")
+        assert sub.wait_for(lambda m: [p for _, p, _ in m][-1:] == ["OFF"] and sink.pending() == 0, 20), \
+            (sub.messages, sink.pending())
+        time.sleep(1.0)  # anything resent late would arrive now
+        sub.stop()
+        late = Collector(b, "barkcry/testpi/bark")
+        assert late.wait_for(lambda m: len(m) >= 1, 10)
+        assert late.messages == [("barkcry/testpi/bark", "OFF", True)], (sub.messages, late.messages)
+        late.stop()
+    finally:
+        sink.close(2)
+        b.stop()

@@ -3,9 +3,11 @@
 Topics under ``<prefix>/<device_id>/``: ``status`` (online/offline, retained, the last will),
 ``<label>`` (ON/OFF, retained), ``event`` (JSON, QoS 1) and ``level`` (dBFS).
 
-No event is lost while the broker is away: every message waits in a bounded queue until the broker
-acknowledges it (PUBACK). Messages sent but not acknowledged when the connection drops go back to
-the front of the queue, so delivery is at-least-once; the event id lets subscribers deduplicate.
+No event is lost while the broker is away: every message waits in a bounded queue until it is handed
+to paho, and counts as pending until the broker acknowledges it (PUBACK). A QoS 1 message handed over
+but not acknowledged when the connection drops stays with paho, which sends it again first thing after
+it reconnects; so delivery is at-least-once (the event id lets subscribers deduplicate), and nothing
+of ours may go out on a new connection before that resend is done (see ``_on_connect``).
 """
 
 from __future__ import annotations
@@ -71,9 +73,10 @@ class MqttSink(Sink):
                 c.tls_insecure_set(True)
         c.will_set(self.status_topic, "offline", qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
-        # We bound the queue ourselves; paho's own queue only ever holds what we handed it while connected.
+        # We bound the queue ourselves; paho's own store only holds what we handed it and the broker has not
+        # acknowledged yet (at most MAX_INFLIGHT messages).
         c.max_inflight_messages_set(MAX_INFLIGHT)
-        c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
+        c.on_connect, c.on_disconnect, c.on_subscribe = self._on_connect, self._on_disconnect, self._on_subscribe
         c.on_publish, c.on_message = self._on_publish, self._on_message
         self.client = c
 
@@ -162,14 +165,18 @@ class MqttSink(Sink):
                     msg = self._queue.popleft()
                 info = self.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
                 with self._lock:
-                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                        self._queue.appendleft(msg)  # the connection went away: it stays first in line
+                    # Without a connection paho still keeps a QoS 1 message, and sends it on reconnect.
+                    kept = info.rc == mqtt.MQTT_ERR_SUCCESS or (info.rc == mqtt.MQTT_ERR_NO_CONN and msg.qos > 0)
+                    if not kept:
+                        self._queue.appendleft(msg)  # paho refused it: it stays first in line
                         return
                     if msg.qos > 0:
                         if info.mid in self._acked_early:  # the PUBACK beat us here
                             self._acked_early.discard(info.mid)
                         else:
                             self._inflight[info.mid] = msg
+                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                        return
 
     # -- paho callbacks (paho's thread) ---------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -179,15 +186,17 @@ class MqttSink(Sink):
         log.info("MQTT connected to %s:%d", self.cfg.host, self.cfg.port)
         self._warned_down = False
         with self._lock:
-            # Whatever was in flight on the old connection is sent again (at-least-once), in the order it was
-            # sent: the dict's insertion order (message ids wrap at 65535, so sorting them would not do).
-            for mid in reversed(list(self._inflight)):
-                self._queue.appendleft(self._inflight.pop(mid))
-            self._acked_early.clear()
             for msg in reversed(self._hello()):
                 self._queue.appendleft(msg)
-        if self.cfg.discovery:
-            client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
+        # Right after this callback returns, paho resends what the old connection left unacknowledged
+        # (those messages stay in self._inflight, under their ids). Whatever we sent before that resend
+        # would overtake it: an OFF queued during the outage ahead of its ON. So we send nothing until
+        # the broker answers a subscription made here: paho's thread reads that answer only after it has
+        # queued the resend, and one connection keeps its order.
+        topic = f"{self.cfg.discovery_prefix}/status" if self.cfg.discovery else self.status_topic
+        client.subscribe(topic, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_code_list, properties) -> None:
         self._connected.set()
         self._kick.set()
 
@@ -205,7 +214,7 @@ class MqttSink(Sink):
             self._kick.set()  # the drainer thread sends more; never publish from inside paho's callback
 
     def _on_message(self, client, userdata, msg) -> None:
-        if msg.topic == f"{self.cfg.discovery_prefix}/status" and msg.payload == b"online":
+        if self.cfg.discovery and msg.topic == f"{self.cfg.discovery_prefix}/status" and msg.payload == b"online":
             log.info("Home Assistant came online: sending discovery again")
             for m in self._discovery():
                 self._enqueue(m, drain=False)  # we are inside paho's callback: let the drainer send
