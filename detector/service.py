@@ -6,10 +6,11 @@ import logging
 import os
 import signal
 import time
-
+from typing import TextIO
 
 from . import __version__
 from .audio import FileSource, MicrophoneSource
+from .clock import WallClock
 from .config import Config
 from .model import Classifier
 from .scan import make_pipeline
@@ -54,10 +55,18 @@ def run_service(cfg: Config, input_file: str | None = None, realtime: bool = Tru
     else:
         limit = None if seconds is None else int(round(seconds * rate))
         source = MicrophoneSource(cfg.audio.device, rate, cfg.audio.block_s, max_samples=limit)
-    log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name, clf.thresholds)
+    return serve(cfg, clf, source, realtime)
 
-    clock = time.time()  # stream time 0
-    sinks = [LogSink(clock_offset=clock)]
+
+def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, realtime: bool = True,
+          stream: TextIO | None = None) -> int:
+    """Run ``source`` through the pipeline into the sinks until it ends or a signal stops it. ``realtime``:
+    the source delivers audio as it is heard (a microphone, a paced replay), so event times are wall times.
+    ``stream``: where the log sink writes (default stdout)."""
+    log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name, clf.thresholds)
+    rate = clf.frontend.sample_rate
+    clock = WallClock()
+    sinks = [LogSink(stream, clock)]
     mqtt_sink = None
     if cfg.mqtt.enabled:
         from .sinks.mqtt import MqttSink
@@ -76,14 +85,15 @@ def run_service(cfg: Config, input_file: str | None = None, realtime: bool = Tru
         stopping["signal"] = signum
         source.stop()
 
-    for s in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(s, on_signal)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
     overflows = 0
     try:
         for block in source.blocks():
+            if realtime:  # a block is heard as it is read (a replay at full speed keeps its start as time 0)
+                clock.anchor(pipeline.t + block.size / rate)
             pipeline.process(block)
             notifier.alive()
             info = source.info()
@@ -96,6 +106,8 @@ def run_service(cfg: Config, input_file: str | None = None, realtime: bool = Tru
         if mqtt_sink is not None:
             mqtt_sink.close(timeout=5.0)
         log.info("stopped%s", f" on signal {stopping['signal']}" if stopping["signal"] else "")
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0
 
 

@@ -18,6 +18,7 @@ import yaml
 
 from broker import Broker, Collector, free_port, make_tls
 from conftest import ROOT
+from detector.clock import WallClock
 from detector.config import MQTTConfig
 from detector.decision import Event
 from detector.sinks.mqtt import Message, MqttSink
@@ -134,7 +135,7 @@ def test_events_survive_a_broker_outage(tmp_path, mosquitto_bin):
     port = free_port()
     b = Broker(tmp_path, port).start()
     sink = MqttSink(MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", queue_size=500, keepalive=5),
-                    ["bark", "cry"], clock_offset=0.0)
+                    ["bark", "cry"], clock=WallClock(0.0))
     sink.start()
     assert sink.wait_connected(10)
     b.stop()
@@ -231,7 +232,7 @@ def test_a_message_in_flight_when_the_broker_dies_is_not_overtaken_after_the_rec
     port = free_port()
     b = Broker(tmp_path, port).start()
     sink = MqttSink(MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", keepalive=5), ["bark"],
-                    clock_offset=0.0)
+                    clock=WallClock(0.0))
     try:
         sink.start()
         assert sink.wait_connected(10)

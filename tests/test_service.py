@@ -1,5 +1,7 @@
 """The daemon speaks sd_notify: READY, WATCHDOG while the audio loop turns, STOPPING on SIGTERM."""
 
+import io
+import json
 import os
 import signal
 import socket
@@ -8,6 +10,10 @@ import sys
 import time
 
 from conftest import ROOT
+from detector.audio import FileSource
+from detector.config import Config, MQTTConfig
+from detector.model import Classifier
+from detector.service import serve
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 
@@ -69,3 +75,48 @@ def test_clips_are_opt_in_and_owner_only(tmp_path, shipped_model):
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
         x, sr = sf.read(f)
         assert sr == 16000 and 1.0 < x.size / sr <= 31
+
+
+class _StallingReplay:
+    """The demo recording as a microphone delivers it, a 0.1 s block every 0.1 s, except that the device
+    goes quiet for ``stall_s`` after ``at_s`` seconds, as an unplugged microphone does: the audio goes on
+    afterwards, later by the stall. A stall cannot be produced with a real device here; the rest is real."""
+
+    def __init__(self, rate: int, at_s: float, stall_s: float) -> None:
+        self.replay = FileSource(DEMO, rate, 0.1, realtime=False)
+        self.replay.samples = self.replay.samples[: 4 * rate]  # the first bark starts 1.75 s in
+        self.name, self.rate, self.at, self.stall_s = "stalling replay", rate, int(at_s * rate), stall_s
+        self.heard: list[tuple[int, float]] = []  # (samples delivered so far, wall time)
+
+    def stop(self) -> None:
+        self.replay.stop()
+
+    def info(self):
+        return self.replay.info()
+
+    def blocks(self):
+        n, t0 = 0, time.monotonic()
+        for block in self.replay.blocks():
+            if n <= self.at < n + block.size:
+                t0 += self.stall_s
+            n += block.size
+            time.sleep(max(0.0, t0 + n / self.rate - time.monotonic()))  # a block exists once recorded
+            self.heard.append((n, time.time()))
+            yield block
+
+
+def test_event_times_stay_on_the_wall_clock_through_a_device_stall(shipped_model):
+    """Stream time counts samples; a stalled device delivers none, so stream time 0 + stream seconds would
+    put every later event early by the stall. The service re-anchors its clock on each block."""
+    cfg = Config(mqtt=MQTTConfig(enabled=False))
+    clf = Classifier(cfg.model_path())
+    rate = clf.frontend.sample_rate
+    source = _StallingReplay(rate, at_s=0.5, stall_s=2.0)  # before the first bark (1.75 s into the file)
+    out = io.StringIO()
+    assert serve(cfg, clf, source, realtime=True, stream=out) == 0
+    starts = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
+    first = next(e for e in starts if e["label"] == "bark" and e["state"] == "start")
+    # When the device delivered the sample at the event's start: the truth, within one 0.1 s block.
+    at = int(round(1.75 * rate))
+    heard = next(t for n, t in source.heard if n >= at)
+    assert abs(first["start"] - heard) < 0.25, (first["start"] - heard)

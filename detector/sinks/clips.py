@@ -9,6 +9,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from ..clock import WallClock
 from ..config import ClipsConfig
 from ..ring import RingBuffer
 from . import Sink
@@ -17,12 +18,12 @@ log = logging.getLogger(__name__)
 
 
 class ClipSink(Sink):
-    def __init__(self, cfg: ClipsConfig, history: RingBuffer, rate: int, clock_offset: float | None = None) -> None:
+    def __init__(self, cfg: ClipsConfig, history: RingBuffer, rate: int, clock: WallClock | None = None) -> None:
         self.cfg, self.history, self.rate = cfg, history, rate
         self.dir = Path(cfg.dir)
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
-        self.clock_offset = time.time() if clock_offset is None else clock_offset
+        self.clock = clock or WallClock()
         self.written: list[Path] = []
 
     def event(self, ev) -> None:
@@ -31,7 +32,7 @@ class ClipSink(Sink):
         start = max(ev.start - self.cfg.pre_roll_s, ev.end - self.cfg.max_s, 0.0)
         s0 = int(start * self.rate)
         _, x = self.history.read(s0, int(ev.end * self.rate) - s0)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(ev.start + self.clock_offset))
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(self.clock.wall(ev.start)))
         path = self.dir / f"{stamp}_{ev.label}_{ev.id[:8]}.flac"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only from the first byte
         with os.fdopen(fd, "wb") as f:

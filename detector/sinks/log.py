@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import TextIO
 
+from ..clock import WallClock
 from . import Sink
 
 
-def event_dict(ev, clock_offset: float = 0.0) -> dict:
-    """The event message shared by the log and MQTT: times are stream seconds + ``clock_offset``."""
+def event_dict(ev, clock: WallClock) -> dict:
+    """The event message shared by the log and MQTT, its times on ``clock``."""
     return {
-        "id": ev.id, "label": ev.label, "state": ev.state, "time": round(ev.time + clock_offset, 3),
-        "start": round(ev.start + clock_offset, 3), "end": None if ev.end is None else round(ev.end + clock_offset, 3),
+        "id": ev.id, "label": ev.label, "state": ev.state, "time": round(clock.wall(ev.time), 3),
+        "start": round(clock.wall(ev.start), 3), "end": None if ev.end is None else round(clock.wall(ev.end), 3),
         "score": round(ev.score, 4), "dbfs": round(ev.dbfs, 1), "duration_s": round(ev.duration_s, 2),
     }
 
 
 class LogSink(Sink):
-    def __init__(self, stream: TextIO | None = None, clock_offset: float | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, clock: WallClock | None = None) -> None:
         self.stream = stream or sys.stdout
-        # Live runs report wall-clock times: stream time 0 is when capture started.
-        self.clock_offset = time.time() if clock_offset is None else clock_offset
+        self.clock = clock or WallClock()
 
     def event(self, ev) -> None:
-        self.stream.write(json.dumps({"event": event_dict(ev, self.clock_offset)}) + "\n")
+        self.stream.write(json.dumps({"event": event_dict(ev, self.clock)}) + "\n")
         self.stream.flush()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
+from ..clock import WallClock
 from ..config import MQTTConfig
 from . import Sink
 from .log import event_dict
@@ -42,11 +43,11 @@ class Message:
 
 class MqttSink(Sink):
     def __init__(self, cfg: MQTTConfig, labels: list[str], password: str | None = None, model_name: str = "",
-                 clock_offset: float | None = None, version: str = "") -> None:
+                 clock: WallClock | None = None, version: str = "") -> None:
         self.cfg, self.labels, self.model_name, self.version = cfg, labels, model_name, version
         self.base = f"{cfg.prefix}/{cfg.device_id}"
         self.status_topic = f"{self.base}/status"
-        self.clock_offset = time.time() if clock_offset is None else clock_offset
+        self.clock = clock or WallClock()
         self.dropped = 0  # messages dropped because the queue was full
         self._queue: deque[Message] = deque()
         self._inflight: dict[int, Message] = {}  # sent, awaiting PUBACK
@@ -121,7 +122,7 @@ class MqttSink(Sink):
 
     # -- sink interface -------------------------------------------------------------------------
     def event(self, ev) -> None:
-        payload = event_dict(ev, self.clock_offset) | {"event_type": f"{ev.label}_{ev.state}"}
+        payload = event_dict(ev, self.clock) | {"event_type": f"{ev.label}_{ev.state}"}
         if ev.state == "start":
             self._enqueue(Message(f"{self.base}/{ev.label}", "ON", 1, True))
         self._enqueue(Message(f"{self.base}/event", json.dumps(payload), 1, False))
