@@ -19,6 +19,10 @@ from .sinks.log import LogSink
 
 log = logging.getLogger(__name__)
 
+# A source that has delivered nothing for this long (an unplugged microphone) ends the open events: nothing
+# can say they go on, and a sensor left ON through an outage would be a false alarm that lasts for hours.
+NO_AUDIO_END_S = 2.0
+
 
 class Notifier:
     """systemd sd_notify (READY, WATCHDOG, STOPPING, STATUS); a no-op outside systemd."""
@@ -89,9 +93,15 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
 
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
-    overflows = 0
+    overflows, last_audio, gap_ended = 0, time.monotonic(), False
     try:
         for block in source.blocks():
+            if block.size:
+                last_audio, gap_ended = time.monotonic(), False
+            elif not gap_ended and time.monotonic() - last_audio >= NO_AUDIO_END_S:
+                gap_ended = True
+                if ended := pipeline.finish():
+                    log.warning("no audio for %.0f s: ended %s", NO_AUDIO_END_S, ", ".join(e.label for e in ended))
             if realtime:  # a block is heard as it is read (a replay at full speed keeps its start as time 0)
                 clock.anchor(pipeline.t + block.size / rate)
             pipeline.process(block)

@@ -80,11 +80,12 @@ def test_clips_are_opt_in_and_owner_only(tmp_path, shipped_model):
 class _StallingReplay:
     """The demo recording as a microphone delivers it, a 0.1 s block every 0.1 s, except that the device
     goes quiet for ``stall_s`` after ``at_s`` seconds, as an unplugged microphone does: the audio goes on
-    afterwards, later by the stall. A stall cannot be produced with a real device here; the rest is real."""
+    afterwards, later by the stall, and meanwhile an empty block comes every 0.5 s (as from
+    `MicrophoneSource`). A stall cannot be produced with a real device here; the rest is real."""
 
-    def __init__(self, rate: int, at_s: float, stall_s: float) -> None:
+    def __init__(self, rate: int, at_s: float, stall_s: float, seconds: float = 4.0) -> None:
         self.replay = FileSource(DEMO, rate, 0.1, realtime=False)
-        self.replay.samples = self.replay.samples[: 4 * rate]  # the first bark starts 1.75 s in
+        self.replay.samples = self.replay.samples[: int(seconds * rate)]  # the first bark is 1.75-5.0 s
         self.name, self.rate, self.at, self.stall_s = "stalling replay", rate, int(at_s * rate), stall_s
         self.heard: list[tuple[int, float]] = []  # (samples delivered so far, wall time)
 
@@ -99,6 +100,9 @@ class _StallingReplay:
         for block in self.replay.blocks():
             if n <= self.at < n + block.size:
                 t0 += self.stall_s
+                for _ in range(int(self.stall_s / 0.5)):
+                    time.sleep(0.5)
+                    yield block[:0]
             n += block.size
             time.sleep(max(0.0, t0 + n / self.rate - time.monotonic()))  # a block exists once recorded
             self.heard.append((n, time.time()))
@@ -120,3 +124,31 @@ def test_event_times_stay_on_the_wall_clock_through_a_device_stall(shipped_model
     at = int(round(1.75 * rate))
     heard = next(t for n, t in source.heard if n >= at)
     assert abs(first["start"] - heard) < 0.25, (first["start"] - heard)
+
+
+class _TimedLines(io.StringIO):
+    """The log sink's stream, noting when each line was written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def write(self, text: str) -> int:
+        self.times.append(time.time())
+        return super().write(text)
+
+
+def test_a_device_stall_ends_the_open_events(shipped_model):
+    """A microphone unplugged in the middle of a bark must not leave the bark ON until it is back."""
+    cfg = Config(mqtt=MQTTConfig(enabled=False))
+    clf = Classifier(cfg.model_path())
+    rate = clf.frontend.sample_rate
+    source = _StallingReplay(rate, at_s=4.0, stall_s=3.0, seconds=4.5)
+    out = _TimedLines()
+    assert serve(cfg, clf, source, realtime=True, stream=out) == 0
+    stalled_at = next(t for n, t in source.heard if n >= 4.0 * rate)  # the last block before the stall
+    lines = [(json.loads(line)["event"], t) for line, t in zip(out.getvalue().splitlines(), out.times)]
+    starts = [t for e, t in lines if e["label"] == "bark" and e["state"] == "start"]
+    ends = [t for e, t in lines if e["label"] == "bark" and e["state"] == "end"]
+    assert starts and starts[0] < stalled_at, lines  # barking when the device went quiet
+    assert ends and stalled_at + 1.5 < ends[0] < stalled_at + 3.0, ([(e["state"], t - stalled_at) for e, t in lines])
