@@ -22,9 +22,12 @@ from .sinks import Sink
 
 
 def make_pipeline(cfg: Config, clf: Classifier, sinks: list[Sink]) -> Pipeline:
-    decider = Decider(cfg.detection.policies(clf.thresholds), clf.frontend.window_samples / clf.frontend.sample_rate,
-                      cfg.detection.ongoing_every_s)
-    return Pipeline(clf, decider, sinks, hop_s=cfg.audio.hop_s)
+    policies = cfg.detection.policies(clf.thresholds)
+    decider = Decider(policies, clf.frontend.window_samples / clf.frontend.sample_rate, cfg.detection.ongoing_every_s)
+    # A saved clip is read from the pipeline's history when its event ends, a hold time after its last
+    # hit: the history must reach back over the whole clip and that hold.
+    longest_clip = cfg.clips.max_s + max(p.hold_s for p in policies.values()) + 2.0 if cfg.clips.enabled else 0.0
+    return Pipeline(clf, decider, sinks, hop_s=cfg.audio.hop_s, history_s=max(10.0, longest_clip))
 
 
 @dataclass

@@ -9,9 +9,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import pytest
+
 from conftest import ROOT
 from detector.audio import FileSource
-from detector.config import Config, MQTTConfig
+from detector.config import ClipsConfig, Config, MQTTConfig
 from detector.model import Classifier
 from detector.service import serve
 
@@ -152,3 +155,23 @@ def test_a_device_stall_ends_the_open_events(shipped_model):
     ends = [t for e, t in lines if e["label"] == "bark" and e["state"] == "end"]
     assert starts and starts[0] < stalled_at, lines  # barking when the device went quiet
     assert ends and stalled_at + 1.5 < ends[0] < stalled_at + 3.0, ([(e["state"], t - stalled_at) for e, t in lines])
+
+
+def test_a_long_event_is_saved_whole(tmp_path, shipped_model):
+    """Clips are cut from the pipeline's history when their event ends: it must hold the longest clip."""
+    import soundfile as sf
+
+    x, sr = sf.read(DEMO, dtype="float32")
+    barking = x[int(1.75 * sr) : int(5.0 * sr)]  # the demo's first bark, five times over: one 16 s episode
+    long = tmp_path / "long.wav"
+    sf.write(long, np.concatenate([np.zeros(sr, np.float32), *[barking] * 5, np.zeros(3 * sr, np.float32)]), sr)
+    cfg = Config(mqtt=MQTTConfig(enabled=False), clips=ClipsConfig(enabled=True, dir=str(tmp_path / "clips"),
+                                                                    pre_roll_s=1.0))
+    clf = Classifier(cfg.model_path())
+    out = io.StringIO()
+    assert serve(cfg, clf, FileSource(long, sr, 0.1), realtime=False, stream=out) == 0
+    end = next(e for e in map(lambda line: json.loads(line)["event"], out.getvalue().splitlines())
+               if e["state"] == "end")
+    (clip,) = (tmp_path / "clips").glob("*.flac")
+    assert end["duration_s"] > 12
+    assert sf.info(clip).duration == pytest.approx(end["duration_s"] + 1.0, abs=0.1)  # the event and its pre-roll
