@@ -34,6 +34,15 @@ def list_input_devices() -> list[dict]:
     ]
 
 
+def refresh_device_list() -> None:
+    """PortAudio lists the devices once, when it starts: a USB microphone plugged back in (perhaps as
+    another card) is only found after a restart of PortAudio. Safe only with no stream open."""
+    import sounddevice as sd
+
+    sd._terminate()  # the way sounddevice's author gives (python-sounddevice issue #125); private API
+    sd._initialize()
+
+
 def supported_rates(device: int, rates=(8000, 16000, 22050, 32000, 44100, 48000)) -> list[int]:
     import sounddevice as sd
 
@@ -184,6 +193,7 @@ class MicrophoneSource:
         if self._stop.wait(backoff):
             return backoff
         try:
+            refresh_device_list()
             self.index, self.name = resolve_device(self.device)
             self._open()
             self.reopens += 1

@@ -111,3 +111,60 @@ def test_devices_lists_fakemic(tmp_path):
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert "fakemic" in r.stdout and "16000" in r.stdout
+
+
+REOPEN = """
+import logging, sys, numpy as np
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+from detector.audio import MicrophoneSource
+n = int(sys.argv[1])
+src = MicrophoneSource(None, 16000, block_s=0.1, max_samples=n, stall_s=1.0)
+got = []
+for b in src.blocks():
+    got.append(b)
+    print(sum(x.size for x in got), flush=True)
+np.save(sys.argv[2], np.round(np.concatenate(got) * 32768).astype(np.int16))
+print(src.info(), flush=True)
+"""
+
+
+def test_a_stalled_device_is_reopened_and_capture_goes_on(tmp_path):
+    """The fake microphone reads a named pipe: while nothing is written to it, the device delivers
+    nothing (as a USB microphone pulled out does), and what is written afterwards is the device speaking
+    again. The source must notice the stall, close and reopen the stream, and deliver every sample."""
+    import threading
+    import time
+
+    x = demo_int16()[: 3 * 16000]
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    env = fakemic_env(tmp_path, np.zeros(1, np.int16)) | {"FAKEMIC_RAW": str(fifo)}
+    # Held open for reading and writing, so that the pipe always has a reader: PortAudio opens and closes
+    # the device while it looks for devices, and a pipe with no reader left would refuse our writes.
+    fd = os.open(fifo, os.O_RDWR)
+    os.write(fd, x[:16000].tobytes())  # 1 s, then the device stalls
+    out = tmp_path / "captured.npy"
+    proc = subprocess.Popen([sys.executable, "-c", REOPEN, str(x.size), str(out)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stderr: list[str] = []
+    threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any("reopening" in line for line in stderr) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any("reopening" in line for line in stderr), stderr  # the stall was noticed
+        os.write(fd, x[16000:].tobytes())  # the device is back
+        while not any("reopened" in line for line in stderr) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # A fake-device detail: the pipe then ends, so that no read of it can block the stream's close
+        # (the device is opened again only once it is back: a pipe with no writer would block that open).
+        os.close(fd)
+        fd = None
+        rest = proc.communicate(timeout=30)[0]
+    finally:
+        if fd is not None:
+            os.close(fd)
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "reopens=1" in rest, rest
+    assert np.array_equal(np.load(out), x)
