@@ -252,6 +252,7 @@ def apply_to_config(path: Path, snippet: dict) -> Path:
     backup = path.with_name(path.name + time.strftime(".bak-%Y%m%dT%H%M%S"))
     if path.exists():
         shutil.copy2(path, backup)
+        keep_owner(path, backup)
     det = current.setdefault("detection", {}) or {}
     current["detection"] = det
     det["min_dbfs"] = snippet["detection"]["min_dbfs"]
@@ -264,9 +265,19 @@ def apply_to_config(path: Path, snippet: dict) -> Path:
             labels[lab].pop("off_threshold")
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(yaml.safe_dump(current, sort_keys=False))
+    if path.exists():  # the config may hold the broker's password: its mode and owner stay as they were
+        shutil.copymode(path, tmp)
+        keep_owner(path, tmp)
     load(tmp)  # validate before replacing: a bad merge never reaches the daemon
     os.replace(tmp, path)
     return backup
+
+
+def keep_owner(src: Path, dst: Path) -> None:
+    """Give ``dst`` the owner and group of ``src`` (root applying a config owned by the service's group)."""
+    st = src.stat()
+    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        os.chown(dst, st.st_uid, st.st_gid)
 
 
 def save_noise(rec: Recording, state_dir: Path) -> Path:
@@ -359,7 +370,31 @@ def _plots(out: Path, stats: dict, results: list[LabelResult]) -> list[str]:
     return ["noise_spectrum.png", "thresholds.png"]
 
 
+def writable(directory: Path) -> bool:
+    """Whether files can be written in ``directory``, creating it (and its missing parents) if need be."""
+    d = directory
+    while not d.exists():
+        d = d.parent
+    return d.is_dir() and os.access(d, os.W_OK | os.X_OK)
+
+
+def unwritable(cfg: Config, args) -> list[str]:
+    """What this run could not write, found before minutes of recording rather than after them."""
+    state = Path(cfg.state_dir)
+    places = [("the report", Path(args.out) if args.out else state / "calibration")]
+    if not getattr(args, "no_keep", False):
+        places.append(("the room's noise", state / "noise"))
+    if args.apply:
+        path = Path(args.config) if args.config else DEFAULT_PATH
+        places.append(("--apply's new config (and its backup)", path.parent))
+    return [f"cannot write {what} in {d}" for what, d in places if not writable(d)]
+
+
 def calibrate(cfg: Config, args) -> int:
+    if problems := unwritable(cfg, args):
+        print(f"detector calibrate: {'; '.join(problems)}. Run it as a user who may (sudo), or set --out, "
+              "state_dir or --no-keep.", file=sys.stderr)
+        return 2
     clf = Classifier(cfg.model_path())
     rate = clf.frontend.sample_rate
     event_dbfs = dict(TYPICAL_EVENT_DBFS)

@@ -14,7 +14,16 @@ import numpy as np
 from .frontend import FrontendParams
 from .level import QuietLift
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "bark_cry.tflite"
+
+def _bundled_model(name: str = "bark_cry.tflite") -> Path:
+    """The shipped model: in the source tree's models/ (a checkout, an editable install), or carried inside
+    an installed package as detector/models (pyproject.toml maps the one onto the other)."""
+    here = Path(__file__).resolve().parent
+    tree, installed = here.parent / "models" / name, here / "models" / name
+    return installed if installed.exists() else tree
+
+
+DEFAULT_MODEL = _bundled_model()
 
 
 class ModelError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -124,13 +125,45 @@ def test_apply_writes_a_valid_config_and_a_backup(tmp_path, shipped_model):
     rec = tmp_path / "room.flac"
     sf.write(rec, x, FS)
     cfg = config_file(tmp_path, detection={"hold_s": 2.0})
+    cfg.chmod(0o640)  # as installed: it may hold the broker's password
     r = calibrate("--input", str(rec), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
     assert r.returncode == 0, r.stderr
     backups = list(tmp_path.glob("config.yaml.bak-*"))
     assert len(backups) == 1 and yaml.safe_load(backups[0].read_text())["detection"] == {"hold_s": 2.0}
+    assert stat.S_IMODE(cfg.stat().st_mode) == stat.S_IMODE(backups[0].stat().st_mode) == 0o640
     new = yaml.safe_load(cfg.read_text())
     assert new["detection"]["hold_s"] == 2.0  # the user's own settings survive
     assert set(new["detection"]["labels"]) == {"bark", "cry"}
     chk = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "config", "check"], cwd=ROOT,
                          capture_output=True, text=True)
     assert chk.returncode == 0, chk.stderr
+
+
+def test_apply_keeps_the_configs_owner_and_group(tmp_path, shipped_model):
+    """Run with sudo, --apply must leave /etc/barkcry/config.yaml readable by the service's group, and by
+    no one else (it may hold the broker's password)."""
+    if os.geteuid() != 0:
+        pytest.skip("giving the config another group needs root (CI runs as root)")
+    rec = tmp_path / "room.flac"
+    sf.write(rec, np.random.default_rng(0).standard_normal(FS * 4).astype(np.float32) * 0.01, FS)
+    cfg = config_file(tmp_path)
+    os.chown(cfg, 0, 65534)  # root:nogroup, standing in for root:barkcry
+    cfg.chmod(0o640)
+    r = calibrate("--input", str(rec), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
+    assert r.returncode == 0, r.stderr
+    (backup,) = tmp_path.glob("config.yaml.bak-*")
+    for f in (cfg, backup):
+        st = f.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 65534, 0o640), f
+
+
+def test_calibrate_refuses_before_recording_what_it_could_not_write(tmp_path, shipped_model):
+    """A state directory that cannot be made is found before minutes of recording, not after them."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    cfg = config_file(tmp_path, state_dir=str(blocked / "state"))
+    # No --input: it would record from the microphone, but must not get that far.
+    r = calibrate("--seconds", "300", config=cfg, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"cannot write the room's noise in {blocked}/state/noise" in r.stderr, r.stderr
+    assert "Recording the room" not in r.stderr
