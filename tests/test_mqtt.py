@@ -89,6 +89,10 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
         assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
         assert p["availability_topic"] == "barkcry/testpi/status"
         assert p["state_topic"].startswith("barkcry/testpi/")
+        # The entity id Home Assistant gives it (default_entity_id since 2025.10): the README's examples.
+        assert p["default_entity_id"] == f"{t.split('/')[1]}.{p['unique_id']}"
+    assert {p["default_entity_id"] for p in disc.values()} >= {"binary_sensor.barkcry_testpi_cry",
+                                                                "binary_sensor.barkcry_testpi_bark"}
     binary = [p for t, p in disc.items() if "/binary_sensor/" in t]
     assert all(p["device_class"] == "sound" for p in binary)
     ev_entity = next(p for t, p in disc.items() if "/event/" in t)

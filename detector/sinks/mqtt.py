@@ -234,19 +234,25 @@ class MqttSink(Sink):
                  "payload_not_available": "offline"}
         node = f"barkcry_{dev_id}"
         dp = self.cfg.discovery_prefix
+
+        def ids(component: str, what: str) -> dict:
+            # Entity ids such as binary_sensor.barkcry_nursery_cry: default_entity_id since Home Assistant
+            # 2025.10, object_id (dropped in 2026.4) for the versions before it.
+            return {"unique_id": f"{node}_{what}", "default_entity_id": f"{component}.{node}_{what}",
+                    "object_id": f"{node}_{what}"}
+
         out = {}
         for lab in self.labels:
             out[f"{dp}/binary_sensor/{node}/{lab}/config"] = {
-                "name": PRETTY.get(lab, lab), "unique_id": f"{node}_{lab}", "object_id": f"{node}_{lab}",
+                "name": PRETTY.get(lab, lab), **ids("binary_sensor", lab),
                 "state_topic": f"{self.base}/{lab}", "payload_on": "ON", "payload_off": "OFF",
                 "device_class": "sound", "device": device, **avail}
         out[f"{dp}/event/{node}/event/config"] = {
-            "name": "Sound event", "unique_id": f"{node}_event", "object_id": f"{node}_event",
-            "state_topic": f"{self.base}/event",
+            "name": "Sound event", **ids("event", "event"), "state_topic": f"{self.base}/event",
             "event_types": [f"{lab}_{s}" for lab in self.labels for s in ("start", "ongoing", "end")],
             "device": device, **avail}
         out[f"{dp}/sensor/{node}/level/config"] = {
-            "name": "Sound level", "unique_id": f"{node}_level", "object_id": f"{node}_level",
+            "name": "Sound level", **ids("sensor", "level"),
             "state_topic": f"{self.base}/level", "unit_of_measurement": "dBFS", "state_class": "measurement",
             "icon": "mdi:microphone", "device": device, **avail}
         return out
