@@ -113,6 +113,33 @@ def test_last_will_marks_offline_after_kill9(tmp_path, mosquitto_bin, shipped_mo
         b.stop()
 
 
+def test_a_restart_after_a_kill_in_the_middle_of_a_bark_puts_the_sensor_back_off(tmp_path, mosquitto_bin,
+                                                                                  shipped_model):
+    """A kill, a crash or a power cut during a bark leaves its retained ON behind; the next run says OFF."""
+    import soundfile as sf
+
+    b = Broker(tmp_path, free_port()).start()
+    try:
+        sub = Collector(b, "barkcry/testpi/bark")
+        proc = detector("--config", write_config(tmp_path, b), "run", "--input", str(DEMO))  # real time
+        assert sub.wait_for(lambda m: m and m[-1][1] == "ON", 30), sub.messages  # the first bark
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        sub.stop()
+        left = Collector(b, "barkcry/testpi/bark")
+        assert left.wait_for(lambda m: m, 10) and left.messages[-1][1:] == ("ON", True)
+        left.stop()
+        quiet = tmp_path / "quiet.wav"
+        sf.write(quiet, np.zeros(16000 * 2, np.float32), 16000)
+        again = detector("--config", write_config(tmp_path, b), "run", "--input", str(quiet))
+        assert again.wait(30) == 0, again.stderr.read()
+        after = Collector(b, "barkcry/testpi/bark")
+        assert after.wait_for(lambda m: m, 10) and after.messages[-1][1:] == ("OFF", True), after.messages
+        after.stop()
+    finally:
+        b.stop()
+
+
 def test_sigterm_publishes_offline_and_exits_cleanly(tmp_path, mosquitto_bin, shipped_model):
     b = Broker(tmp_path, free_port()).start()
     try:

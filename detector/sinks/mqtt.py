@@ -62,6 +62,7 @@ class MqttSink(Sink):
         self._connected = threading.Event()
         self._warned_down = False
         self._last_level = -1e9
+        self._states = {lab: "OFF" for lab in labels}  # each label's state as of the last event raised
 
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"barkcry-{cfg.device_id}",
                         protocol=mqtt.MQTTv311, clean_session=True)
@@ -124,9 +125,11 @@ class MqttSink(Sink):
     def event(self, ev) -> None:
         payload = event_dict(ev, self.clock) | {"event_type": f"{ev.label}_{ev.state}"}
         if ev.state == "start":
+            self._states[ev.label] = "ON"
             self._enqueue(Message(f"{self.base}/{ev.label}", "ON", 1, True))
         self._enqueue(Message(f"{self.base}/event", json.dumps(payload), 1, False))
         if ev.state == "end":
+            self._states[ev.label] = "OFF"
             self._enqueue(Message(f"{self.base}/{ev.label}", "OFF", 1, True))
 
     def window(self, w) -> None:
@@ -222,8 +225,11 @@ class MqttSink(Sink):
 
     # -- what we announce -----------------------------------------------------------------------
     def _hello(self) -> list[Message]:
-        """Sent first on every (re)connection: discovery, then online."""
-        return (self._discovery() if self.cfg.discovery else []) + [Message(self.status_topic, "online", 1, True)]
+        """Sent first on every (re)connection: discovery, each label's state, then online. The states put
+        right a retained ON that a crash, a power cut or a kill left behind in the middle of an event."""
+        return ((self._discovery() if self.cfg.discovery else [])
+                + [Message(f"{self.base}/{lab}", state, 1, True) for lab, state in self._states.items()]
+                + [Message(self.status_topic, "online", 1, True)])
 
     def discovery_payloads(self) -> dict[str, dict]:
         """Home Assistant MQTT discovery: topic -> config payload."""
