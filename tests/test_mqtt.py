@@ -233,7 +233,7 @@ def test_messages_reach_the_broker_in_the_order_they_were_raised(tmp_path, mosqu
     good (seen once in CI with TLS). Slowing each hand-over a little makes that pause likely here."""
     b = Broker(tmp_path, free_port()).start()
     try:
-        sub = Collector(b, "barkcry/testpi/bark")
+        sub = Collector(b, "barkcry/testpi/sequence")
         assert sub.wait_for(lambda m: sub.c.is_connected(), 10)
         time.sleep(0.3)
         sink = MqttSink(MQTTConfig(host="127.0.0.1", port=b.port, device_id="testpi", queue_size=5000), ["bark"])
@@ -242,7 +242,7 @@ def test_messages_reach_the_broker_in_the_order_they_were_raised(tmp_path, mosqu
         sink.client.publish = lambda *a, **kw: (time.sleep(next(jitter)), publish(*a, **kw))[1]
         n = 600  # more than the in-flight window (50), fewer than mosquitto queues for one subscriber (1000)
         for i in range(n):  # raised before the connection is up
-            sink._enqueue(Message("barkcry/testpi/bark", str(i), 1, True))
+            sink._enqueue(Message("barkcry/testpi/sequence", str(i), 1, True))
         sink.start()
         assert sink.wait_connected(10)
         assert sink.close(30) == 0  # drains beside the drainer thread, as the end of a replay does
