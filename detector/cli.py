@@ -75,7 +75,8 @@ def cmd_config(args) -> int:
     if args.action == "check":
         from .model import Classifier
 
-        Classifier(cfg.model_path())  # the model must load and fit the frontend too
+        clf = Classifier(cfg.model_path())  # the model must load and fit the frontend too
+        cfg.detection.policies(clf.thresholds)  # and have the labels the config tunes
         print(f"{args.config or 'defaults'}: OK")
     else:
         import yaml

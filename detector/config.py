@@ -49,6 +49,12 @@ class DetectionConfig:
     labels: dict[str, LabelConfig] = field(default_factory=dict)
 
     def policies(self, model_thresholds: dict[str, float]) -> dict[str, LabelPolicy]:
+        """Each of the model's labels' decision policy; a configured label the model lacks is an error (a
+        typo such as "barks" would otherwise change nothing, silently)."""
+        for label in self.labels:
+            if label not in model_thresholds:
+                raise ConfigError(f"detection.labels.{label}: the model has no such label; expected one of "
+                                  f"{', '.join(model_thresholds)}")
         out = {}
         for label, thr in model_thresholds.items():
             lc = self.labels.get(label, LabelConfig())
@@ -120,6 +126,13 @@ class Config:
             if lc.on_threshold is not None and lc.off_threshold is not None:
                 _check(lc.off_threshold <= lc.on_threshold, f"detection.labels.{label}.off_threshold",
                        lc.off_threshold, f"at most on_threshold ({lc.on_threshold})")
+            for k, ok, expected in (("min_hits", lambda v: v >= 1, "an integer >= 1"),
+                                    ("smoothing", lambda v: v >= 1, "an integer >= 1"),
+                                    ("hold_s", lambda v: v >= 0, "seconds >= 0")):
+                v = getattr(lc, k)
+                _check(v is None or ok(v), f"detection.labels.{label}.{k}", v, expected)
+        _check(self.clips.max_s > 0, "clips.max_s", self.clips.max_s, "seconds > 0")
+        _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
         _check(0 < self.audio.hop_s <= 1, "audio.hop_s", self.audio.hop_s, "seconds in (0, 1]")
         _check(0 < self.audio.block_s <= 1, "audio.block_s", self.audio.block_s, "seconds in (0, 1]")
         m = self.mqtt

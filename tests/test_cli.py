@@ -147,6 +147,23 @@ def test_bad_config_value_names_key_value_and_expectation(tmp_path):
     assert "detection.labels.bark.on_threshold" in r.stderr and "'high'" in r.stderr and "number" in r.stderr
 
 
+@pytest.mark.parametrize("yaml_text, key, expected", [
+    ("detection:\n  labels:\n    barks:\n      on_threshold: 0.9\n", "detection.labels.barks", "bark, cry"),
+    ("detection:\n  labels:\n    bark:\n      min_hits: 0\n", "detection.labels.bark.min_hits", "integer >= 1"),
+    ("detection:\n  labels:\n    cry:\n      hold_s: -1\n", "detection.labels.cry.hold_s", "seconds >= 0"),
+    ("clips:\n  max_s: 0\n", "clips.max_s", "seconds > 0"),
+])
+def test_config_check_finds_what_scan_and_run_would_trip_on(tmp_path, shipped_model, yaml_text, key, expected):
+    """A per-label override is checked like its global default, and a label the model lacks is named:
+    before, scan and run died with a traceback, or ignored the label, while config check said OK."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    for args in (("config", "check"), ("scan", str(ROOT / "detector" / "data" / "demo.flac"))):
+        r = run("--config", str(cfg), *args)
+        assert r.returncode == 2 and key in r.stderr and expected in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
 def test_yaml_boolean_key_trap_is_explained(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("detection:\n  labels:\n    cry:\n      on: 0.7\n")
