@@ -121,6 +121,7 @@ class MicrophoneSource:
         import sounddevice as sd
 
         self._callback_stop = sd.CallbackStop  # looked up once: the callback does nothing but copy
+        self._portaudio_error = sd.PortAudioError
         self._stream = None
         self._stop = threading.Event()
 
@@ -162,7 +163,11 @@ class MicrophoneSource:
         decim = StreamingDecimator(self.device_rate // self.rate) if self.device_rate != self.rate else None
         want = self._limit
         pos, backoff = 0, 1.0
-        self._open()
+        try:
+            self._open()
+        except self._portaudio_error as e:  # busy (another program holds it), or it cannot do what we ask
+            raise DeviceError(f"cannot open input device {self.name!r} at {self.device_rate} Hz: {e} "
+                              "(is another program using it?)") from e
         try:
             last_data = time.monotonic()
             while not self._stop.is_set():

@@ -168,3 +168,21 @@ def test_a_stalled_device_is_reopened_and_capture_goes_on(tmp_path):
     assert proc.returncode == 0, stderr
     assert "reopens=1" in rest, rest
     assert np.array_equal(np.load(out), x)
+
+
+UNOPENABLE = """
+from detector.audio import DeviceError, MicrophoneSource
+src = MicrophoneSource(None, 16000, block_s=0.1, max_samples=1600)
+src.index = 999  # gone since it was found: PortAudio fails to open it, as it does a busy device
+try:
+    next(src.blocks())
+except DeviceError as e:
+    print(e)
+"""
+
+
+def test_a_device_that_cannot_be_opened_is_a_clear_error(tmp_path):
+    env = fakemic_env(tmp_path, np.zeros(1600, np.int16))
+    r = subprocess.run([sys.executable, "-c", UNOPENABLE], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "cannot open input device 'default' at 16000 Hz" in r.stdout and "another program" in r.stdout, r.stdout
