@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .audio import DeviceError
+    from .audiofile import AudioFileError
     from .model import ModelError
 
     try:
@@ -161,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except DeviceError as e:
         print(f"detector: audio device error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except AudioFileError as e:  # run --input, calibrate --input (scan reports and skips its own)
+        print(f"detector: {e}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

@@ -164,6 +164,15 @@ def test_config_check_finds_what_scan_and_run_would_trip_on(tmp_path, shipped_mo
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("command", ["run", "calibrate"])
+def test_an_unreadable_input_file_is_one_line_not_a_traceback(tmp_path, shipped_model, command):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"mqtt:\n  enabled: false\nstate_dir: {tmp_path}\n")
+    r = run("--config", str(cfg), command, "--input", str(tmp_path / "missing.wav"))
+    assert r.returncode == 2 and "missing.wav: cannot read audio" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_yaml_boolean_key_trap_is_explained(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("detection:\n  labels:\n    cry:\n      on: 0.7\n")
