@@ -77,6 +77,8 @@ def cmd_config(args) -> int:
 
         clf = Classifier(cfg.model_path())  # the model must load and fit the frontend too
         cfg.detection.policies(clf.thresholds)  # and have the labels the config tunes
+        if cfg.mqtt.enabled:
+            cfg.mqtt_password()  # a password file that run could not read
         print(f"{args.config or 'defaults'}: OK")
     else:
         import yaml

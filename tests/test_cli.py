@@ -164,6 +164,13 @@ def test_config_check_finds_what_scan_and_run_would_trip_on(tmp_path, shipped_mo
         assert "Traceback" not in r.stderr
 
 
+def test_config_check_reads_the_password_file(tmp_path, shipped_model):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"mqtt:\n  username: pi\n  password_file: {tmp_path / 'nope'}\n")
+    r = run("--config", str(cfg), "config", "check")
+    assert r.returncode == 2 and "mqtt.password_file: cannot read" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("command", ["run", "calibrate"])
 def test_an_unreadable_input_file_is_one_line_not_a_traceback(tmp_path, shipped_model, command):
     cfg = tmp_path / "c.yaml"
