@@ -102,7 +102,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 gap_ended = True
                 if ended := pipeline.finish():
                     log.warning("no audio for %.0f s: ended %s", NO_AUDIO_END_S, ", ".join(e.label for e in ended))
-            if realtime:  # a block is heard as it is read (a replay at full speed keeps its start as time 0)
+            if realtime and block.size:  # heard as it is read (a replay at full speed keeps time 0 at its start)
                 clock.anchor(pipeline.t + block.size / rate)
             pipeline.process(block)
             notifier.alive()
