@@ -1,5 +1,6 @@
 """The daemon speaks sd_notify: READY, WATCHDOG while the audio loop turns, STOPPING on SIGTERM."""
 
+import dataclasses
 import io
 import json
 import os
@@ -177,3 +178,23 @@ def test_a_long_event_is_saved_whole(tmp_path, shipped_model):
     (clip,) = (tmp_path / "clips").glob("*.flac")
     assert end["duration_s"] > 12
     assert sf.info(clip).duration == pytest.approx(end["duration_s"] + 1.0, abs=0.1)  # the event and its pre-roll
+
+
+def test_a_clip_that_cannot_be_written_is_logged_and_detection_goes_on(tmp_path, caplog):
+    from detector.decision import Event
+    from detector.ring import RingBuffer
+    from detector.sinks.clips import ClipSink
+
+    history = RingBuffer(16000 * 10)
+    history.write(np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.1)
+    clips = tmp_path / "clips"
+    sink = ClipSink(ClipsConfig(enabled=True, dir=str(clips), pre_roll_s=0.5), history, 16000)
+    end = Event(id="a" * 32, label="bark", state="end", start=2.0, end=3.0, time=4.5, score=0.9, dbfs=-20.0)
+    clips.rmdir()
+    clips.write_text("")  # the directory is gone: writing a clip there fails even for root
+    sink.event(end)  # must not raise: the pipeline thread runs the sinks
+    assert sink.written == [] and "could not save clip" in caplog.text
+    clips.unlink()
+    clips.mkdir()
+    sink.event(dataclasses.replace(end, id="b" * 32))
+    assert len(sink.written) == 1 and sink.written[0].exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -34,8 +35,14 @@ class ClipSink(Sink):
         _, x = self.history.read(s0, int(ev.end * self.rate) - s0)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(self.clock.wall(ev.start)))
         path = self.dir / f"{stamp}_{ev.label}_{ev.id[:8]}.flac"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only from the first byte
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, x, self.rate, format="FLAC")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only from the first byte
+            with os.fdopen(fd, "wb") as f:
+                sf.write(f, x, self.rate, format="FLAC")
+        except (OSError, sf.LibsndfileError) as e:  # a full disk, a vanished directory: detection goes on
+            log.error("could not save clip %s: %s", path, e)
+            with contextlib.suppress(OSError):  # no half-written clip left behind
+                path.unlink()
+            return
         self.written.append(path)
         log.info("saved clip %s (%.1f s)", path, x.size / self.rate)
