@@ -111,7 +111,8 @@ class MicrophoneSource:
         else:
             multiples = [r for r in rates if r % rate == 0]
             if not multiples:
-                raise DeviceError(f"input device {self.name!r} offers {rates} Hz, none a multiple of {rate} Hz")
+                raise DeviceError(f"input device {self.name!r} offers {rates} Hz, none a multiple of {rate} Hz: "
+                                  "choose ALSA's 'default' or a 'plughw' device, which resample")
             self.device_rate = min(multiples)
         factor = self.device_rate // rate
         self._limit = None if max_samples is None else max_samples * factor  # device-rate samples to capture
