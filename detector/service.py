@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # A source that has delivered nothing for this long (an unplugged microphone) ends the open events: nothing
 # can say they go on, and a sensor left ON through an outage would be a false alarm that lasts for hours.
 NO_AUDIO_END_S = 2.0
+SILENT_WARN_S = 10.0  # this long of exact zeros from the device: a muted or dead input, said once in the log
 
 
 class Notifier:
@@ -94,10 +95,16 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
     overflows, last_audio, gap_ended = 0, time.monotonic(), False
+    zeros, warned_zeros = 0, False  # samples of exact silence in a row
     try:
         for block in source.blocks():
             if block.size:
                 last_audio, gap_ended = time.monotonic(), False
+                zeros = zeros + block.size if not block.any() else 0
+                if zeros >= SILENT_WARN_S * rate and not warned_zeros:
+                    log.warning("the input has been exact silence for %.0f s: is the microphone muted or its "
+                                "gain at zero? (alsamixer)", SILENT_WARN_S)
+                warned_zeros = zeros >= SILENT_WARN_S * rate
             elif not gap_ended and time.monotonic() - last_audio >= NO_AUDIO_END_S:
                 gap_ended = True
                 if ended := pipeline.finish():

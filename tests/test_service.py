@@ -198,3 +198,16 @@ def test_a_clip_that_cannot_be_written_is_logged_and_detection_goes_on(tmp_path,
     clips.mkdir()
     sink.event(dataclasses.replace(end, id="b" * 32))
     assert len(sink.written) == 1 and sink.written[0].exists()
+
+
+def test_a_muted_input_is_said_once_in_the_log(tmp_path, shipped_model, caplog):
+    import soundfile as sf
+
+    cfg = Config(mqtt=MQTTConfig(enabled=False))
+    clf = Classifier(cfg.model_path())
+    x, sr = sf.read(DEMO, dtype="float32")
+    muted = tmp_path / "muted.wav"
+    sf.write(muted, np.concatenate([x[: 2 * sr], np.zeros(25 * sr, np.float32), x[: 2 * sr]]), sr)
+    with caplog.at_level("WARNING", logger="detector.service"):
+        assert serve(cfg, clf, FileSource(muted, sr, 0.1), realtime=False, stream=io.StringIO()) == 0
+    assert sum("exact silence" in r.getMessage() for r in caplog.records) == 1, caplog.text
