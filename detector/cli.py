@@ -21,6 +21,8 @@ def _load_config(args) -> config_mod.Config:
     cfg = config_mod.load(path)
     if getattr(args, "model", None):
         cfg.model = args.model
+    if getattr(args, "small_only", False):
+        cfg.second_opinion.enabled = False
     return cfg
 
 
@@ -73,12 +75,20 @@ def cmd_devices(args) -> int:
 def cmd_config(args) -> int:
     cfg = _load_config(args)
     if args.action == "check":
-        from .model import Classifier
+        from .model import Classifier, ModelError
 
         clf = Classifier(cfg.model_path())  # the model must load and fit the frontend too
         cfg.detection.policies(clf.thresholds)  # and have the labels the config tunes
         if cfg.mqtt.enabled:
             cfg.mqtt_password()  # a password file that run could not read
+        if cfg.second_opinion.enabled:  # run goes on without it, with a warning: so does check
+            from .yamnet import Yamnet
+
+            try:
+                Yamnet(cfg.second_opinion_path())
+            except ModelError as e:
+                print(f"warning: second opinion off, events would rest on the small model alone: {e}",
+                      file=sys.stderr)
         print(f"{args.config or 'defaults'}: OK")
     else:
         import yaml
@@ -117,12 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="detect events in audio files (JSON lines)")
     p.add_argument("files", nargs="+")
     p.add_argument("--scores", action="store_true", help="also print every window's scores")
+    p.add_argument("--small-only", action="store_true", help="the small model alone, without the second opinion")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("evaluate", help="score a labelled manifest: ROC-AUC, recall, FP rate, per source")
     p.add_argument("--manifest", required=True, help="CSV with path,label,source columns (as shared/data)")
     p.add_argument("--root", help="folder the paths are relative to (default: the manifest's folder)")
     p.add_argument("--out", default="reports/evaluation", help="report folder")
+    p.add_argument("--small-only", action="store_true", help="the small model alone, without the second opinion")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("calibrate", help="measure the room, count false alarms, suggest thresholds")

@@ -103,6 +103,13 @@ class ClipsConfig:
 
 
 @dataclass
+class SecondOpinionConfig:
+    enabled: bool = True  # YAMNet confirms each candidate before its event starts
+    model: str | None = None  # None: the bundled models/yamnet.tflite
+    threshold: float = 0.3  # YAMNet's score for the label that confirms a candidate
+
+
+@dataclass
 class Config:
     model: str | None = None  # None: the bundled models/bark_cry.tflite
     state_dir: str = "/var/lib/barkcry"
@@ -111,6 +118,7 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     mqtt: MQTTConfig = field(default_factory=MQTTConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
+    second_opinion: SecondOpinionConfig = field(default_factory=SecondOpinionConfig)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -133,6 +141,8 @@ class Config:
                 _check(v is None or ok(v), f"detection.labels.{label}.{k}", v, expected)
         _check(self.clips.max_s > 0, "clips.max_s", self.clips.max_s, "seconds > 0")
         _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
+        so = self.second_opinion
+        _check(0 < so.threshold <= 1, "second_opinion.threshold", so.threshold, "a score in (0, 1]")
         _check(0 < self.audio.hop_s <= 1, "audio.hop_s", self.audio.hop_s, "seconds in (0, 1]")
         _check(0 < self.audio.block_s <= 1, "audio.block_s", self.audio.block_s, "seconds in (0, 1]")
         m = self.mqtt
@@ -149,6 +159,11 @@ class Config:
         from .model import DEFAULT_MODEL
 
         return Path(self.model) if self.model else DEFAULT_MODEL
+
+    def second_opinion_path(self) -> Path:
+        from .yamnet import DEFAULT_YAMNET
+
+        return Path(self.second_opinion.model) if self.second_opinion.model else DEFAULT_YAMNET
 
     def mqtt_password(self) -> str | None:
         if self.mqtt.password_file:

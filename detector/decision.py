@@ -39,6 +39,7 @@ class Event:
     time: float  # when this message was raised, stream clock
     score: float  # peak smoothed score so far
     dbfs: float  # peak level so far
+    confirm_score: float | None = None  # the second opinion's score, once it confirmed the event
 
     @property
     def duration_s(self) -> float:
@@ -64,6 +65,7 @@ class Decider:
         self.window_s = window_s
         self.ongoing_every_s = ongoing_every_s
         self._states = {label: _LabelState(p) for label, p in policies.items()}
+        self.hitting = {label: False for label in policies}  # labels whose last window was a hit
 
     @property
     def active(self) -> dict[str, Event]:
@@ -79,6 +81,7 @@ class Decider:
                 st.recent.popleft()
             smoothed = sum(st.recent) / len(st.recent)
             loud = dbfs >= p.min_dbfs
+            self.hitting[label] = smoothed >= p.on and loud
             if st.active is None:
                 if smoothed >= p.on and loud:
                     if st.hits == 0:

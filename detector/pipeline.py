@@ -1,4 +1,5 @@
-"""The detector loop, top to bottom: samples -> log-mel frames -> classifier -> decider -> sinks.
+"""The detector loop, top to bottom: samples -> log-mel frames -> classifier -> decider -> second
+opinion -> sinks.
 
 `detector run`, `detector scan` and `detector calibrate` all drive this same class; only the source
 and the sinks differ, so a file replay in a test exercises exactly what the Pi runs.
@@ -12,11 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import Config
+from .confirm import SecondOpinion
 from .decision import Decider, Event
 from .frontend import LogMel
 from .model import Classifier
 from .ring import RingBuffer
 from .sinks import Sink
+from .yamnet import Yamnet
 
 
 @dataclass
@@ -38,7 +42,7 @@ class Pipeline:
     """Feed blocks of samples with ``process``; every ``hop_s`` it scores the last window and decides."""
 
     def __init__(self, classifier: Classifier, decider: Decider, sinks: Iterable[Sink] = (), hop_s: float = 0.25,
-                 history_s: float = 10.0) -> None:
+                 history_s: float = 10.0, second_opinion: Yamnet | None = None, confirm_threshold: float = 0.3) -> None:
         self.classifier = classifier
         self.decider = decider
         self.sinks = list(sinks)
@@ -55,6 +59,8 @@ class Pipeline:
         self._n_buffered = 0  # valid rows at the top of _frames
         self._frames_total = 0  # frames produced since start
         self._next_end = self.window_frames  # frame count at which the next window is complete
+        self.second = None if second_opinion is None else SecondOpinion(
+            second_opinion, confirm_threshold, self.history, self.rate)
 
     @property
     def t(self) -> float:
@@ -80,9 +86,9 @@ class Pipeline:
     def finish(self) -> list[Event]:
         """End every open event: the stream is over."""
         events = self.decider.flush(self.t)
-        for ev in events:
-            for s in self.sinks:
-                s.event(ev)
+        if self.second is not None:
+            events = self.second.flush(events)
+        self._emit(events)
         return events
 
     # -- internals ------------------------------------------------------------------------------
@@ -106,14 +112,35 @@ class Pipeline:
         _, samples = self.history.read(end_sample - p.window_samples, p.window_samples)
         w = Window(end_sample / self.rate, self.classifier(window), dbfs(samples))
         events = self.decider.update(w.t_end, w.scores, w.dbfs)
+        if self.second is not None and (events or self.second.pending):
+            events = self.second.filter(events, w.t_end, self.decider.hitting)
         for s in self.sinks:
             s.window(w)
+        self._emit(events)
+        return events
+
+    def _emit(self, events: list[Event]) -> None:
+        verdicts = self.second.drain() if self.second is not None else []
+        for s in self.sinks:
+            for v in verdicts:
+                s.verdict(v)
             for ev in events:
                 s.event(ev)
-        return events
 
     def run(self, blocks: Iterable[np.ndarray]) -> None:
         """Drive the pipeline from a source until it ends, then close every open event."""
         for block in blocks:
             self.process(block)
         self.finish()
+
+
+def make_pipeline(cfg: Config, clf: Classifier, sinks: list[Sink], second_opinion: Yamnet | None = None) -> Pipeline:
+    """The one place a pipeline is put together from the configuration: ``run``, ``scan``, ``evaluate`` and
+    ``calibrate`` all come here. ``second_opinion``: the loaded YAMNet, or None for the small model alone."""
+    policies = cfg.detection.policies(clf.thresholds)
+    decider = Decider(policies, clf.frontend.window_samples / clf.frontend.sample_rate, cfg.detection.ongoing_every_s)
+    # A saved clip is read from the pipeline's history when its event ends, a hold time after its last
+    # hit: the history must reach back over the whole clip and that hold.
+    longest_clip = cfg.clips.max_s + max(p.hold_s for p in policies.values()) + 2.0 if cfg.clips.enabled else 0.0
+    return Pipeline(clf, decider, sinks, hop_s=cfg.audio.hop_s, history_s=max(10.0, longest_clip),
+                    second_opinion=second_opinion, confirm_threshold=cfg.second_opinion.threshold)

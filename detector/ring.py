@@ -75,3 +75,15 @@ class RingBuffer:
     def latest(self, n: int) -> np.ndarray:
         """The newest ``n`` samples (fewer at the very start)."""
         return self.read(max(0, self.total - n), n)[1]
+
+
+class ArrayHistory:
+    """A whole recording read like the pipeline's ring (``read`` by sample index): what lets scored windows
+    be replayed through the decider and the second opinion without running the small model again."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples = samples
+
+    def read(self, start: int, n: int) -> tuple[int, np.ndarray]:
+        start = max(0, start)
+        return start, self.samples[start : start + n].copy()

@@ -14,20 +14,13 @@ import numpy as np
 from .audio import FileSource
 from .audiofile import AudioFileError
 from .config import Config
-from .decision import Decider
+from .confirm import load_second_opinion
+from .decision import Event
 from .metrics import auc_interval, misranked_pairs, rate_at, roc_auc, roc_curve
 from .model import Classifier
-from .pipeline import Pipeline, Window
+from .pipeline import Window, make_pipeline
 from .sinks import Sink
-
-
-def make_pipeline(cfg: Config, clf: Classifier, sinks: list[Sink]) -> Pipeline:
-    policies = cfg.detection.policies(clf.thresholds)
-    decider = Decider(policies, clf.frontend.window_samples / clf.frontend.sample_rate, cfg.detection.ongoing_every_s)
-    # A saved clip is read from the pipeline's history when its event ends, a hold time after its last
-    # hit: the history must reach back over the whole clip and that hold.
-    longest_clip = cfg.clips.max_s + max(p.hold_s for p in policies.values()) + 2.0 if cfg.clips.enabled else 0.0
-    return Pipeline(clf, decider, sinks, hop_s=cfg.audio.hop_s, history_s=max(10.0, longest_clip))
+from .yamnet import Yamnet
 
 
 @dataclass
@@ -41,6 +34,7 @@ class ScanSink(Sink):
     out: TextIO | None  # None: collect only (evaluate)
     scores: bool = False
     windows: list[Window] = field(default_factory=list)
+    ended: list[Event] = field(default_factory=list)
     keep_windows: bool = False
     offset_s: float = 0.0
     duration_s: float = float("inf")
@@ -55,14 +49,21 @@ class ScanSink(Sink):
             self.out.write(json.dumps({"file": self.file, "t": round(self._t(w.t_end), 3),
                                        "scores": {k: round(v, 4) for k, v in w.scores.items()}}) + "\n")
 
-    def event(self, ev) -> None:
-        if ev.state == "end" and self.out is not None:
-            self.out.write(json.dumps({"file": self.file, "label": ev.label, "start": round(self._t(ev.start), 2),
-                                       "end": round(self._t(ev.end), 2), "score": round(ev.score, 4)}) + "\n")
+    def event(self, ev: Event) -> None:
+        if ev.state != "end":
+            return
+        if self.keep_windows:
+            self.ended.append(ev)
+        if self.out is not None:
+            line = {"file": self.file, "label": ev.label, "start": round(self._t(ev.start), 2),
+                    "end": round(self._t(ev.end), 2), "score": round(ev.score, 4)}
+            if ev.confirm_score is not None:
+                line["confirm_score"] = round(ev.confirm_score, 4)
+            self.out.write(json.dumps(line) + "\n")
 
 
 def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO | None, scores: bool = False,
-              keep_windows: bool = False) -> ScanSink:
+              keep_windows: bool = False, second: Yamnet | None = None) -> ScanSink:
     """Run one file through a fresh pipeline. Raises AudioFileError for unreadable files.
 
     A file is a cut from a stream: silence of a window less a hop goes before and after it, so a sound in
@@ -74,16 +75,17 @@ def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO | None, scor
     src = FileSource(path, fe.sample_rate, block_s=1.0, pad=pad)
     sink = ScanSink(str(path), out, scores, keep_windows=keep_windows, offset_s=pad / fe.sample_rate,
                     duration_s=(src.samples.size - 2 * pad) / fe.sample_rate)
-    make_pipeline(cfg, clf, [sink]).run(src.blocks())
+    make_pipeline(cfg, clf, [sink], second).run(src.blocks())
     return sink
 
 
 def scan(cfg: Config, clf: Classifier, files: list[str], scores: bool, out: TextIO = sys.stdout,
          err: TextIO = sys.stderr) -> int:
     failed = 0
+    second = load_second_opinion(cfg)
     for f in files:
         try:
-            scan_file(cfg, clf, Path(f), out, scores)
+            scan_file(cfg, clf, Path(f), out, scores, second=second)
         except AudioFileError as e:
             err.write(f"detector scan: skipped {e}\n")
             failed += 1
@@ -113,21 +115,25 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
         raise ManifestError(f"manifest {manifest} lacks the column(s) {', '.join(sorted(missing))}: expected a CSV "
                             "with at least path, label and source (as shared/data/manifest.csv)")
     labels = clf.labels
-    clips, scores, skipped = [], [], []
+    second = load_second_opinion(cfg)
+    clips, scores, fired, skipped = [], [], [], []
     for r in rows:
         if r["label"] == "rir":
             continue
         try:
-            sink = scan_file(cfg, clf, root / r["path"], None, keep_windows=True)
+            sink = scan_file(cfg, clf, root / r["path"], None, keep_windows=True, second=second)
         except AudioFileError as e:
             err.write(f"detector evaluate: skipped {e}\n")
             skipped.append(r["path"])
             continue
         clips.append(r)
         scores.append([max(w.scores[lab] for w in sink.windows) for lab in labels])
+        fired.append([any(e.label == lab for e in sink.ended) for lab in labels])
     s = np.asarray(scores).reshape(-1, len(labels))
+    ev = np.asarray(fired, dtype=bool).reshape(-1, len(labels))
     recordings = np.array([c.get("recording") or c["path"] for c in clips])
-    result = {"clips": len(clips), "skipped": skipped, "labels": {}, "by_source": {}, "costliest": {}}
+    result = {"clips": len(clips), "skipped": skipped, "labels": {}, "by_source": {}, "costliest": {},
+              "second_opinion": second is not None}
     for j, lab in enumerate(labels):
         pos = np.array([c["label"] == lab for c in clips], dtype=bool)
         keep = pos | np.array([c["label"] not in labels for c in clips], dtype=bool)
@@ -135,6 +141,8 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
         result["labels"][lab] = {"auc": roc_auc(pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
                                  "auc_ci95": auc_interval(pos[keep], s[keep, j], recordings[keep]),
                                  "threshold": clf.thresholds[lab], "positives": int(pos.sum()),
+                                 "event_recall": float(ev[pos, j].mean()) if pos.any() else float("nan"),
+                                 "event_fpr": float(ev[keep & ~pos, j].mean()) if (keep & ~pos).any() else float("nan"),
                                  "negatives": int((keep & ~pos).sum())}
         result["costliest"][lab] = costliest_clips(clips, s[:, j], pos, keep & ~pos)
     for src in sorted({(c["label"], c["source"]) for c in clips}):
@@ -199,6 +207,11 @@ def _write_report(result: dict, manifest: Path, path: Path, plot: bool) -> None:
         lo, hi = m["auc_ci95"]
         L.append(f"| {lab} | {m['auc']:.3f} | {lo:.3f}-{hi:.3f} | {m['threshold']:.3f} | {m['recall']:.3f} | "
                  f"{m['fpr']:.3f} | {m['positives']} | {m['negatives']} |")
+    L += ["", "Events: the share of clips on which the detector raised an event of the label "
+          + ("(small model, then the second opinion: the product as it runs)." if result["second_opinion"]
+             else "(the small model alone)."), "",
+          "| label | event recall | event FP rate |", "|---|---:|---:|"]
+    L += [f"| {lab} | {m['event_recall']:.3f} | {m['event_fpr']:.3f} |" for lab, m in result["labels"].items()]
     L += ["", "The interval is a bootstrap over recordings (the manifest's optional `recording` column; "
           "without it, over clips)."]
     labels = list(result["labels"])

@@ -13,7 +13,8 @@ from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
 from .config import Config
 from .model import Classifier
-from .scan import make_pipeline
+from .confirm import load_second_opinion
+from .pipeline import make_pipeline
 from .sinks.clips import ClipSink
 from .sinks.log import LogSink
 
@@ -79,7 +80,10 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__)
         mqtt_sink.start()
         sinks.append(mqtt_sink)
-    pipeline = make_pipeline(cfg, clf, sinks)
+    second = load_second_opinion(cfg)
+    if second is not None:
+        log.info("second opinion: %s confirms each candidate at %.2f", second.path.name, cfg.second_opinion.threshold)
+    pipeline = make_pipeline(cfg, clf, sinks, second)
     if cfg.clips.enabled:
         pipeline.sinks.append(ClipSink(cfg.clips, pipeline.history, rate, clock))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..confirm import Verdict
     from ..decision import Event
     from ..pipeline import Window
 
@@ -16,6 +17,9 @@ class Sink:
         pass
 
     def event(self, ev: "Event") -> None:  # start, ongoing and end messages
+        pass
+
+    def verdict(self, v: "Verdict") -> None:  # the second opinion confirmed or rejected a candidate
         pass
 
     def close(self) -> None:
