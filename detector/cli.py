@@ -21,6 +21,8 @@ def _load_config(args) -> config_mod.Config:
     cfg = config_mod.load(path)
     if getattr(args, "model", None):
         cfg.model = args.model
+    if getattr(args, "log_level", None):  # the command line wins over the config file
+        cfg.log_level = args.log_level.lower()
     if getattr(args, "small_only", False):
         cfg.second_opinion.enabled = False
     return cfg

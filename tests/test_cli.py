@@ -218,3 +218,13 @@ def test_demo_runs_without_a_broker(shipped_model, tmp_path):
     assert r.stderr.count("not connected") == 1
     events = [json.loads(x)["event"] for x in r.stdout.splitlines() if x.startswith("{")]
     assert {e["label"] for e in events if e["state"] == "start"} == {"bark", "cry"}
+
+
+def test_log_level_on_the_command_line_wins_over_the_config(tmp_path, shipped_model):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"state_dir: {tmp_path}\nlog_level: warning\nmqtt:\n  enabled: false\n")
+    quiet = run("--config", str(cfg), "run", "--input", str(DEMO), "--fast", timeout=60)
+    loud = run("--config", str(cfg), "--log-level", "debug", "run", "--input", str(DEMO), "--fast", timeout=60)
+    assert quiet.returncode == loud.returncode == 0
+    assert " INFO " not in quiet.stderr
+    assert " DEBUG " in loud.stderr and "listening on" in loud.stderr
