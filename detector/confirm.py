@@ -1,10 +1,10 @@
 """The second opinion: an event the small model would start begins only once YAMNet agrees.
 
 The decider's start message is held back as a candidate. YAMNet scores the candidate's audio so far
-(from the pipeline's history, ``margin_s`` before its start onwards) in 0.975 s patches every 0.48 s,
-newest first, and stops at the first patch that reaches the threshold. Until then the candidate is
-re-checked on newer audio, at most every ``recheck_s``, while the small model keeps hitting; it is
-dropped when the decider ends it. A confirmed event keeps its true start time; only its start message
+(from the pipeline's history, ``margin_s`` before its start onwards) in 0.975 s patches every
+``patch_hop_s``, newest first, and stops at the first patch that reaches the threshold. Until then the
+candidate is re-checked on newer audio, at most every ``recheck_s``, while the small model keeps hitting
+(at the decider's hysteresis level); it is dropped when the decider ends it. A confirmed event keeps its true start time; only its start message
 is later. Nothing runs here while no candidate is pending.
 """
 
@@ -58,13 +58,15 @@ class Verdict:
 
 class SecondOpinion:
     def __init__(self, model: Yamnet, threshold: float, history: RingBuffer | ArrayHistory, rate: int,
-                 recheck_s: float = 0.5, margin_s: float = 0.5) -> None:
+                 recheck_s: float = 0.5, margin_s: float = 0.5, patch_hop_s: float = 0.24) -> None:
         if rate != model.sidecar.frontend.sample_rate:
             raise ValueError(f"YAMNet takes {model.sidecar.frontend.sample_rate} Hz audio, the pipeline runs at {rate}")
         self.model, self.threshold, self.history, self.rate = model, threshold, history, rate
         self.recheck_s, self.margin = recheck_s, int(margin_s * rate)
         p = model.sidecar.frontend
-        self.patch, self.hop = p.patch_samples, p.patch_hop_samples
+        # YAMNet's score moves with where its 0.975 s patch falls: patches every 0.24 s, half its own
+        # hop, confirmed more cries on validation than 0.48 s (reports/second_opinion.md).
+        self.patch, self.hop = p.patch_samples, int(round(patch_hop_s * rate))
         self._pending: dict[str, _Candidate] = {}
         self._confirmed: dict[str, tuple[str, float]] = {}  # label -> (event id, score) of its open event
         self._verdicts: list[Verdict] = []  # since the last ``drain``
@@ -146,6 +148,8 @@ class SecondOpinion:
         self.confirmed[ev.label] += 1
         self._confirmed[ev.label] = (ev.id, c.best)
         self._verdicts.append(Verdict(ev, True, c.best, c.embedding))
+        log.debug("second opinion confirmed a %s candidate from %.2f s at %.2f s: small model %.3f, YAMNet %.3f",
+                  ev.label, ev.start, t_end, ev.score, c.best)
         return replace(ev, time=max(ev.time, t_end), confirm_score=c.best)
 
     def _reject(self, c: _Candidate) -> None:

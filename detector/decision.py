@@ -65,7 +65,8 @@ class Decider:
         self.window_s = window_s
         self.ongoing_every_s = ongoing_every_s
         self._states = {label: _LabelState(p) for label, p in policies.items()}
-        self.hitting = {label: False for label in policies}  # labels whose last window was a hit
+        # per label: whether the last window would start an event (>= on) or kept its open one (>= off)
+        self.hitting = {label: False for label in policies}
 
     @property
     def active(self) -> dict[str, Event]:
@@ -81,7 +82,7 @@ class Decider:
                 st.recent.popleft()
             smoothed = sum(st.recent) / len(st.recent)
             loud = dbfs >= p.min_dbfs
-            self.hitting[label] = smoothed >= p.on and loud
+            self.hitting[label] = loud and smoothed >= (p.on if st.active is None else p.off)
             if st.active is None:
                 if smoothed >= p.on and loud:
                     if st.hits == 0:
