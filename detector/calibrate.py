@@ -22,11 +22,13 @@ import yaml
 from .audio import FileSource, MicrophoneSource
 from .audiofile import read_audio
 from .config import Config, DEFAULT_PATH, load
-from .decision import Decider, LabelPolicy
+from .confirm import load_second_opinion
+from .decision import LabelPolicy
 from .frontend import LogMel
 from .model import Classifier
-from .pipeline import Window, dbfs
-from .scan import ScanSink, make_pipeline
+from .pipeline import Window, dbfs, make_pipeline
+from .replay import CachedYamnet, replay
+from .scan import ScanSink
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +132,11 @@ def window_scores(cfg: Config, clf: Classifier, x: np.ndarray) -> list[Window]:
     return keep.windows
 
 
-def starts(windows: list[Window], label: str, policy: LabelPolicy, window_s: float) -> list:
-    """Event starts the real decider raises for one label over a sequence of windows."""
-    d = Decider({label: policy}, window_s)
-    out = []
-    for w in windows:
-        out += [e for e in d.update(w.t_end, w.scores, w.dbfs) if e.state == "start"]
-    return out
+def starts(windows: list[Window], label: str, policy: LabelPolicy, window_s: float, audio: np.ndarray | None = None,
+           second: CachedYamnet | None = None, confirm: float = 0.3) -> list:
+    """Event starts the real decider raises for one label over a sequence of windows, each confirmed by the
+    second opinion on ``audio`` when one is given."""
+    return [e for e in replay(windows, {label: policy}, window_s, audio, 16000, second, confirm) if e.state == "start"]
 
 
 def mix_positives(noise: np.ndarray, positives: list[np.ndarray], snr_db: float, rng) -> list[np.ndarray]:
@@ -166,7 +166,10 @@ def load_positives(folder: Path, labels: list[str], rate: int) -> dict[str, list
 
 
 def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, list[np.ndarray]],
-            event_dbfs: dict[str, float], seed: int = 0) -> tuple[dict, list[LabelResult]]:
+            event_dbfs: dict[str, float], seed: int = 0,
+            second: CachedYamnet | None = None) -> tuple[dict, list[LabelResult]]:
+    """``second``: count the events the second opinion confirms (the product's), or None for the small
+    model alone."""
     x = rec.samples
     block = rec.rate // 10
     levels = np.array([dbfs(x[i : i + block]) for i in range(0, x.size - block + 1, block)])
@@ -176,11 +179,14 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
         "dbfs_max": float(levels.max()), "clipped_samples": int(np.sum(np.abs(x) >= 32767 / 32768)),
         "dc_offset": float(np.mean(x)),
         "mel_spectrum_db": LogMel(clf.frontend).compute(x).mean(axis=0).tolist(),
+        "second_opinion": None if second is None else cfg.second_opinion.threshold,
     }
     noise_db = stats["dbfs_percentiles"]["50"]
     hours = rec.seconds / 3600
     window_s = clf.frontend.window_samples / clf.frontend.sample_rate
     base_policies = cfg.detection.policies(clf.thresholds)
+    confirm = cfg.second_opinion.threshold
+
     gate = round(min(noise_db + 6.0, min(event_dbfs.values()) - 10.0), 1)
     stats["suggested_min_dbfs"] = gate
     noise_windows = window_scores(cfg, clf, x)
@@ -188,6 +194,9 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
     results = []
     for lab in clf.labels:
         base = base_policies[lab]
+
+        def started(windows, audio, policy, lab=lab):
+            return starts(windows, lab, policy, window_s, audio, second, confirm)
         snr = event_dbfs[lab] - noise_db
         same_places = copy.deepcopy(rng)  # replays the placements the next line draws
         mixes = mix_positives(x, positives.get(lab, []), snr, rng)
@@ -195,8 +204,8 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
         # Whether a closer microphone would help: the same sounds at the same places in the recording,
         # 20 dB louder (ten times closer in free field), their loudest second at most -20 dBFS (peaks unclipped).
         near_snr = min(snr + 20.0, NEAR_EVENT_MAX_DBFS - noise_db)
-        near_windows = [window_scores(cfg, clf, m)
-                        for m in mix_positives(x, positives.get(lab, []), near_snr, same_places)]
+        near_mixes = mix_positives(x, positives.get(lab, []), near_snr, same_places)
+        near_windows = [window_scores(cfg, clf, m) for m in near_mixes]
 
         def policy(t, gate_db=None):
             on = float(t)
@@ -204,19 +213,20 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
                                smoothing=base.smoothing, min_dbfs=base.min_dbfs if gate_db is None else gate_db)
 
         grid = np.unique(np.concatenate([THRESHOLDS, [base.on]]))
-        fa_curve = [len(starts(noise_windows, lab, policy(t, gate), window_s)) for t in grid]
-        rec_curve = [float(np.mean([bool(starts(w, lab, policy(t, gate), window_s)) for w in mix_windows]))
+        fa_curve = [len(started(noise_windows, x, policy(t, gate))) for t in grid]
+        rec_curve = [float(np.mean([bool(started(w, m, policy(t, gate))) for w, m in zip(mix_windows, mixes)]))
                      if mix_windows else float("nan") for t in grid]
-        fa_default = starts(noise_windows, lab, base, window_s)
+        fa_default = started(noise_windows, x, base)
         # <= 1 false alarm per hour: on a short recording that means none at all in it.
         allowed = int(np.floor(MAX_FA_PER_HOUR * hours))
         # Calibration only ever tightens: a quiet room does not prove the model safe on sounds it never played.
         ok = [i for i, fa in enumerate(fa_curve) if fa <= allowed and grid[i] >= base.on]
         i_sug = ok[0] if ok else len(grid) - 1
         suggested = float(grid[i_sug])
-        r_default = float(np.mean([bool(starts(w, lab, base, window_s)) for w in mix_windows])) if mix_windows else float("nan")
+        r_default = (float(np.mean([bool(started(w, m, base)) for w, m in zip(mix_windows, mixes)]))
+                     if mix_windows else float("nan"))
         r_sug = rec_curve[i_sug]
-        r_near = (float(np.mean([bool(starts(w, lab, policy(suggested, gate), window_s)) for w in near_windows]))
+        r_near = (float(np.mean([bool(started(w, m, policy(suggested, gate))) for w, m in zip(near_windows, near_mixes)]))
                   if near_windows else float("nan"))
         worst = sorted(((e.start, e.score) for e in fa_default), key=lambda s: -s[1])[:5]
         feasible = bool(ok) and r_sug >= 0.8
@@ -302,7 +312,9 @@ def write_report(out: Path, stats: dict, results: list[LabelResult], snippet: di
          f"- level (dBFS, 100 ms blocks): p5 {p['5']:.1f}, median {p['50']:.1f}, p95 {p['95']:.1f}, "
          f"p99 {p['99']:.1f}, max {stats['dbfs_max']:.1f}",
          f"- clipped samples: {stats['clipped_samples']}; DC offset: {stats['dc_offset']:+.5f}",
-         f"- model: {clf.path.name}", "",
+         f"- model: {clf.path.name}"
+         + (f", each event confirmed by the second opinion (YAMNet >= {stats['second_opinion']})"
+            if stats.get("second_opinion") is not None else ", alone (no second opinion)"), "",
          "## False alarms and recall", "",
          f"Recall: the bundled positives mixed into this room's noise at the SNR the room implies (typical event "
          f"level {event_dbfs} dBFS, an assumption, minus the median noise level). Target: <= {MAX_FA_PER_HOUR:g} "
@@ -411,7 +423,8 @@ def calibrate(cfg: Config, args) -> int:
         print(f"detector calibrate: {e}", file=sys.stderr)
         return EXIT_DEAD_INPUT
     positives = load_positives(Path(args.positives) if args.positives else BUNDLED_POSITIVES, clf.labels, rate)
-    stats, results = analyse(cfg, clf, rec, positives, event_dbfs)
+    second = load_second_opinion(cfg)
+    stats, results = analyse(cfg, clf, rec, positives, event_dbfs, second=None if second is None else CachedYamnet(second))
     snippet = suggestion_yaml(stats, results)
     state = Path(cfg.state_dir)
     noise_path = None if getattr(args, "no_keep", False) else save_noise(rec, state)

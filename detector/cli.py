@@ -8,8 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from . import config as config_mod
-from .config import ConfigError
+# The detector works on one thread. Before numpy loads: OpenBLAS would otherwise split the frontends' small
+# matrix products over every core, and when another process holds one, YAMNet's log-mel took 8 ms instead
+# of 0.2 ms (bench/run.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from . import config as config_mod  # noqa: E402
+from .config import ConfigError  # noqa: E402
 
 EXIT_CONFIG = 2  # bad configuration or arguments
 
@@ -149,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-dbfs", action="append", metavar="LABEL=DB",
                    help="typical level of an event in this room (default bark=-22, cry=-28)")
     p.add_argument("--no-keep", action="store_true", help="do not keep the recording for training")
+    p.add_argument("--small-only", action="store_true", help="the small model alone, without the second opinion")
     p.set_defaults(func=cmd_calibrate)
 
     sub.add_parser("devices", help="list input devices and their rates").set_defaults(func=cmd_devices)

@@ -242,3 +242,21 @@ def test_a_start_confirmed_at_once_costs_one_inference(shipped_model, yamnet):
     pipe.process(x[: 6 * 16000])
     (t, start), = [(t, e) for t, e in keep.events if e.state == "start"]
     assert start.label == "bark" and start.time == t and pipe.second.inferences == 1
+
+
+def test_calibrate_counts_the_false_alarms_the_product_would_raise(tmp_path, shipped_model, data_root):
+    import soundfile as sf
+
+    room = tmp_path / "room.flac"
+    sf.write(room, np.tile(read_audio(data_root / SIREN, 16000), 3), 16000)
+    res = {}
+    for flags in ([], ["--small-only"]):
+        out = tmp_path / ("small" if flags else "both")
+        r = detector("--config", config(tmp_path), "calibrate", "--input", str(room), "--out", str(out), "--no-keep",
+                     *flags)
+        assert r.returncode == 0, r.stderr
+        res[bool(flags)] = json.loads((out / "calibration.json").read_text())
+        said = (out / "calibration.md").read_text()
+        assert ("alone (no second opinion)" in said) == bool(flags)
+    assert res[True]["labels"]["bark"]["false_alarms_default"] >= 1  # the siren fires the small model...
+    assert res[False]["labels"]["bark"]["false_alarms_default"] == 0  # ...and YAMNet turns it down
