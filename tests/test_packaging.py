@@ -14,10 +14,11 @@ from pathlib import Path
 from conftest import ROOT
 
 PROBE = """
-import detector, detector.model as m, detector.calibrate as c
+import detector, detector.model as m, detector.calibrate as c, detector.yamnet as y
 print(detector.__file__)
 print(m.DEFAULT_MODEL)
 print(len(list(c.BUNDLED_POSITIVES.glob("bark/*.flac"))))
+print(y.DEFAULT_YAMNET)
 """
 
 
@@ -36,10 +37,13 @@ def test_an_installed_package_finds_its_model_and_calibration_sounds(tmp_path):
                                     capture_output=True, text=True, timeout=120)
     r = run("-c", PROBE)
     assert r.returncode == 0, r.stderr
-    package, model, barks = r.stdout.split("\n")[:3]
+    package, model, barks, yamnet = r.stdout.split("\n")[:4]
     assert package.startswith(str(target)) and model.startswith(str(target)), r.stdout
-    assert Path(model).is_file() and Path(model).with_suffix(".json").is_file(), r.stdout
+    for m in (model, yamnet):  # the small model and the second opinion
+        assert m.startswith(str(target)) and Path(m).is_file() and Path(m).with_suffix(".json").is_file(), r.stdout
     assert int(barks) > 0, r.stdout
     r = run("-m", "detector.cli", "scan", str(ROOT / "detector" / "data" / "demo.flac"))
     assert r.returncode == 0, r.stderr
     assert [json.loads(line)["label"] for line in r.stdout.splitlines()] == ["bark", "bark", "cry"]
+    assert "second opinion off" not in r.stderr
+    assert all(json.loads(line)["confirm_score"] >= 0.3 for line in r.stdout.splitlines())
