@@ -22,7 +22,7 @@ import yaml
 from .audio import FileSource, MicrophoneSource
 from .audiofile import read_audio
 from .config import Config, DEFAULT_PATH, load
-from .confirm import load_second_opinion
+from .confirm import confirm_thresholds, load_second_opinion
 from .decision import LabelPolicy
 from .frontend import LogMel
 from .model import Classifier
@@ -133,9 +133,9 @@ def window_scores(cfg: Config, clf: Classifier, x: np.ndarray) -> list[Window]:
 
 
 def starts(windows: list[Window], label: str, policy: LabelPolicy, window_s: float, audio: np.ndarray | None = None,
-           second: CachedYamnet | None = None, confirm: float = 0.3) -> list:
+           second: CachedYamnet | None = None, confirm: dict[str, float] | None = None) -> list:
     """Event starts the real decider raises for one label over a sequence of windows, each confirmed by the
-    second opinion on ``audio`` when one is given."""
+    second opinion on ``audio`` when ``confirm`` names the label."""
     return [e for e in replay(windows, {label: policy}, window_s, audio, 16000, second, confirm) if e.state == "start"]
 
 
@@ -170,6 +170,7 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
             second: CachedYamnet | None = None) -> tuple[dict, list[LabelResult]]:
     """``second``: count the events the second opinion confirms (the product's), or None for the small
     model alone."""
+    confirm = confirm_thresholds(cfg, clf, second.model if second is not None else None)
     x = rec.samples
     block = rec.rate // 10
     levels = np.array([dbfs(x[i : i + block]) for i in range(0, x.size - block + 1, block)])
@@ -179,13 +180,12 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
         "dbfs_max": float(levels.max()), "clipped_samples": int(np.sum(np.abs(x) >= 32767 / 32768)),
         "dc_offset": float(np.mean(x)),
         "mel_spectrum_db": LogMel(clf.frontend).compute(x).mean(axis=0).tolist(),
-        "second_opinion": None if second is None else cfg.second_opinion.threshold,
+        "second_opinion": confirm or None,
     }
     noise_db = stats["dbfs_percentiles"]["50"]
     hours = rec.seconds / 3600
     window_s = clf.frontend.window_samples / clf.frontend.sample_rate
-    base_policies = cfg.detection.policies(clf.thresholds)
-    confirm = cfg.second_opinion.threshold
+    base_policies = cfg.detection.policies(clf.thresholds_for(confirm))
 
     gate = round(min(noise_db + 6.0, min(event_dbfs.values()) - 10.0), 1)
     stats["suggested_min_dbfs"] = gate
@@ -313,8 +313,8 @@ def write_report(out: Path, stats: dict, results: list[LabelResult], snippet: di
          f"p99 {p['99']:.1f}, max {stats['dbfs_max']:.1f}",
          f"- clipped samples: {stats['clipped_samples']}; DC offset: {stats['dc_offset']:+.5f}",
          f"- model: {clf.path.name}"
-         + (f", each event confirmed by the second opinion (YAMNet >= {stats['second_opinion']})"
-            if stats.get("second_opinion") is not None else ", alone (no second opinion)"), "",
+         + (f", confirmed by the second opinion (YAMNet at least {stats['second_opinion']})"
+            if stats.get("second_opinion") else ", alone (no second opinion)"), "",
          "## False alarms and recall", "",
          f"Recall: the bundled positives mixed into this room's noise at the SNR the room implies (typical event "
          f"level {event_dbfs} dBFS, an assumption, minus the median noise level). Target: <= {MAX_FA_PER_HOUR:g} "

@@ -89,13 +89,16 @@ def cmd_config(args) -> int:
         if cfg.mqtt.enabled:
             cfg.mqtt_password()  # a password file that run could not read
         if cfg.second_opinion.enabled:  # run goes on without it, with a warning: so does check
+            from .confirm import confirm_thresholds
             from .yamnet import Yamnet
 
             try:
-                Yamnet(cfg.second_opinion_path())
+                yamnet = Yamnet(cfg.second_opinion_path())
             except ModelError as e:
                 print(f"warning: second opinion off, events would rest on the small model alone: {e}",
                       file=sys.stderr)
+            else:
+                confirm_thresholds(cfg, clf, yamnet)  # labels both models have
         print(f"{args.config or 'defaults'}: OK")
     else:
         import yaml

@@ -106,7 +106,9 @@ class ClipsConfig:
 class SecondOpinionConfig:
     enabled: bool = True  # YAMNet confirms each candidate before its event starts
     model: str | None = None  # None: the bundled models/yamnet.tflite
-    threshold: float = 0.3  # YAMNet's score for the label that confirms a candidate
+    # label -> YAMNet's score that confirms its candidates (null: that label is not confirmed); unset labels
+    # keep the choice in the small model's sidecar, measured on validation (reports/second_opinion.md)
+    labels: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,7 +144,8 @@ class Config:
         _check(self.clips.max_s > 0, "clips.max_s", self.clips.max_s, "seconds > 0")
         _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
         so = self.second_opinion
-        _check(0 < so.threshold <= 1, "second_opinion.threshold", so.threshold, "a score in (0, 1]")
+        for label, t in so.labels.items():
+            _check(t is None or 0 < t <= 1, f"second_opinion.labels.{label}", t, "a score in (0, 1], or null")
         _check(0 < self.audio.hop_s <= 1, "audio.hop_s", self.audio.hop_s, "seconds in (0, 1]")
         _check(0 < self.audio.block_s <= 1, "audio.block_s", self.audio.block_s, "seconds in (0, 1]")
         m = self.mqtt
@@ -202,7 +205,9 @@ def _convert(tp, value, key: str):
         _, vt = typing.get_args(tp)
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: got {value!r}, expected a mapping")
-        return {str(k): _convert(vt, v if v is not None else {}, f"{key}.{k}") for k, v in value.items()}
+        # an empty section under a label (``bark:``) is that label's defaults
+        fill = lambda v: {} if v is None and dataclasses.is_dataclass(vt) else v  # noqa: E731
+        return {str(k): _convert(vt, fill(v), f"{key}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
     if tp is type(None):

@@ -2,7 +2,7 @@
 
 The decider's start message is held back as a candidate. YAMNet scores the candidate's audio so far
 (from the pipeline's history, ``margin_s`` before its start onwards) in 0.975 s patches every
-``patch_hop_s``, newest first, and stops at the first patch that reaches the threshold. Until then the
+``patch_hop_s``, newest first, and stops at the first patch that reaches the label's threshold. Until then the
 candidate is re-checked on newer audio, at most every ``recheck_s``, while the small model keeps hitting
 (at the decider's hysteresis level); it is dropped when the decider ends it. A confirmed event keeps its true start time; only its start message
 is later. Nothing runs here while no candidate is pending.
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .config import Config
+from .config import Config, ConfigError
 from .decision import Event
-from .model import ModelError
+from .model import Classifier, ModelError
 from .ring import ArrayHistory, RingBuffer
 from .yamnet import Yamnet
 
@@ -34,6 +34,25 @@ def load_second_opinion(cfg: Config) -> Yamnet | None:
     except ModelError as e:
         log.warning("second opinion off, events rest on the small model alone: %s", e)
         return None
+
+
+DEFAULT_CONFIRM = 0.5  # for a small model whose sidecar does not say which labels to confirm, and how
+
+
+def confirm_thresholds(cfg: Config, clf: Classifier, second: Yamnet | None) -> dict[str, float]:
+    """Label -> YAMNet's score that confirms it: the small model's sidecar choice (measured on validation
+    with the bundled YAMNet), overridden by ``second_opinion.labels``; a label set to null is not confirmed."""
+    if second is None:
+        return {}
+    for label in cfg.second_opinion.labels:
+        if label not in clf.labels or label not in second.labels:
+            raise ConfigError(f"second_opinion.labels.{label}: no such label in both models; expected one of "
+                              f"{', '.join(lab for lab in clf.labels if lab in second.labels)}")
+    chosen = clf.sidecar.extra.get("second_opinion", {}).get("confirm")
+    if chosen is None:
+        chosen = {lab: DEFAULT_CONFIRM for lab in clf.labels if lab in second.labels}
+    merged = chosen | cfg.second_opinion.labels
+    return {lab: float(t) for lab, t in merged.items() if t is not None and lab in second.labels}
 
 
 @dataclass
@@ -57,11 +76,12 @@ class Verdict:
 
 
 class SecondOpinion:
-    def __init__(self, model: Yamnet, threshold: float, history: RingBuffer | ArrayHistory, rate: int,
+    def __init__(self, model: Yamnet, thresholds: dict[str, float], history: RingBuffer | ArrayHistory, rate: int,
                  recheck_s: float = 0.5, margin_s: float = 0.5, patch_hop_s: float = 0.24) -> None:
         if rate != model.sidecar.frontend.sample_rate:
             raise ValueError(f"YAMNet takes {model.sidecar.frontend.sample_rate} Hz audio, the pipeline runs at {rate}")
-        self.model, self.threshold, self.history, self.rate = model, threshold, history, rate
+        # label -> YAMNet's score that confirms it; the other labels' events pass as the small model raised them
+        self.model, self.thresholds, self.history, self.rate = model, thresholds, history, rate
         self.recheck_s, self.margin = recheck_s, int(margin_s * rate)
         p = model.sidecar.frontend
         # YAMNet's score moves with where its 0.975 s patch falls: patches every 0.24 s, half its own
@@ -71,8 +91,8 @@ class SecondOpinion:
         self._confirmed: dict[str, tuple[str, float]] = {}  # label -> (event id, score) of its open event
         self._verdicts: list[Verdict] = []  # since the last ``drain``
         self.inferences = 0
-        self.rejected = {lab: 0 for lab in model.labels}
-        self.confirmed = {lab: 0 for lab in model.labels}
+        self.rejected = {lab: 0 for lab in thresholds}
+        self.confirmed = {lab: 0 for lab in thresholds}
 
     @property
     def pending(self) -> bool:
@@ -106,7 +126,7 @@ class SecondOpinion:
     def _route(self, events: list[Event]) -> list[Event]:
         out = []
         for ev in events:
-            if ev.label not in self.model.columns:  # YAMNet has no opinion on this label
+            if ev.label not in self.thresholds:  # not confirmed: as the small model raised it
                 out.append(ev)
             elif ev.state == "start":
                 self._pending[ev.label] = self._candidate(ev)
@@ -139,7 +159,7 @@ class SecondOpinion:
             s = scores[c.start.label]
             if c.embedding is None or s > c.best:
                 c.best, c.embedding = s, emb
-            if s >= self.threshold:
+            if s >= self.thresholds[c.start.label]:
                 return True
         return False
 
@@ -157,7 +177,7 @@ class SecondOpinion:
         self.rejected[ev.label] += 1
         self._verdicts.append(Verdict(ev, False, c.best, c.embedding))
         log.debug("second opinion rejected a %s candidate at %.2f s: small model %.3f, YAMNet %.3f (< %.2f)",
-                  ev.label, ev.start, ev.score, c.best, self.threshold)
+                  ev.label, ev.start, ev.score, c.best, self.thresholds[ev.label])
 
     def _stamp(self, ev: Event) -> Event:
         """Ongoing and end messages of a confirmed event carry its confirmation score."""

@@ -69,6 +69,10 @@ class Decider:
         self.hitting = {label: False for label in policies}
 
     @property
+    def policies(self) -> dict[str, LabelPolicy]:
+        return {k: s.policy for k, s in self._states.items()}
+
+    @property
     def active(self) -> dict[str, Event]:
         return {k: s.active for k, s in self._states.items() if s.active is not None}
 

@@ -6,6 +6,7 @@ Runs on ai-edge-litert (64-bit Pi OS, x86) or tflite-runtime (32-bit Pi OS), whi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,7 +132,14 @@ class Classifier:
 
     @property
     def thresholds(self) -> dict[str, float]:
+        """The on thresholds of the small model alone."""
         return self.sidecar.thresholds
+
+    def thresholds_for(self, confirmed: Iterable[str] = ()) -> dict[str, float]:
+        """The on thresholds to run with: for the ``confirmed`` labels, whose candidates the second opinion
+        filters, the lower ones in the sidecar's ``second_opinion.thresholds``."""
+        lowered = self.sidecar.extra.get("second_opinion", {}).get("thresholds", {})
+        return self.thresholds | {k: float(v) for k, v in lowered.items() if k in self.thresholds and k in confirmed}
 
     def scores(self, window_db: np.ndarray) -> np.ndarray:
         """Raw score vector in label order."""

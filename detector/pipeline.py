@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
-from .confirm import SecondOpinion
+from .confirm import SecondOpinion, confirm_thresholds
 from .decision import Decider, Event
 from .frontend import LogMel
 from .model import Classifier
@@ -42,7 +42,8 @@ class Pipeline:
     """Feed blocks of samples with ``process``; every ``hop_s`` it scores the last window and decides."""
 
     def __init__(self, classifier: Classifier, decider: Decider, sinks: Iterable[Sink] = (), hop_s: float = 0.25,
-                 history_s: float = 10.0, second_opinion: Yamnet | None = None, confirm_threshold: float = 0.3) -> None:
+                 history_s: float = 10.0, second_opinion: Yamnet | None = None,
+                 confirm: dict[str, float] | None = None) -> None:
         self.classifier = classifier
         self.decider = decider
         self.sinks = list(sinks)
@@ -59,8 +60,8 @@ class Pipeline:
         self._n_buffered = 0  # valid rows at the top of _frames
         self._frames_total = 0  # frames produced since start
         self._next_end = self.window_frames  # frame count at which the next window is complete
-        self.second = None if second_opinion is None else SecondOpinion(
-            second_opinion, confirm_threshold, self.history, self.rate)
+        self.second = None if second_opinion is None or not confirm else SecondOpinion(
+            second_opinion, confirm, self.history, self.rate)
 
     @property
     def t(self) -> float:
@@ -137,10 +138,11 @@ class Pipeline:
 def make_pipeline(cfg: Config, clf: Classifier, sinks: list[Sink], second_opinion: Yamnet | None = None) -> Pipeline:
     """The one place a pipeline is put together from the configuration: ``run``, ``scan``, ``evaluate`` and
     ``calibrate`` all come here. ``second_opinion``: the loaded YAMNet, or None for the small model alone."""
-    policies = cfg.detection.policies(clf.thresholds)
+    confirm = confirm_thresholds(cfg, clf, second_opinion)
+    policies = cfg.detection.policies(clf.thresholds_for(confirm))
     decider = Decider(policies, clf.frontend.window_samples / clf.frontend.sample_rate, cfg.detection.ongoing_every_s)
     # A saved clip is read from the pipeline's history when its event ends, a hold time after its last
     # hit: the history must reach back over the whole clip and that hold.
     longest_clip = cfg.clips.max_s + max(p.hold_s for p in policies.values()) + 2.0 if cfg.clips.enabled else 0.0
     return Pipeline(clf, decider, sinks, hop_s=cfg.audio.hop_s, history_s=max(10.0, longest_clip),
-                    second_opinion=second_opinion, confirm_threshold=cfg.second_opinion.threshold)
+                    second_opinion=second_opinion, confirm=confirm)

@@ -32,12 +32,12 @@ class CachedYamnet:
 
 def replay(windows: Sequence[Window], policies: dict[str, LabelPolicy], window_s: float,
            audio: np.ndarray | None = None, rate: int = 16000, second: Yamnet | CachedYamnet | None = None,
-           threshold: float = 0.3, **second_opinion) -> list[Event]:
+           confirm: dict[str, float] | None = None, **second_opinion) -> list[Event]:
     """Every event message the pipeline raises over ``windows`` (of ``audio``, which the second opinion
-    reads), the stream ending after the last window."""
+    reads, confirming the labels of ``confirm`` at their thresholds), the stream ending after the last window."""
     decider = Decider(policies, window_s)
-    gate = None if second is None or audio is None else SecondOpinion(second, threshold, ArrayHistory(audio), rate,
-                                                                              **second_opinion)
+    gate = None if second is None or audio is None or not confirm else SecondOpinion(
+        second, confirm, ArrayHistory(audio), rate, **second_opinion)
     out: list[Event] = []
     for w in windows:
         events = decider.update(w.t_end, w.scores, w.dbfs)

@@ -69,7 +69,6 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     """Run ``source`` through the pipeline into the sinks until it ends or a signal stops it. ``realtime``:
     the source delivers audio as it is heard (a microphone, a paced replay), so event times are wall times.
     ``stream``: where the log sink writes (default stdout)."""
-    log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name, clf.thresholds)
     rate = clf.frontend.sample_rate
     clock = WallClock()
     sinks = [LogSink(stream, clock)]
@@ -80,10 +79,11 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__)
         mqtt_sink.start()
         sinks.append(mqtt_sink)
-    second = load_second_opinion(cfg)
-    if second is not None:
-        log.info("second opinion: %s confirms each candidate at %.2f", second.path.name, cfg.second_opinion.threshold)
-    pipeline = make_pipeline(cfg, clf, sinks, second)
+    pipeline = make_pipeline(cfg, clf, sinks, load_second_opinion(cfg))
+    log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name,
+             {k: p.on for k, p in pipeline.decider.policies.items()})
+    if pipeline.second is not None:
+        log.info("second opinion: %s confirms %s", pipeline.second.model.path.name, pipeline.second.thresholds)
     if cfg.clips.enabled:
         pipeline.sinks.append(ClipSink(cfg.clips, pipeline.history, rate, clock))
 
@@ -126,6 +126,10 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         pipeline.finish()
         if mqtt_sink is not None:
             mqtt_sink.close(timeout=5.0)
+        if pipeline.second is not None:
+            g = pipeline.second
+            log.info("second opinion: confirmed %s, rejected %s (%d YAMNet inferences)",
+                     g.confirmed, g.rejected, g.inferences)
         log.info("stopped%s", f" on signal {stopping['signal']}" if stopping["signal"] else "")
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -43,8 +43,9 @@ def test_scan_reports_events_and_skips_a_broken_file(data_root, shipped_model, b
     assert max(hops) <= 0.25 + 1e-6
     assert any(e["file"] == str(bark) and e["label"] == "bark" for e in events)
     for e in events:
-        assert set(e) == {"file", "label", "start", "end", "score", "confirm_score"} and e["end"] > e["start"]
-        assert e["confirm_score"] >= 0.3  # every event went through the second opinion
+        assert set(e) - {"confirm_score"} == {"file", "label", "start", "end", "score"} and e["end"] > e["start"]
+        if e["label"] == "bark":  # barks go through the second opinion
+            assert e["confirm_score"] >= 0.5
 
 
 def test_scan_hears_a_bark_in_the_first_moments_of_a_file(data_root, shipped_model):

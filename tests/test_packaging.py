@@ -46,4 +46,4 @@ def test_an_installed_package_finds_its_model_and_calibration_sounds(tmp_path):
     assert r.returncode == 0, r.stderr
     assert [json.loads(line)["label"] for line in r.stdout.splitlines()] == ["bark", "bark", "cry"]
     assert "second opinion off" not in r.stderr
-    assert all(json.loads(line)["confirm_score"] >= 0.3 for line in r.stdout.splitlines())
+    assert all(json.loads(line)["confirm_score"] >= 0.5 for line in r.stdout.splitlines() if '"bark"' in line)

@@ -55,10 +55,20 @@ def logged_events(stdout: str) -> list[dict]:
 def test_demo_barks_and_cries_start_events_through_the_cascade(tmp_path, shipped_model):
     r = detector("--config", config(tmp_path), "run", "--input", str(DEMO), "--fast")
     assert r.returncode == 0, r.stderr
-    assert "second opinion: yamnet.tflite confirms" in r.stderr
+    assert "second opinion: yamnet.tflite confirms {'bark': 0.5}" in r.stderr  # the sidecar's choice
     starts = [e for e in logged_events(r.stdout) if e["state"] == "start"]
     assert sorted(e["label"] for e in starts) == ["bark", "bark", "cry"]
-    assert all(e["confirm_score"] >= 0.3 for e in starts)
+    assert all(e["confirm_score"] >= 0.5 for e in starts if e["label"] == "bark")
+    assert all(e["confirm_score"] is None for e in starts if e["label"] == "cry")  # cries are not confirmed
+
+
+def test_the_config_chooses_which_labels_are_confirmed(tmp_path, shipped_model):
+    r = detector("--config", config(tmp_path, second_opinion={"labels": {"bark": None, "cry": 0.3}}), "run",
+                 "--input", str(DEMO), "--fast")
+    assert r.returncode == 0, r.stderr
+    assert "confirms {'cry': 0.3}" in r.stderr
+    starts = [e for e in logged_events(r.stdout) if e["state"] == "start"]
+    assert all((e["confirm_score"] is None) == (e["label"] == "bark") for e in starts), starts
 
 
 def test_a_rejected_candidate_never_reaches_the_broker(tmp_path, mosquitto_bin, shipped_model, data_root):
@@ -75,6 +85,7 @@ def test_a_rejected_candidate_never_reaches_the_broker(tmp_path, mosquitto_bin, 
                 assert sub.wait_for(lambda m: any('"bark_end"' in p for _, p, _ in m), 20), sub.messages
             else:
                 assert "second opinion rejected a bark candidate" in r.stderr
+                assert "second opinion: confirmed {'bark': 0}, rejected {'bark': 1}" in r.stderr
                 # the run published its state and closed cleanly: anything it sent has arrived by now
                 assert not sub.wait_for(lambda m: m, 2), sub.messages
                 assert logged_events(r.stdout) == []
@@ -102,11 +113,13 @@ def test_an_unusable_second_model_falls_back_with_one_warning(tmp_path, shipped_
     assert check.returncode == 0 and "second opinion off" in check.stderr
 
 
-def test_a_bad_threshold_is_refused_by_name(tmp_path):
-    cfg = config(tmp_path, second_opinion={"threshold": 0})
-    for cmd in (["config", "check"], ["scan", str(DEMO)]):
+@pytest.mark.parametrize("labels, key", [({"bark": 0}, "second_opinion.labels.bark"),
+                                         ({"barks": 0.5}, "second_opinion.labels.barks")])
+def test_a_bad_confirmation_threshold_is_refused_by_name(tmp_path, shipped_model, labels, key):
+    cfg = config(tmp_path, second_opinion={"labels": labels})
+    for cmd in (["config", "check"], ["scan", str(DEMO)], ["run", "--input", str(DEMO), "--fast"]):
         r = detector("--config", cfg, *cmd)
-        assert r.returncode == 2 and "second_opinion.threshold" in r.stderr, r.stderr
+        assert r.returncode == 2 and key in r.stderr and "Traceback" not in r.stderr, (cmd, r.stderr)
 
 
 def test_scan_small_only_reports_the_small_model_alone(tmp_path, shipped_model, data_root):
@@ -191,7 +204,7 @@ class Scripted:
 def run_gate(model, hits: list[bool], rate: int = 16000):
     audio = np.arange(int(30 * rate), dtype=np.float32) / rate  # sample value = its time
     decider = Decider({"bark": LabelPolicy(on=0.5, off=0.3, min_hits=2, hold_s=1.0)}, window_s=1.0)
-    gate = SecondOpinion(model, 0.5, ArrayHistory(audio), rate)
+    gate = SecondOpinion(model, {"bark": 0.5}, ArrayHistory(audio), rate)
     out = []
     for i, hit in enumerate(hits):
         t = 1.0 + 0.25 * i
