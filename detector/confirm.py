@@ -11,7 +11,7 @@ is later. Nothing runs here while no candidate is pending.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def confirm_thresholds(cfg: Config, clf: Classifier, second: Yamnet | None) -> d
 class _Candidate:
     start: Event  # the start message held back
     first: int  # sample index of the first patch on this candidate's grid
-    scored: set[int] = field(default_factory=set)  # grid positions already scored
+    unscored: int = 0  # grid positions before this one are scored
     best: float = 0.0
     embedding: np.ndarray | None = None
     last_check: float | None = None  # stream time of the last check; None: not checked yet
@@ -147,10 +147,7 @@ class SecondOpinion:
     def _check(self, c: _Candidate, now: int) -> bool:
         """Score the patches of the grid that end by ``now`` (a sample index) and were not scored yet."""
         newest = (now - self.patch - c.first) // self.hop
-        for k in range(newest, -1, -1):  # newest first: the sound that made the small model fire
-            if k in c.scored:
-                break
-            c.scored.add(k)
+        for k in range(newest, c.unscored - 1, -1):  # newest first: the sound that made the small model fire
             s0 = c.first + k * self.hop
             _, x = self.history.read(max(s0, 0), self.patch - max(0, -s0))
             x = np.pad(x, (self.patch - x.size, 0))  # before the stream began, or lost: silence
@@ -161,6 +158,7 @@ class SecondOpinion:
                 c.best, c.embedding = s, emb
             if s >= self.thresholds[c.start.label]:
                 return True
+        c.unscored = max(c.unscored, newest + 1)
         return False
 
     def _confirm(self, c: _Candidate, t_end: float) -> Event:
