@@ -121,6 +121,58 @@ def cmd_calibrate(args) -> int:
     return calibrate(cfg, args)
 
 
+def _since(text: str) -> float:
+    """'90m', '12h', '7d' -> that long ago, in Unix seconds."""
+    import time
+
+    units = {"m": 60, "h": 3600, "d": 86400}
+    try:
+        return time.time() - float(text[:-1]) * units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number and m, h or d, e.g. 1d") from None
+
+
+def cmd_events(args) -> int:
+    import json
+    import time
+
+    from . import history
+
+    cfg = _load_config(args)
+    path = cfg.history_path()
+    if not path.exists():
+        print(f"no event history at {path} yet", file=sys.stderr)
+        return 0
+    db = history.connect(path)
+    if args.purge:
+        print(f"purged {history.purge(db)} event(s) from {path}")
+        return 0
+    for row in history.select(db, args.label, args.since):
+        if args.json:
+            print(json.dumps(row.as_dict()))
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.start))
+            length = f"{row.end - row.start:5.1f} s" if row.end is not None else "  open"
+            confirm = f" confirm {row.confirm_score:.2f}" if row.confirm_score is not None else ""
+            print(f"{row.id}  {when}  {row.label:<5} {length}  score {row.score:.2f}{confirm}  "
+                  f"{row.verdict or ''}".rstrip())
+    return 0
+
+
+def cmd_mark(args) -> int:
+    from . import history
+
+    cfg = _load_config(args)
+    verdict = {"false": "false_alarm", "true": "confirmed"}[args.verdict]
+    try:
+        history.mark(history.connect(cfg.history_path()), args.id, verdict, "cli")
+    except history.HistoryError as e:
+        print(f"detector mark: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.id}: {verdict}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="detector", description="Dog-bark and baby-cry detector")
     ap.add_argument("--config", "-c", help=f"YAML config (default {config_mod.DEFAULT_PATH} if it exists)")
@@ -159,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-keep", action="store_true", help="do not keep the recording for training")
     p.add_argument("--small-only", action="store_true", help="the small model alone, without the second opinion")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("events", help="the event history, oldest first")
+    p.add_argument("--label", help="only this label's events")
+    p.add_argument("--since", type=_since, help="only events since this long ago: 90m, 12h, 7d")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--purge", action="store_true", help="delete every stored event and verdict")
+    p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("mark", help="say whether an event was right: false (a false alarm) or true")
+    p.add_argument("id", help="the event's id (detector events)")
+    p.add_argument("verdict", choices=["false", "true"])
+    p.set_defaults(func=cmd_mark)
 
     sub.add_parser("devices", help="list input devices and their rates").set_defaults(func=cmd_devices)
 

@@ -103,6 +103,13 @@ class ClipsConfig:
 
 
 @dataclass
+class HistoryConfig:
+    enabled: bool = True  # every event and the owner's verdicts, in <state_dir>/events.db (no audio)
+    keep_days: float = 90.0
+    keep_rows: int = 100_000
+
+
+@dataclass
 class SecondOpinionConfig:
     enabled: bool = True  # YAMNet confirms each candidate before its event starts
     model: str | None = None  # None: the bundled models/yamnet.tflite
@@ -121,6 +128,7 @@ class Config:
     mqtt: MQTTConfig = field(default_factory=MQTTConfig)
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     second_opinion: SecondOpinionConfig = field(default_factory=SecondOpinionConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -143,6 +151,8 @@ class Config:
                 _check(v is None or ok(v), f"detection.labels.{label}.{k}", v, expected)
         _check(self.clips.max_s > 0, "clips.max_s", self.clips.max_s, "seconds > 0")
         _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
+        _check(self.history.keep_days > 0, "history.keep_days", self.history.keep_days, "days > 0")
+        _check(self.history.keep_rows >= 1, "history.keep_rows", self.history.keep_rows, "an integer >= 1")
         so = self.second_opinion
         for label, t in so.labels.items():
             _check(t is None or 0 < t <= 1, f"second_opinion.labels.{label}", t, "a score in (0, 1], or null")
@@ -162,6 +172,9 @@ class Config:
         from .model import DEFAULT_MODEL
 
         return Path(self.model) if self.model else DEFAULT_MODEL
+
+    def history_path(self) -> Path:
+        return Path(self.state_dir) / "events.db"
 
     def second_opinion_path(self) -> Path:
         from .yamnet import DEFAULT_YAMNET

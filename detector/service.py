@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import time
 from typing import TextIO
 
@@ -12,6 +13,7 @@ from . import __version__
 from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
 from .config import Config
+from .history import HistorySink, file_sha256
 from .model import Classifier
 from .confirm import load_second_opinion
 from .pipeline import make_pipeline
@@ -51,6 +53,21 @@ class Notifier:
             self.send("WATCHDOG=1")
 
 
+def open_history(cfg: Config, clf: Classifier, clock: WallClock) -> HistorySink | None:
+    """The event history, or None (said once) when it is off or its database cannot be opened: detection
+    never depends on it."""
+    if not cfg.history.enabled:
+        return None
+    path = cfg.history_path()
+    try:
+        sink = HistorySink(path, file_sha256(clf.path), clock, cfg.history.keep_days, cfg.history.keep_rows)
+    except (OSError, sqlite3.Error) as e:
+        log.warning("event history off: cannot open %s (%s)", path, e)
+        return None
+    sink.start()
+    return sink
+
+
 def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True,
                 seconds: float | None = None) -> int:
     logging.getLogger().setLevel(cfg.log_level.upper())
@@ -79,6 +96,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__)
         mqtt_sink.start()
         sinks.append(mqtt_sink)
+    history_sink = open_history(cfg, clf, clock)
+    if history_sink is not None:
+        sinks.append(history_sink)
     pipeline = make_pipeline(cfg, clf, sinks, load_second_opinion(cfg))
     log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name,
              {k: p.on for k, p in pipeline.decider.policies.items()})
@@ -126,6 +146,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         pipeline.finish()
         if mqtt_sink is not None:
             mqtt_sink.close(timeout=5.0)
+        if history_sink is not None:
+            history_sink.close()
         if pipeline.second is not None:
             g = pipeline.second
             log.info("second opinion: confirmed %s, rejected %s (%d YAMNet inferences)",

@@ -1,0 +1,184 @@
+"""Event history in SQLite (<state_dir>/events.db): one row per event, and the owner's verdict on it.
+
+The pipeline hands rows to a writer thread, so a slow card never stalls the audio loop. Every commit is
+durable (WAL, synchronous=FULL): a kill or a power cut loses nothing already written. Retention is
+bounded in days and in rows. No audio is stored; a row names its clip only when clips are on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .clock import WallClock
+from .confirm import Verdict
+from .decision import Event
+from .sinks import Sink
+
+log = logging.getLogger(__name__)
+
+VERDICTS = ("false_alarm", "confirmed")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    start REAL NOT NULL,            -- wall clock, Unix seconds
+    end REAL,
+    score REAL NOT NULL,            -- the small model's peak
+    confirm_score REAL,             -- the second opinion's, when it confirmed the event
+    dbfs REAL NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    clip TEXT,
+    embedding BLOB,                 -- float16, the second opinion's embedding of its best patch
+    verdict TEXT CHECK (verdict IN ('false_alarm', 'confirmed')),
+    verdict_at REAL,
+    verdict_from TEXT
+);
+CREATE INDEX IF NOT EXISTS events_label_start ON events (label, start);
+"""
+
+
+class HistoryError(Exception):
+    """An event id that is not in the history, or a verdict that is not one of VERDICTS."""
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """The database at ``path``, created owner-only with its schema if new."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(SCHEMA)
+    return db
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    label: str
+    start: float
+    end: float | None
+    score: float
+    confirm_score: float | None
+    dbfs: float
+    verdict: str | None
+    clip: str | None
+
+    def as_dict(self) -> dict:
+        return dict(vars(self))
+
+
+COLUMNS = "id, label, start, end, score, confirm_score, dbfs, verdict, clip"
+
+
+def select(db: sqlite3.Connection, label: str | None = None, since: float | None = None) -> list[Row]:
+    q, args = f"SELECT {COLUMNS} FROM events WHERE 1=1", []
+    if label:
+        q, args = q + " AND label = ?", [*args, label]
+    if since is not None:
+        q, args = q + " AND start >= ?", [*args, since]
+    return [Row(*r) for r in db.execute(q + " ORDER BY start", args)]
+
+
+def mark(db: sqlite3.Connection, event_id: str, verdict: str, source: str) -> None:
+    """Record the owner's verdict on one event."""
+    if verdict not in VERDICTS:
+        raise HistoryError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
+    cur = db.execute("UPDATE events SET verdict = ?, verdict_at = ?, verdict_from = ? WHERE id = ?",
+                     (verdict, time.time(), source, event_id))
+    if cur.rowcount != 1:
+        raise HistoryError(f"no event with id {event_id!r}")
+
+
+def mark_latest(db: sqlite3.Connection, label: str, verdict: str, source: str) -> str:
+    """Record a verdict on ``label``'s most recent event; returns its id."""
+    row = db.execute("SELECT id FROM events WHERE label = ? ORDER BY start DESC LIMIT 1", (label,)).fetchone()
+    if row is None:
+        raise HistoryError(f"no {label} event yet")
+    mark(db, row[0], verdict, source)
+    return row[0]
+
+
+def purge(db: sqlite3.Connection) -> int:
+    n = db.execute("DELETE FROM events").rowcount
+    db.execute("VACUUM")
+    return n
+
+
+def prune(db: sqlite3.Connection, keep_days: float, keep_rows: int, now: float | None = None) -> int:
+    """Drop rows older than ``keep_days`` and beyond the newest ``keep_rows``."""
+    now = time.time() if now is None else now
+    n = db.execute("DELETE FROM events WHERE start < ?", (now - keep_days * 86400,)).rowcount
+    n += db.execute("DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY start DESC LIMIT ?)",
+                    (keep_rows,)).rowcount
+    return n
+
+
+class HistorySink(Sink):
+    """Writes each event's row (on its start, then its end) from a thread of its own."""
+
+    def __init__(self, path: Path, model_sha256: str, clock: WallClock, keep_days: float, keep_rows: int,
+                 clips_dir: Path | None = None) -> None:
+        self.path, self.model_sha256, self.clock = Path(path), model_sha256, clock
+        self.keep_days, self.keep_rows, self.clips_dir = keep_days, keep_rows, clips_dir
+        self._q: queue.Queue = queue.Queue(maxsize=10_000)
+        self._embeddings: dict[str, np.ndarray] = {}  # confirmed candidates' embeddings, until their start
+        self.db = connect(self.path)
+        prune(self.db, keep_days, keep_rows)
+        self._thread = threading.Thread(target=self._write_loop, name="history", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._q.put(None)
+        self._thread.join(timeout)
+
+    def verdict(self, v: Verdict) -> None:
+        if v.confirmed and v.embedding is not None:
+            self._embeddings[v.event.id] = v.embedding
+
+    def event(self, ev: Event) -> None:
+        if ev.state == "ongoing":
+            return
+        emb = self._embeddings.pop(ev.id, None)
+        row = (ev.id, ev.label, self.clock.wall(ev.start), None if ev.end is None else self.clock.wall(ev.end),
+               ev.score, ev.confirm_score, ev.dbfs, None if emb is None else emb.astype(np.float16).tobytes())
+        try:
+            self._q.put_nowait((ev.state, row))
+        except queue.Full:  # the card has stopped answering: the audio loop must not wait for it
+            log.error("event history: writer behind by %d rows, event %s not recorded", self._q.qsize(), ev.id)
+
+    def _write_loop(self) -> None:
+        written = 0
+        while (item := self._q.get()) is not None:
+            state, (eid, label, start, end, score, confirm, dbfs, emb) = item
+            try:
+                if state == "start":
+                    self.db.execute("INSERT OR IGNORE INTO events (id, label, start, score, confirm_score, dbfs, "
+                                    "model_sha256, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    (eid, label, start, score, confirm, dbfs, self.model_sha256, emb))
+                else:
+                    self.db.execute("UPDATE events SET end = ?, score = ?, dbfs = ? WHERE id = ?",
+                                    (end, score, dbfs, eid))
+                written += 1
+                if written % 100 == 0:
+                    prune(self.db, self.keep_days, self.keep_rows)
+            except sqlite3.Error as e:  # a full disk: detection goes on
+                log.error("event history: could not write event %s: %s", eid, e)

@@ -1,0 +1,112 @@
+"""The event history: real SQLite, written by `detector run`, read and marked by `detector events` and `mark`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT
+from detector import history
+from detector.history import file_sha256
+
+DEMO = ROOT / "detector" / "data" / "demo.flac"
+
+
+def detector(*args, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "detector.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def config(tmp_path, **extra) -> str:
+    p = tmp_path / "config.yaml"
+    p.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False}} | extra))
+    return str(p)
+
+
+def test_run_records_each_event_once_owner_only(tmp_path, shipped_model):
+    cfg = config(tmp_path)
+    r = detector("--config", cfg, "run", "--input", str(DEMO), "--fast")
+    assert r.returncode == 0, r.stderr
+    logged = {json.loads(x)["event"]["id"]: json.loads(x)["event"] for x in r.stdout.splitlines() if x.startswith("{")}
+    db_path = tmp_path / "state" / "events.db"
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    db = sqlite3.connect(db_path)
+    rows = db.execute("SELECT id, label, start, end, confirm_score, model_sha256, embedding FROM events").fetchall()
+    assert sorted(r[1] for r in rows) == ["bark", "bark", "cry"]
+    for eid, label, start, end, confirm, sha, emb in rows:
+        ev = logged[eid]
+        assert (start, end) == pytest.approx((ev["start"], ev["end"]), abs=1e-3)
+        assert sha == file_sha256(shipped_model)
+        if label == "bark":  # confirmed by the second opinion: its score and its embedding are kept
+            assert confirm == pytest.approx(ev["confirm_score"], abs=1e-4)
+            assert np.frombuffer(emb, np.float16).shape == (1024,)
+        else:
+            assert confirm is None and emb is None
+
+    out = detector("--config", cfg, "events", "--json", "--label", "bark")
+    assert [json.loads(x)["label"] for x in out.stdout.splitlines()] == ["bark", "bark"]
+    bark = json.loads(out.stdout.splitlines()[0])["id"]
+    assert detector("--config", cfg, "mark", bark, "false").returncode == 0
+    assert "false_alarm" in detector("--config", cfg, "events").stdout
+    verdict = db.execute("SELECT verdict, verdict_from FROM events WHERE id = ?", (bark,)).fetchone()
+    assert verdict == ("false_alarm", "cli")
+
+    bad = detector("--config", cfg, "mark", "no-such-id", "true")
+    assert bad.returncode == 2 and "no event with id 'no-such-id'" in bad.stderr and "Traceback" not in bad.stderr
+    assert detector("--config", cfg, "events", "--since", "soon").returncode == 2  # argparse names the option
+
+    assert "purged 3" in detector("--config", cfg, "events", "--purge").stdout
+    assert detector("--config", cfg, "events").stdout == ""
+
+
+def test_a_kill_loses_no_row_already_written(tmp_path, shipped_model):
+    """`detector mark` works while the service runs, and a kill -9 keeps every committed row."""
+    cfg = config(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "detector.cli", "--config", cfg, "run", "--input", str(DEMO)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # real time
+    db_path = tmp_path / "state" / "events.db"
+    try:
+        deadline, seen = time.monotonic() + 30, []
+        while time.monotonic() < deadline and not seen:
+            time.sleep(0.2)
+            if db_path.exists():
+                seen = history.select(history.connect(db_path))
+        assert seen, "the first bark was never written"
+        assert detector("--config", cfg, "mark", seen[0].id, "true").returncode == 0  # while it runs
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT verdict FROM events WHERE id = ?", (seen[0].id,)).fetchone() == ("confirmed",)
+
+
+def test_retention_keeps_days_and_rows(tmp_path):
+    db = history.connect(tmp_path / "events.db")
+    now = time.time()
+    for i in range(10):
+        db.execute("INSERT INTO events (id, label, start, score, dbfs, model_sha256) VALUES (?, 'bark', ?, 1, -20, 'x')",
+                   (f"e{i}", now - i * 86400))
+    assert history.prune(db, keep_days=5.5, keep_rows=100, now=now) == 4
+    assert history.prune(db, keep_days=99, keep_rows=2, now=now) == 4
+    assert [r.id for r in history.select(db)] == ["e1", "e0"]
+
+
+def test_an_unwritable_history_is_said_once_and_detection_goes_on(tmp_path, shipped_model):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "events.db").mkdir()  # a directory where the database should be
+    r = detector("--config", config(tmp_path), "run", "--input", str(DEMO), "--fast")
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert r.stderr.count("event history off") == 1
+    assert len([x for x in r.stdout.splitlines() if '"state": "start"' in x]) == 3
