@@ -8,6 +8,7 @@ bounded in days and in rows. No audio is stored; a row names its clip only when 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import queue
@@ -130,8 +131,12 @@ def prune(db: sqlite3.Connection, keep_days: float, keep_rows: int, now: float |
     return n
 
 
+FEEDBACK_PER_MINUTE = 30  # more than this is a flood (a stuck automation): the rest is dropped, said once
+
+
 class HistorySink(Sink):
-    """Writes each event's row (on its start, then its end) from a thread of its own."""
+    """Writes each event's row (on its start, then its end), and the owner's verdicts that arrive over MQTT,
+    from a thread of its own."""
 
     def __init__(self, path: Path, model_sha256: str, clock: WallClock, keep_days: float, keep_rows: int,
                  clips_dir: Path | None = None) -> None:
@@ -139,6 +144,8 @@ class HistorySink(Sink):
         self.keep_days, self.keep_rows, self.clips_dir = keep_days, keep_rows, clips_dir
         self._q: queue.Queue = queue.Queue(maxsize=10_000)
         self._embeddings: dict[str, np.ndarray] = {}  # confirmed candidates' embeddings, until their start
+        self._feedback_times: list[float] = []
+        self._flooded = False
         self.db = connect(self.path)
         prune(self.db, keep_days, keep_rows)
         self._thread = threading.Thread(target=self._write_loop, name="history", daemon=True)
@@ -154,6 +161,33 @@ class HistorySink(Sink):
         if v.confirmed and v.embedding is not None:
             self._embeddings[v.event.id] = v.embedding
 
+    def feedback(self, label: str | None, payload: bytes) -> None:
+        """A verdict from MQTT: ``payload`` names a verdict on ``label``'s latest event, or (label None) is
+        {"id": ..., "verdict": ...}. Bad ones are logged with the reason and ignored."""
+        now = time.monotonic()
+        self._feedback_times = [t for t in self._feedback_times if now - t < 60] + [now]
+        if len(self._feedback_times) > FEEDBACK_PER_MINUTE:
+            if not self._flooded:
+                log.warning("feedback: more than %d messages a minute, ignoring the rest", FEEDBACK_PER_MINUTE)
+            self._flooded = True
+            return
+        self._flooded = False
+        try:
+            if label is not None:
+                item = ("mark_latest", label, payload.decode().strip())
+            else:
+                d = json.loads(payload)
+                if not isinstance(d, dict) or not isinstance(d.get("id"), str):
+                    raise ValueError('expected {"id": "<event id>", "verdict": "false_alarm" or "confirmed"}')
+                item = ("mark", d["id"], d.get("verdict"))
+        except (ValueError, UnicodeDecodeError) as e:
+            log.warning("feedback ignored: %s (payload %r)", e, payload[:200])
+            return
+        try:
+            self._q.put_nowait(item)
+        except queue.Full:
+            log.error("feedback ignored: the history writer is behind")
+
     def event(self, ev: Event) -> None:
         if ev.state == "ongoing":
             return
@@ -168,6 +202,9 @@ class HistorySink(Sink):
     def _write_loop(self) -> None:
         written = 0
         while (item := self._q.get()) is not None:
+            if item[0] in ("mark", "mark_latest"):
+                self._mark(*item)
+                continue
             state, (eid, label, start, end, score, confirm, dbfs, emb) = item
             try:
                 if state == "start":
@@ -182,3 +219,14 @@ class HistorySink(Sink):
                     prune(self.db, self.keep_days, self.keep_rows)
             except sqlite3.Error as e:  # a full disk: detection goes on
                 log.error("event history: could not write event %s: %s", eid, e)
+
+    def _mark(self, how: str, target: str, verdict) -> None:
+        try:
+            if how == "mark":
+                mark(self.db, target, verdict, "mqtt")
+                log.info("feedback: event %s marked %s", target, verdict)
+            else:
+                eid = mark_latest(self.db, target, verdict, "mqtt")
+                log.info("feedback: the latest %s event (%s) marked %s", target, eid, verdict)
+        except (HistoryError, sqlite3.Error) as e:
+            log.warning("feedback ignored: %s", e)

@@ -89,14 +89,15 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     rate = clf.frontend.sample_rate
     clock = WallClock()
     sinks = [LogSink(stream, clock)]
+    history_sink = open_history(cfg, clf, clock)
     mqtt_sink = None
     if cfg.mqtt.enabled:
         from .sinks.mqtt import MqttSink
 
-        mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__)
+        mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__,
+                             on_feedback=history_sink.feedback if history_sink is not None else None)
         mqtt_sink.start()
         sinks.append(mqtt_sink)
-    history_sink = open_history(cfg, clf, clock)
     if history_sink is not None:
         sinks.append(history_sink)
     pipeline = make_pipeline(cfg, clf, sinks, load_second_opinion(cfg))

@@ -110,3 +110,49 @@ def test_an_unwritable_history_is_said_once_and_detection_goes_on(tmp_path, ship
     assert r.returncode == 0 and "Traceback" not in r.stderr
     assert r.stderr.count("event history off") == 1
     assert len([x for x in r.stdout.splitlines() if '"state": "start"' in x]) == 3
+
+
+def test_feedback_over_mqtt_marks_rows_and_bad_feedback_is_ignored(tmp_path, mosquitto_bin, shipped_model):
+    from broker import Broker, Collector, free_port
+
+    b = Broker(tmp_path, free_port()).start()
+    try:
+        mqtt = {"host": "127.0.0.1", "port": b.port, "device_id": "testpi", "keepalive": 5}
+        cfg = config(tmp_path, mqtt=mqtt)
+        sub = Collector(b, "barkcry/testpi/event")
+        proc = subprocess.Popen([sys.executable, "-m", "detector.cli", "--config", cfg, "run", "--input", str(DEMO)],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # real time
+        assert sub.wait_for(lambda m: any('"bark_start"' in p for _, p, _ in m), 30), sub.messages
+        bark = next(json.loads(p)["id"] for _, p, _ in sub.messages if '"bark_start"' in p)
+        pub = b.client()
+        pub.connect("127.0.0.1", b.port)
+        pub.loop_start()
+        # Home Assistant's "Dog bark: false alarm" button, then garbage of every kind
+        pub.publish("barkcry/testpi/bark/feedback", "false_alarm", qos=1).wait_for_publish(5)
+        for payload in ("not json", '{"id": "nope", "verdict": "false_alarm"}', json.dumps({"id": bark, "verdict": "maybe"}),
+                        "[1, 2]"):
+            pub.publish("barkcry/testpi/feedback", payload, qos=1).wait_for_publish(5)
+        pub.publish("barkcry/testpi/cry/feedback", "bogus", qos=1).wait_for_publish(5)
+        out, err = proc.communicate(timeout=60)
+        assert sub.wait_for(lambda m: any('"cry_end"' in p for _, p, _ in m), 10)
+        cry = next(json.loads(p)["id"] for _, p, _ in sub.messages if '"cry_end"' in p)
+        # an automation's verdict on any event by id, after the run
+        pub.loop_stop()
+        sub.stop()
+    finally:
+        b.stop()
+    assert proc.returncode == 0, err
+    assert err.count("feedback ignored") == 5, err  # each bad one said, none stopped the service
+    db = history.connect(tmp_path / "state" / "events.db")
+    rows = {r.id: r for r in history.select(db)}
+    assert rows[bark].verdict == "false_alarm" and rows[cry].verdict is None
+    assert db.execute("SELECT verdict_from FROM events WHERE id = ?", (bark,)).fetchone() == ("mqtt",)
+
+
+def test_a_flood_of_feedback_is_cut_off_once(tmp_path):
+    from detector.clock import WallClock
+
+    sink = history.HistorySink(tmp_path / "events.db", "x", WallClock(), 90, 1000)
+    for _ in range(history.FEEDBACK_PER_MINUTE + 50):
+        sink.feedback("bark", b"false_alarm")
+    assert sink._q.qsize() == history.FEEDBACK_PER_MINUTE

@@ -84,15 +84,18 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert retained["barkcry/testpi/bark"] == "OFF" and retained["barkcry/testpi/cry"] == "OFF"
     disc = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
     kinds = sorted(t.split("/")[1] for t in disc)
-    assert kinds == ["binary_sensor", "binary_sensor", "event", "sensor"]
+    assert kinds == ["binary_sensor", "binary_sensor"] + ["button"] * 4 + ["event", "sensor"]
     for t, p in disc.items():
         assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
         assert p["availability_topic"] == "barkcry/testpi/status"
-        assert p["state_topic"].startswith("barkcry/testpi/")
+        assert (p.get("state_topic") or p["command_topic"]).startswith("barkcry/testpi/")
         # The entity id Home Assistant gives it (default_entity_id since 2025.10): the README's examples.
         assert p["default_entity_id"] == f"{t.split('/')[1]}.{p['unique_id']}"
     assert {p["default_entity_id"] for p in disc.values()} >= {"binary_sensor.barkcry_testpi_cry",
                                                                 "binary_sensor.barkcry_testpi_bark"}
+    buttons = {p["name"]: (p["command_topic"], p["payload_press"]) for t, p in disc.items() if "/button/" in t}
+    assert buttons["Dog bark: false alarm"] == ("barkcry/testpi/bark/feedback", "false_alarm")
+    assert buttons["Baby cry: that was right"] == ("barkcry/testpi/cry/feedback", "confirmed")
     binary = [p for t, p in disc.items() if "/binary_sensor/" in t]
     assert all(p["device_class"] == "sound" for p in binary)
     ev_entity = next(p for t, p in disc.items() if "/event/" in t)

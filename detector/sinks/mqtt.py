@@ -1,7 +1,9 @@
 """MQTT publishing (paho-mqtt 2): retained state and availability, QoS 1 events, Home Assistant discovery.
 
 Topics under ``<prefix>/<device_id>/``: ``status`` (online/offline, retained, the last will),
-``<label>`` (ON/OFF, retained), ``event`` (JSON, QoS 1) and ``level`` (dBFS).
+``<label>`` (ON/OFF, retained), ``event`` (JSON, QoS 1) and ``level`` (dBFS). With a feedback handler it
+also listens on ``feedback`` ({"id": ..., "verdict": "false_alarm" | "confirmed"}) and on
+``<label>/feedback`` (a verdict on that label's latest event: Home Assistant's buttons).
 
 No event is lost while the broker is away: every message waits in a bounded queue until it is handed
 to paho, and counts as pending until the broker acknowledges it (PUBACK). A QoS 1 message handed over
@@ -18,6 +20,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -43,8 +46,12 @@ class Message:
 
 class MqttSink(Sink):
     def __init__(self, cfg: MQTTConfig, labels: list[str], password: str | None = None, model_name: str = "",
-                 clock: WallClock | None = None, version: str = "") -> None:
+                 clock: WallClock | None = None, version: str = "",
+                 on_feedback: Callable[[str | None, bytes], None] | None = None) -> None:
+        """``on_feedback(label, payload)``: a verdict arrived on ``<label>/feedback`` (label set) or on
+        ``feedback`` (label None); called on paho's thread, so it must only hand the payload on."""
         self.cfg, self.labels, self.model_name, self.version = cfg, labels, model_name, version
+        self.on_feedback = on_feedback
         self.base = f"{cfg.prefix}/{cfg.device_id}"
         self.status_topic = f"{self.base}/status"
         self.clock = clock or WallClock()
@@ -198,7 +205,7 @@ class MqttSink(Sink):
         # the broker answers a subscription made here: paho's thread reads that answer only after it has
         # queued the resend, and one connection keeps its order.
         topic = f"{self.cfg.discovery_prefix}/status" if self.cfg.discovery else self.status_topic
-        client.subscribe(topic, qos=1)
+        client.subscribe([(t, 1) for t in [topic, *self._feedback_topics()]])
 
     def _on_subscribe(self, client, userdata, mid, reason_code_list, properties) -> None:
         self._connected.set()
@@ -217,7 +224,16 @@ class MqttSink(Sink):
         if backlog:
             self._kick.set()  # the drainer thread sends more; never publish from inside paho's callback
 
+    def _feedback_topics(self) -> list[str]:
+        if self.on_feedback is None:
+            return []
+        return [f"{self.base}/feedback", *(f"{self.base}/{lab}/feedback" for lab in self.labels)]
+
     def _on_message(self, client, userdata, msg) -> None:
+        if self.on_feedback is not None and msg.topic in self._feedback_topics():
+            label = msg.topic.split("/")[-2] if msg.topic != f"{self.base}/feedback" else None
+            self.on_feedback(label, msg.payload)
+            return
         if self.cfg.discovery and msg.topic == f"{self.cfg.discovery_prefix}/status" and msg.payload == b"online":
             log.info("Home Assistant came online: sending discovery again")
             for m in self._discovery():
@@ -257,6 +273,13 @@ class MqttSink(Sink):
             "name": "Sound event", **ids("event", "event"), "state_topic": f"{self.base}/event",
             "event_types": [f"{lab}_{s}" for lab in self.labels for s in ("start", "ongoing", "end")],
             "device": device, **avail}
+        for lab in self.labels if self.on_feedback is not None else []:
+            for verdict, what in (("false_alarm", "false alarm"), ("confirmed", "that was right")):
+                out[f"{dp}/button/{node}/{lab}_{verdict}/config"] = {
+                    "name": f"{PRETTY.get(lab, lab)}: {what}", **ids("button", f"{lab}_{verdict}"),
+                    "command_topic": f"{self.base}/{lab}/feedback", "payload_press": verdict,
+                    "icon": "mdi:thumb-down" if verdict == "false_alarm" else "mdi:thumb-up",
+                    "device": device, **avail}
         out[f"{dp}/sensor/{node}/level/config"] = {
             "name": "Sound level", **ids("sensor", "level"),
             "state_topic": f"{self.base}/level", "unit_of_measurement": "dBFS", "state_class": "measurement",
