@@ -109,7 +109,8 @@ class Classifier:
             self._interp.allocate_tensors()
         except Exception as e:  # the runtimes raise ValueError/RuntimeError for corrupt flatbuffers
             raise ModelError(f"model {self.path} cannot be loaded: {e}") from e
-        inp, out = self._interp.get_input_details()[0], self._interp.get_output_details()[0]
+        inp = self._interp.get_input_details()[0]
+        out, emb = self._outputs()
         self._in_index, self._out_index = inp["index"], out["index"]
         self._in_dtype = inp["dtype"]
         self._in_scale, self._in_zero = inp["quantization"]
@@ -118,6 +119,9 @@ class Classifier:
         q_scale, q_zero = (self._in_scale, self._in_zero) if self._in_scale else (1.0, 0.0)
         self._in_mul, self._in_add = r_scale / q_scale, r_offset / q_scale + q_zero
         self._out_scale, self._out_zero = out["quantization"]
+        # The pooled vector before the dense layer, from the same invoke: what a per-home verifier learns on.
+        self._emb = emb
+        self.embedding_size = int(emb["shape"][-1]) if emb is not None else None
         self.lift = self.sidecar.quiet_lift
         want = (1, self.frontend.window_frames, self.frontend.n_mels, 1)
         if tuple(inp["shape"]) != want:
@@ -125,6 +129,19 @@ class Classifier:
         if out["shape"][-1] != len(self.labels):
             raise ModelError(f"model has {out['shape'][-1]} outputs but the sidecar names {len(self.labels)} labels")
         self._buf = np.zeros(want, dtype=self._in_dtype)
+
+    def _outputs(self) -> tuple[dict, dict | None]:
+        """(scores, embedding or None): by the names the sidecar's ``outputs`` gives, else the one output."""
+        details = {d["name"]: d for d in self._interp.get_output_details()}
+        names = self.sidecar.extra.get("outputs")
+        if names is None:
+            if len(details) != 1:
+                raise ModelError(f"model {self.path.name} has {len(details)} outputs and its sidecar names none")
+            return next(iter(details.values())), None
+        missing = [n for n in names.values() if n not in details]
+        if missing or "scores" not in names:
+            raise ModelError(f"model {self.path.name} lacks the outputs its sidecar names: {missing or ['scores']}")
+        return details[names["scores"]], details.get(names.get("embedding"))
 
     @property
     def labels(self) -> list[str]:
@@ -153,9 +170,19 @@ class Classifier:
             self._buf[0, :, :, 0] = x
         self._interp.set_tensor(self._in_index, self._buf)
         self._interp.invoke()
-        raw = self._interp.get_tensor(self._out_index)[0]
-        if self._out_scale:
-            return (raw.astype(np.float32) - self._out_zero) * self._out_scale
+        return self._dequantised(self._out_index, self._out_scale, self._out_zero)
+
+    def embedding(self) -> np.ndarray | None:
+        """The pooled vector of the window scored last (no second invoke), or None for a model without it."""
+        if self._emb is None:
+            return None
+        scale, zero = self._emb["quantization"]
+        return self._dequantised(self._emb["index"], scale, zero)
+
+    def _dequantised(self, index: int, scale: float, zero: int) -> np.ndarray:
+        raw = self._interp.get_tensor(index)[0]
+        if scale:
+            return (raw.astype(np.float32) - zero) * scale
         return raw.astype(np.float32)
 
     def score_windows(self, windows_db: np.ndarray) -> np.ndarray:

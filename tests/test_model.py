@@ -11,6 +11,9 @@ import pytest
 from detector.audiofile import read_audio
 from detector.frontend import FrontendParams, LogMel
 from detector.model import Classifier, ModelError
+from conftest import ROOT
+
+DEMO = ROOT / "detector" / "data" / "demo.flac"
 
 
 def clip_max(clf: Classifier, x: np.ndarray) -> np.ndarray:
@@ -184,3 +187,40 @@ def test_band_check_catches_a_model_that_finds_cries_by_the_band(band_limit_audi
         return float(1 / (1 + np.exp(-(gap - 40.0) / 5.0)))
 
     assert finds_cries_by_the_band(*band_limit_scores(band_cue, band_limit_audio), threshold=0.5)
+
+
+def _stripped(tmp_path, shipped_model):
+    """The shipped model as it was before its embedding output: same weights, one output."""
+    try:
+        from detector.training.outputs import without_output
+    except ImportError as e:
+        from conftest import need
+        need(False, f"the train extra edits flatbuffers: {e}")
+    side = json.loads(shipped_model.with_suffix(".json").read_text())
+    out = tmp_path / "old.tflite"
+    out.write_bytes(without_output(shipped_model.read_bytes(), side["outputs"]["embedding"]))
+    del side["outputs"]
+    out.with_suffix(".json").write_text(json.dumps(side))
+    return out
+
+
+def test_the_embedding_output_leaves_the_scores_bit_identical(tmp_path, shipped_model):
+    new, old = Classifier(shipped_model), Classifier(_stripped(tmp_path, shipped_model))
+    assert new.embedding_size == 80 and old.embedding_size is None
+    frames = LogMel().compute(read_audio(DEMO, 16000))
+    embeddings = []
+    for s in range(0, frames.shape[0] - 98, 25):
+        w = frames[s : s + 98]
+        assert np.array_equal(new.scores(w), old.scores(w))
+        embeddings.append(new.embedding())
+        assert old.embedding() is None  # a model without it still loads and scores
+    e = np.stack(embeddings)
+    assert e.shape[1] == 80 and e.std(axis=0).max() > 0.1  # it moves with the audio
+
+
+def test_a_sidecar_naming_outputs_the_model_lacks_is_refused(tmp_path, shipped_model):
+    old = _stripped(tmp_path, shipped_model)
+    side = json.loads(shipped_model.with_suffix(".json").read_text())
+    old.with_suffix(".json").write_text(json.dumps(side))  # names the embedding output the model lacks
+    with pytest.raises(ModelError, match="lacks the outputs its sidecar names"):
+        Classifier(old)
