@@ -97,6 +97,21 @@ def bench_model(lines: list[str], clf: Classifier) -> None:
               f"- invoke (quantise + run + dequantise), one thread: median {np.median(t) * 1e3:.3f} ms, "
               f"p95 {np.quantile(t, 0.95) * 1e3:.3f} ms over {t.size} windows "
               f"({100 * np.median(t) / budget:.2f} % of the {budget} s between windows)"]
+    with tempfile.TemporaryDirectory() as d:  # the same model without its embedding output, for the cost of it
+        from detector.training.outputs import without_output
+
+        old = Path(d) / "old.tflite"
+        old.write_bytes(without_output(clf.path.read_bytes(), clf.sidecar.extra["outputs"]["embedding"]))
+        side = dict(clf.sidecar.to_dict())
+        side.pop("outputs")
+        old.with_suffix(".json").write_text(json.dumps(side))
+        before = Classifier(old, num_threads=1)
+        before.scores(w)
+        t_before = timeit(lambda: before.scores(w), 2000)
+        t_after = timeit(lambda: (clf.scores(w), clf.embedding()), 2000)
+    lines.append(f"- with the 80-d embedding read from the same invoke: median {np.median(t_after) * 1e3:.3f} ms, "
+                 f"against {np.median(t_before) * 1e3:.3f} ms for the same model without that output "
+                 f"(ratio {np.median(t_after) / np.median(t_before):.2f})")
     if clf.lift is not None:  # part of every invoke: the window's level, and its gain when it is quiet
         tl = timeit(lambda: clf.lift(w), 2000)
         lines.append(f"- of which the quiet-window lift (`detector.level.QuietLift`): median {np.median(tl) * 1e3:.3f} ms")
