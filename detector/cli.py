@@ -173,6 +173,39 @@ def cmd_mark(args) -> int:
     return 0
 
 
+def cmd_verifier(args) -> int:
+    from . import history
+    from .lessons import Teacher, describe, verifier_path
+    from .verifier import Verifier
+
+    cfg = _load_config(args)
+    path = verifier_path(cfg)
+    if args.action == "reset":
+        path.unlink(missing_ok=True)
+        print(f"{path}: removed; the verdicts stay in the history")
+        return 0
+    sha = history.file_sha256(cfg.model_path())
+    if args.action == "fit":
+        try:
+            _, taught = Teacher(cfg, sha).fit()
+        except history.HistoryError as e:
+            print(f"detector verifier: {e}", file=sys.stderr)
+            return 2
+        for t in taught:
+            print(describe(t))
+        print(f"saved {path}")
+        return 0
+    v = Verifier.load(path, sha)
+    db = history.connect(cfg.history_path())
+    for lab, n_false, n_right in db.execute(
+            "SELECT label, COUNT(*) FILTER (WHERE verdict = 'false_alarm'), COUNT(*) FILTER (WHERE verdict = "
+            "'confirmed') FROM events "
+            "WHERE model_sha256 = ? GROUP BY label", (sha,)):
+        state = "on" if v is not None and lab in v.heads else "off"
+        print(f"{lab}: verifier {state}; {n_false} marked false alarm(s), {n_right} marked right")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="detector", description="Dog-bark and baby-cry detector")
     ap.add_argument("--config", "-c", help=f"YAML config (default {config_mod.DEFAULT_PATH} if it exists)")
@@ -223,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="the event's id (detector events)")
     p.add_argument("verdict", choices=["false", "true"])
     p.set_defaults(func=cmd_mark)
+
+    p = sub.add_parser("verifier", help="the per-home verifier taught by marked events: status, fit or reset")
+    p.add_argument("action", choices=["status", "fit", "reset"])
+    p.set_defaults(func=cmd_verifier)
 
     sub.add_parser("devices", help="list input devices and their rates").set_defaults(func=cmd_devices)
 

@@ -110,6 +110,13 @@ class HistoryConfig:
 
 
 @dataclass
+class VerifierConfig:
+    enabled: bool = True  # learn this home's false alarms from what is marked (needs the history)
+    min_false_alarms: int = 3  # marked false alarms of a label before its head is fitted
+    max_positive_loss: float = 0.05  # a head losing more of the held-out bundled positives is refused
+
+
+@dataclass
 class SecondOpinionConfig:
     enabled: bool = True  # YAMNet confirms each candidate before its event starts
     model: str | None = None  # None: the bundled models/yamnet.tflite
@@ -129,6 +136,7 @@ class Config:
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     second_opinion: SecondOpinionConfig = field(default_factory=SecondOpinionConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
+    verifier: VerifierConfig = field(default_factory=VerifierConfig)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -153,6 +161,10 @@ class Config:
         _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
         _check(self.history.keep_days > 0, "history.keep_days", self.history.keep_days, "days > 0")
         _check(self.history.keep_rows >= 1, "history.keep_rows", self.history.keep_rows, "an integer >= 1")
+        _check(self.verifier.min_false_alarms >= 1, "verifier.min_false_alarms", self.verifier.min_false_alarms,
+               "an integer >= 1")
+        _check(0 <= self.verifier.max_positive_loss < 1, "verifier.max_positive_loss", self.verifier.max_positive_loss,
+               "a share in [0, 1)")
         so = self.second_opinion
         for label, t in so.labels.items():
             _check(t is None or 0 < t <= 1, f"second_opinion.labels.{label}", t, "a score in (0, 1], or null")

@@ -76,8 +76,10 @@ class Decider:
     def active(self) -> dict[str, Event]:
         return {k: s.active for k, s in self._states.items() if s.active is not None}
 
-    def update(self, t_end: float, scores: dict[str, float], dbfs: float) -> list[Event]:
-        """``t_end``: stream time of the window's last sample; ``dbfs``: the window's level."""
+    def update(self, t_end: float, scores: dict[str, float], dbfs: float,
+               vetoed: frozenset[str] | set[str] = frozenset()) -> list[Event]:
+        """``t_end``: stream time of the window's last sample; ``dbfs``: the window's level; ``vetoed``: labels
+        whose window may not count as a hit towards a start (the per-home verifier said no)."""
         out = []
         for label, st in self._states.items():
             p = st.policy
@@ -88,7 +90,7 @@ class Decider:
             loud = dbfs >= p.min_dbfs
             self.hitting[label] = loud and smoothed >= (p.on if st.active is None else p.off)
             if st.active is None:
-                if smoothed >= p.on and loud:
+                if smoothed >= p.on and loud and label not in vetoed:
                     if st.hits == 0:
                         st.first_hit_start = max(0.0, st.last_end, t_end - self.window_s)
                     st.hits += 1

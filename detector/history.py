@@ -15,6 +15,8 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import numpy as np
 from .clock import WallClock
 from .confirm import Verdict
 from .decision import Event
+from .pipeline import Window
 from .sinks import Sink
 
 log = logging.getLogger(__name__)
@@ -40,12 +43,14 @@ CREATE TABLE IF NOT EXISTS events (
     model_sha256 TEXT NOT NULL,
     clip TEXT,
     embedding BLOB,                 -- float16, the second opinion's embedding of its best patch
+    window_embeddings BLOB,         -- float16 (k, d): the small model's embeddings of its best windows
     verdict TEXT CHECK (verdict IN ('false_alarm', 'confirmed')),
     verdict_at REAL,
     verdict_from TEXT
 );
 CREATE INDEX IF NOT EXISTS events_label_start ON events (label, start);
 """
+BEST_WINDOWS = 3  # an event keeps the small model's embeddings of its highest-scoring windows
 
 
 class HistoryError(Exception):
@@ -139,11 +144,16 @@ class HistorySink(Sink):
     from a thread of its own."""
 
     def __init__(self, path: Path, model_sha256: str, clock: WallClock, keep_days: float, keep_rows: int,
-                 clips_dir: Path | None = None) -> None:
+                 on_marked: Callable[[], None] | None = None) -> None:
+        """``on_marked``: called (on the writer's thread) after each verdict recorded from MQTT."""
         self.path, self.model_sha256, self.clock = Path(path), model_sha256, clock
-        self.keep_days, self.keep_rows, self.clips_dir = keep_days, keep_rows, clips_dir
+        self.on_marked = on_marked
+        self.keep_days, self.keep_rows = keep_days, keep_rows
         self._q: queue.Queue = queue.Queue(maxsize=10_000)
         self._embeddings: dict[str, np.ndarray] = {}  # confirmed candidates' embeddings, until their start
+        self._recent: deque = deque(maxlen=64)  # the last windows (16 s): a candidate's began before its start
+        self._best: dict[str, list[tuple[float, np.ndarray]]] = {}  # open event id -> (score, embedding)
+        self._open: dict[str, str] = {}  # label -> id of its open event
         self._feedback_times: list[float] = []
         self._flooded = False
         self.db = connect(self.path)
@@ -156,6 +166,19 @@ class HistorySink(Sink):
     def close(self, timeout: float = 5.0) -> None:
         self._q.put(None)
         self._thread.join(timeout)
+
+    def window(self, w: Window) -> None:
+        if w.embedding is None:
+            return
+        self._recent.append(w)
+        for label, eid in self._open.items():
+            self._keep(eid, w.scores[label], w.embedding)
+
+    def _keep(self, eid: str, score: float, emb: np.ndarray) -> None:
+        best = self._best.setdefault(eid, [])
+        best.append((score, emb))
+        best.sort(key=lambda b: -b[0])
+        del best[BEST_WINDOWS:]
 
     def verdict(self, v: Verdict) -> None:
         if v.confirmed and v.embedding is not None:
@@ -191,9 +214,19 @@ class HistorySink(Sink):
     def event(self, ev: Event) -> None:
         if ev.state == "ongoing":
             return
+        if ev.state == "start":  # the windows since the candidate began, then every window until its end
+            self._open[ev.label] = ev.id
+            for w in self._recent:
+                if w.t_end > ev.start:
+                    self._keep(ev.id, w.scores[ev.label], w.embedding)
+        else:
+            self._open.pop(ev.label, None)
         emb = self._embeddings.pop(ev.id, None)
+        best = self._best.pop(ev.id, []) if ev.state == "end" else []
+        windows = np.stack([e for _, e in best]).astype(np.float16).tobytes() if best else None
         row = (ev.id, ev.label, self.clock.wall(ev.start), None if ev.end is None else self.clock.wall(ev.end),
-               ev.score, ev.confirm_score, ev.dbfs, None if emb is None else emb.astype(np.float16).tobytes())
+               ev.score, ev.confirm_score, ev.dbfs, None if emb is None else emb.astype(np.float16).tobytes(),
+               windows)
         try:
             self._q.put_nowait((ev.state, row))
         except queue.Full:  # the card has stopped answering: the audio loop must not wait for it
@@ -205,15 +238,15 @@ class HistorySink(Sink):
             if item[0] in ("mark", "mark_latest"):
                 self._mark(*item)
                 continue
-            state, (eid, label, start, end, score, confirm, dbfs, emb) = item
+            state, (eid, label, start, end, score, confirm, dbfs, emb, windows) = item
             try:
                 if state == "start":
                     self.db.execute("INSERT OR IGNORE INTO events (id, label, start, score, confirm_score, dbfs, "
                                     "model_sha256, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                     (eid, label, start, score, confirm, dbfs, self.model_sha256, emb))
                 else:
-                    self.db.execute("UPDATE events SET end = ?, score = ?, dbfs = ? WHERE id = ?",
-                                    (end, score, dbfs, eid))
+                    self.db.execute("UPDATE events SET end = ?, score = ?, dbfs = ?, window_embeddings = ? "
+                                    "WHERE id = ?", (end, score, dbfs, windows, eid))
                 written += 1
                 if written % 100 == 0:
                     prune(self.db, self.keep_days, self.keep_rows)
@@ -230,3 +263,6 @@ class HistorySink(Sink):
                 log.info("feedback: the latest %s event (%s) marked %s", target, eid, verdict)
         except (HistoryError, sqlite3.Error) as e:
             log.warning("feedback ignored: %s", e)
+            return
+        if self.on_marked is not None:
+            self.on_marked()

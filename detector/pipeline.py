@@ -20,16 +20,19 @@ from .frontend import LogMel
 from .model import Classifier
 from .ring import RingBuffer
 from .sinks import Sink
+from .verifier import Verifier
 from .yamnet import Yamnet
 
 
 @dataclass
 class Window:
-    """One classifier window: its end on the stream clock (s), its scores and its level."""
+    """One classifier window: its end on the stream clock (s), its scores, its level, and the model's
+    embedding of it (None for a model without that output)."""
 
     t_end: float
     scores: dict[str, float]
     dbfs: float
+    embedding: np.ndarray | None = None
 
 
 def dbfs(x: np.ndarray) -> float:
@@ -62,6 +65,8 @@ class Pipeline:
         self._next_end = self.window_frames  # frame count at which the next window is complete
         self.second = None if second_opinion is None or not confirm else SecondOpinion(
             second_opinion, confirm, self.history, self.rate)
+        self.verifier: Verifier | None = None  # the home's; swapped in whole by whoever refits it
+        self.on_thresholds = {label: p.on for label, p in decider.policies.items()}
 
     @property
     def t(self) -> float:
@@ -111,14 +116,21 @@ class Pipeline:
         end_frame = self._frames_total - lag  # exclusive
         end_sample = (end_frame - 1) * p.hop_length + p.n_fft
         _, samples = self.history.read(end_sample - p.window_samples, p.window_samples)
-        w = Window(end_sample / self.rate, self.classifier(window), dbfs(samples))
-        events = self.decider.update(w.t_end, w.scores, w.dbfs)
+        w = Window(end_sample / self.rate, self.classifier(window), dbfs(samples), self.classifier.embedding())
+        events = self.decider.update(w.t_end, w.scores, w.dbfs, self._vetoed(w))
         if self.second is not None and (events or self.second.pending):
             events = self.second.filter(events, w.t_end, self.decider.hitting)
         for s in self.sinks:
             s.window(w)
         self._emit(events)
         return events
+
+    def _vetoed(self, w: Window) -> frozenset[str]:
+        """Labels over their on threshold in this window that the per-home verifier turns down."""
+        v = self.verifier
+        if v is None or w.embedding is None:
+            return frozenset()
+        return frozenset(lab for lab, s in w.scores.items() if s >= self.on_thresholds[lab] and not v.accepts(lab, w.embedding))
 
     def _emit(self, events: list[Event]) -> None:
         verdicts = self.second.drain() if self.second is not None else []

@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from . import __version__
@@ -14,6 +15,8 @@ from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
 from .config import Config
 from .history import HistorySink, file_sha256
+from .lessons import Refitter, Teacher, verifier_path
+from .verifier import Verifier
 from .model import Classifier
 from .confirm import load_second_opinion
 from .pipeline import make_pipeline
@@ -53,19 +56,48 @@ class Notifier:
             self.send("WATCHDOG=1")
 
 
-def open_history(cfg: Config, clf: Classifier, clock: WallClock) -> HistorySink | None:
+def open_history(cfg: Config, clf: Classifier, clock: WallClock,
+                 on_marked: Callable[[], None] | None = None) -> HistorySink | None:
     """The event history, or None (said once) when it is off or its database cannot be opened: detection
     never depends on it."""
     if not cfg.history.enabled:
         return None
     path = cfg.history_path()
     try:
-        sink = HistorySink(path, file_sha256(clf.path), clock, cfg.history.keep_days, cfg.history.keep_rows)
+        sink = HistorySink(path, file_sha256(clf.path), clock, cfg.history.keep_days, cfg.history.keep_rows,
+                           on_marked)
     except (OSError, sqlite3.Error) as e:
         log.warning("event history off: cannot open %s (%s)", path, e)
         return None
     sink.start()
     return sink
+
+
+class VerifierWatch:
+    """Picks up verifier.json whenever it changes (a refit after a mark, `detector verifier fit` or
+    `reset`), checking at most every ``every_s``."""
+
+    def __init__(self, path, model_sha256: str, every_s: float = 2.0) -> None:
+        self.path, self.sha, self.every_s = path, model_sha256, every_s
+        self._stamp: float | None = -1.0
+        self._checked = 0.0
+
+    def poll(self) -> tuple[Verifier | None] | None:
+        """(the verifier to use now,) when it changed since the last call, else None."""
+        now = time.monotonic()
+        if now - self._checked < self.every_s:
+            return None
+        self._checked = now
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        v = Verifier.load(self.path, self.sha) if stamp is not None else None
+        log.info("per-home verifier: %s", f"on for {', '.join(v.heads)}" if v and v.heads else "off")
+        return (v,)
 
 
 def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True,
@@ -89,7 +121,12 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     rate = clf.frontend.sample_rate
     clock = WallClock()
     sinks = [LogSink(stream, clock)]
-    history_sink = open_history(cfg, clf, clock)
+    sha = file_sha256(clf.path)
+    teaching = cfg.history.enabled and cfg.verifier.enabled and clf.embedding_size is not None
+    if cfg.history.enabled and cfg.verifier.enabled and not teaching:
+        log.warning("model %s has no embedding output: the per-home verifier is off", clf.path.name)
+    refitter = Refitter(lambda: Teacher(cfg, sha, pipeline.on_thresholds)) if teaching else None
+    history_sink = open_history(cfg, clf, clock, refitter.marked if refitter else None)
     mqtt_sink = None
     if cfg.mqtt.enabled:
         from .sinks.mqtt import MqttSink
@@ -119,6 +156,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
 
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
+    watch = VerifierWatch(verifier_path(cfg), sha) if teaching else None
     overflows, last_audio, gap_ended = 0, time.monotonic(), False
     zeros, warned_zeros = 0, False  # samples of exact silence in a row
     try:
@@ -136,6 +174,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                     log.warning("no audio for %.0f s: ended %s", NO_AUDIO_END_S, ", ".join(e.label for e in ended))
             if realtime and block.size:  # heard as it is read (a replay at full speed keeps time 0 at its start)
                 clock.anchor(pipeline.t + block.size / rate)
+            if watch is not None and (changed := watch.poll()):
+                pipeline.verifier = changed[0]
             pipeline.process(block)
             notifier.alive()
             info = source.info()

@@ -41,9 +41,12 @@ def test_run_records_each_event_once_owner_only(tmp_path, shipped_model):
     db_path = tmp_path / "state" / "events.db"
     assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
     db = sqlite3.connect(db_path)
-    rows = db.execute("SELECT id, label, start, end, confirm_score, model_sha256, embedding FROM events").fetchall()
+    rows = db.execute("SELECT id, label, start, end, confirm_score, model_sha256, embedding, window_embeddings "
+                      "FROM events").fetchall()
     assert sorted(r[1] for r in rows) == ["bark", "bark", "cry"]
-    for eid, label, start, end, confirm, sha, emb in rows:
+    for eid, label, start, end, confirm, sha, emb, windows in rows:
+        # the small model's embeddings of the event's best windows, for every label
+        assert np.frombuffer(windows, np.float16).reshape(-1, 80).shape[0] == history.BEST_WINDOWS
         ev = logged[eid]
         assert (start, end) == pytest.approx((ev["start"], ev["end"]), abs=1e-3)
         assert sha == file_sha256(shipped_model)

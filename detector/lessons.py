@@ -1,0 +1,122 @@
+"""What the per-home verifier is taught with, gathered from the event history, calibrate's room recordings
+and the bundled positives; and the fit that `detector verifier fit` and the service's refit run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import history
+from .audiofile import AudioFileError, read_audio
+from .calibrate import BUNDLED_POSITIVES, window_scores
+from .config import Config
+from .confirm import confirm_thresholds, load_second_opinion
+from .model import Classifier
+from .verifier import Lesson, Taught, Verifier, marked, teach
+
+log = logging.getLogger(__name__)
+
+
+def verifier_path(cfg: Config) -> Path:
+    return Path(cfg.state_dir) / "verifier.json"
+
+
+class Teacher:
+    """Fits the verifier for one model. Holds its own classifier (the pipeline's is busy on its thread) and
+    the bundled positives' firing windows, computed once."""
+
+    def __init__(self, cfg: Config, model_sha256: str, on: dict[str, float] | None = None) -> None:
+        """``on``: the on thresholds in force (the running pipeline's); worked out from the config if not given."""
+        self.cfg, self.sha = cfg, model_sha256
+        self.clf = Classifier(cfg.model_path())
+        if on is None:
+            confirm = confirm_thresholds(cfg, self.clf, load_second_opinion(cfg))
+            on = {lab: p.on for lab, p in cfg.detection.policies(self.clf.thresholds_for(confirm)).items()}
+        self.on = on
+        self._bundled: dict[str, list[np.ndarray]] | None = None
+
+    def firing(self, x: np.ndarray, label: str) -> np.ndarray | None:
+        """The embeddings of the windows of ``x`` over ``label``'s on threshold, or None if none fires."""
+        ws = [w.embedding for w in window_scores(self.cfg, self.clf, x) if w.scores[label] >= self.on[label]]
+        return np.stack(ws) if ws else None
+
+    def sounds(self, files: list[Path], label: str) -> list[np.ndarray]:
+        out = []
+        for f in files:
+            try:
+                x = read_audio(f, self.clf.frontend.sample_rate)
+            except AudioFileError as e:
+                log.warning("verifier: skipped %s", e)
+                continue
+            if (e := self.firing(x, label)) is not None:
+                out.append(e)
+        return out
+
+    def lesson(self, db, label: str) -> Lesson:
+        if self._bundled is None:
+            self._bundled = {lab: self.sounds(sorted((BUNDLED_POSITIVES / lab).glob("*.flac")), lab)
+                             for lab in self.clf.labels}
+        dim = self.clf.embedding_size
+        rooms = sorted((Path(self.cfg.state_dir) / "noise").glob("*.flac"))
+        return Lesson(marked(db, label, "false_alarm", self.sha, dim), self.sounds(rooms, label),
+                      marked(db, label, "confirmed", self.sha, dim), self._bundled[label])
+
+    def fit(self) -> tuple[Verifier, list[Taught]]:
+        """Fit every label's head from the history; save the verifier (atomically) and return what was done."""
+        if self.clf.embedding_size is None:
+            raise history.HistoryError(f"model {self.clf.path.name} has no embedding output: no verifier for it")
+        db = history.connect(self.cfg.history_path())
+        v = self.cfg.verifier
+        taught = [teach(lab, self.lesson(db, lab), v.min_false_alarms, v.max_positive_loss) for lab in self.clf.labels]
+        verifier = Verifier(self.sha, {t.label: t.head for t in taught if t.head is not None})
+        verifier.save(verifier_path(self.cfg))
+        return verifier, taught
+
+
+def describe(t: Taught) -> str:
+    line = f"{t.label}: {t.status}; {t.marked} false alarm(s) marked"
+    if t.false_alarms_after is not None:
+        line += f", {t.false_alarms_after} of them would still fire (each left out of the fit in turn)"
+    if t.recall_before is not None:
+        line += (f"; held-out bundled {t.label} clips found {100 * t.recall_before:.0f} % -> "
+                 f"{100 * t.recall_after:.0f} %")
+    return line
+
+
+class Refitter:
+    """Refits a while after the last verdict (a burst of button presses makes one fit), on a thread of its
+    own; the service picks the saved file up."""
+
+    def __init__(self, make_teacher: Callable[[], Teacher], delay_s: float = 2.0) -> None:
+        """``make_teacher``: called at the first refit, so that a home that never marks anything never
+        loads a second classifier."""
+        import threading
+
+        self.make_teacher, self.teacher, self.delay_s = make_teacher, None, delay_s
+        self._due: float | None = None
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="verifier-refit", daemon=True)
+        self._thread.start()
+
+    def marked(self) -> None:
+        self._due = time.monotonic() + self.delay_s
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            while self._due is not None and time.monotonic() < self._due:
+                time.sleep(max(0.0, self._due - time.monotonic()))
+            self._due = None
+            self._wake.clear()
+            try:
+                self.teacher = self.teacher or self.make_teacher()
+                _, taught = self.teacher.fit()
+                for t in taught:
+                    log.info("verifier refitted: %s", describe(t))
+            except Exception as e:  # noqa: BLE001 - a failed fit must never reach the audio loop
+                log.error("verifier refit failed: %s", e)
