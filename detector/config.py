@@ -111,7 +111,9 @@ class HistoryConfig:
 
 @dataclass
 class VerifierConfig:
-    enabled: bool = True  # learn this home's false alarms from what is marked (needs the history)
+    # learn this home's false alarms from what is marked (needs the history); off until it keeps recall
+    # (reports/verifier.md): the verdicts are kept either way
+    enabled: bool = False
     min_false_alarms: int = 3  # marked false alarms of a label before its head is fitted
     max_positive_loss: float = 0.05  # a head losing more of the held-out bundled positives is refused
 

@@ -56,14 +56,18 @@ class Teacher:
                 out.append(e)
         return out
 
-    def lesson(self, db, label: str) -> Lesson:
+    def bundled(self, label: str) -> list[np.ndarray]:
+        """The bundled calibration positives' firing windows, worked out once."""
         if self._bundled is None:
             self._bundled = {lab: self.sounds(sorted((BUNDLED_POSITIVES / lab).glob("*.flac")), lab)
                              for lab in self.clf.labels}
+        return self._bundled[label]
+
+    def lesson(self, db, label: str) -> Lesson:
         dim = self.clf.embedding_size
         rooms = sorted((Path(self.cfg.state_dir) / "noise").glob("*.flac"))
         return Lesson(marked(db, label, "false_alarm", self.sha, dim), self.sounds(rooms, label),
-                      marked(db, label, "confirmed", self.sha, dim), self._bundled[label])
+                      marked(db, label, "confirmed", self.sha, dim), self.bundled(label))
 
     def fit(self) -> tuple[Verifier, list[Taught]]:
         """Fit every label's head from the history; save the verifier (atomically) and return what was done."""

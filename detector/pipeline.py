@@ -126,11 +126,8 @@ class Pipeline:
         return events
 
     def _vetoed(self, w: Window) -> frozenset[str]:
-        """Labels over their on threshold in this window that the per-home verifier turns down."""
-        v = self.verifier
-        if v is None or w.embedding is None:
-            return frozenset()
-        return frozenset(lab for lab, s in w.scores.items() if s >= self.on_thresholds[lab] and not v.accepts(lab, w.embedding))
+        v = self.verifier  # read once: a refit may swap it meanwhile
+        return frozenset() if v is None else v.vetoed(w.scores, w.embedding, self.on_thresholds)
 
     def _emit(self, events: list[Event]) -> None:
         verdicts = self.second.drain() if self.second is not None else []

@@ -12,6 +12,7 @@ from .confirm import SecondOpinion
 from .decision import Decider, Event, LabelPolicy
 from .pipeline import Window
 from .ring import ArrayHistory
+from .verifier import Verifier
 from .yamnet import Yamnet
 
 
@@ -32,15 +33,19 @@ class CachedYamnet:
 
 def replay(windows: Sequence[Window], policies: dict[str, LabelPolicy], window_s: float,
            audio: np.ndarray | None = None, rate: int = 16000, second: Yamnet | CachedYamnet | None = None,
-           confirm: dict[str, float] | None = None, **second_opinion) -> list[Event]:
+           confirm: dict[str, float] | None = None, verifier: Verifier | None = None,
+           **second_opinion) -> list[Event]:
     """Every event message the pipeline raises over ``windows`` (of ``audio``, which the second opinion
-    reads, confirming the labels of ``confirm`` at their thresholds), the stream ending after the last window."""
+    reads, confirming the labels of ``confirm`` at their thresholds; ``verifier``, the home's), the stream ending
+    after the last window."""
     decider = Decider(policies, window_s)
     gate = None if second is None or audio is None or not confirm else SecondOpinion(
         second, confirm, ArrayHistory(audio), rate, **second_opinion)
+    on = {lab: p.on for lab, p in policies.items()}
     out: list[Event] = []
     for w in windows:
-        events = decider.update(w.t_end, w.scores, w.dbfs)
+        vetoed = verifier.vetoed(w.scores, w.embedding, on) if verifier is not None else frozenset()
+        events = decider.update(w.t_end, w.scores, w.dbfs, vetoed)
         if gate is not None and (events or gate.pending):
             events = gate.filter(events, w.t_end, decider.hitting)
         out += events

@@ -72,6 +72,12 @@ class Verifier:
         head = self.heads.get(label)
         return head is None or float(head.prob(embedding)) >= 0.5
 
+    def vetoed(self, scores: dict[str, float], embedding: np.ndarray | None, on: dict[str, float]) -> frozenset[str]:
+        """The labels over their on threshold in a window that this verifier turns down."""
+        if embedding is None:
+            return frozenset()
+        return frozenset(lab for lab, s in scores.items() if s >= on[lab] and not self.accepts(lab, embedding))
+
     def save(self, path: Path) -> None:
         """Atomically: a reader sees the old file or the new one, never half of one."""
         tmp = path.with_name(path.name + ".tmp")

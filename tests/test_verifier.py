@@ -30,7 +30,8 @@ def starts(r: subprocess.CompletedProcess, label: str) -> int:
 
 def test_marked_false_alarms_teach_it_and_real_cries_still_fire(tmp_path, shipped_model, data_root):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False}}))
+    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False},
+                                   "verifier": {"enabled": True}}))
     cfg = str(cfg)
     assert all(starts(detector(cfg, "run", "--input", str(data_root / c), "--fast"), "cry") for c in CATS)
     cries = [json.loads(x)["id"] for x in detector(cfg, "events", "--label", "cry", "--json").stdout.splitlines()]
@@ -58,6 +59,15 @@ def test_marked_false_alarms_teach_it_and_real_cries_still_fire(tmp_path, shippe
     assert "taught on another model" in r.stderr and starts(r, "cry") == 1
 
     assert detector(cfg, "verifier", "reset").returncode == 0 and not path.exists()
+
+
+def test_the_verifier_is_off_unless_asked(tmp_path, shipped_model, data_root):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False}}))
+    (tmp_path / "state").mkdir()
+    Verifier("x", {}).save(tmp_path / "state" / "verifier.json")
+    r = detector(str(cfg), "run", "--input", str(data_root / CATS[0]), "--fast")
+    assert "per-home verifier" not in r.stderr and starts(r, "cry") == 1
 
 
 def test_a_head_that_would_lose_real_positives_is_refused():
