@@ -25,6 +25,23 @@ def verifier_path(cfg: Config) -> Path:
     return Path(cfg.state_dir) / "verifier.json"
 
 
+def reference_positives(model: Path, model_sha256: str) -> dict[str, list[np.ndarray]]:
+    """The embeddings of the model's training positives (scripts/positive_embeddings.py), if they were made
+    with this very model; else none, said once."""
+    path = Path(model).with_suffix(".positives.npz")
+    try:
+        with np.load(path) as z:
+            if str(z["model_sha256"]) != model_sha256:
+                log.warning("%s was made for another model: the verifier learns without it", path.name)
+                return {}
+            return {k: [z[k].astype(np.float32)] for k in z.files if k != "model_sha256"}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError) as e:
+        log.warning("%s cannot be read (%s): the verifier learns without it", path, e)
+        return {}
+
+
 class Teacher:
     """Fits the verifier for one model. Holds its own classifier (the pipeline's is busy on its thread) and
     the bundled positives' firing windows, computed once."""
@@ -38,6 +55,7 @@ class Teacher:
             on = {lab: p.on for lab, p in cfg.detection.policies(self.clf.thresholds_for(confirm)).items()}
         self.on = on
         self._bundled: dict[str, list[np.ndarray]] | None = None
+        self.reference = reference_positives(self.clf.path, model_sha256)
 
     def firing(self, x: np.ndarray, label: str) -> np.ndarray | None:
         """The embeddings of the windows of ``x`` over ``label``'s on threshold, or None if none fires."""
@@ -67,7 +85,8 @@ class Teacher:
         dim = self.clf.embedding_size
         rooms = sorted((Path(self.cfg.state_dir) / "noise").glob("*.flac"))
         return Lesson(marked(db, label, "false_alarm", self.sha, dim), self.sounds(rooms, label),
-                      marked(db, label, "confirmed", self.sha, dim), self.bundled(label))
+                      marked(db, label, "confirmed", self.sha, dim), self.bundled(label),
+                      self.reference.get(label, []))
 
     def fit(self) -> tuple[Verifier, list[Taught]]:
         """Fit every label's head from the history; save the verifier (atomically) and return what was done."""

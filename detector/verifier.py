@@ -2,7 +2,8 @@
 what the owner marked. A window over a label's on threshold counts as a hit only if the head agrees.
 
 Negatives: the windows of events marked false alarms, and the windows of calibrate's room recordings that
-fire. Positives: the windows of events marked right, and those of the bundled calibration positives. A
+fire. Positives: the windows of events marked right, those of the bundled calibration positives, and the
+model's embeddings of its training positives, shipped beside it (<model>.positives.npz). A
 head is fitted only with enough marked false alarms, and refused if it would lose too many of the bundled
 positives held out from its fit. It is saved with the model's sha256 and never applied to another model.
 """
@@ -127,7 +128,8 @@ class Lesson:
     false_alarms: list[np.ndarray]  # events the owner marked false alarms
     room: list[np.ndarray]  # calibrate's room recordings
     right: list[np.ndarray]  # events the owner marked right
-    bundled: list[np.ndarray]  # the bundled calibration positives
+    bundled: list[np.ndarray]  # the bundled calibration positives: half in the fit, half guard recall
+    reference: list[np.ndarray] = field(default_factory=list)  # the model's shipped training positives
 
 
 @dataclass
@@ -152,7 +154,7 @@ def teach(label: str, lesson: Lesson, min_false_alarms: int, max_positive_loss: 
 
     def head(false_alarms: list[np.ndarray], bundled: list[np.ndarray]) -> Head:
         neg = np.concatenate(false_alarms + lesson.room)
-        return fit_head(neg, np.concatenate(lesson.right + bundled))
+        return fit_head(neg, np.concatenate(lesson.right + bundled + lesson.reference))
 
     guard = head(lesson.false_alarms, fit_half)
     before = float(np.mean([passes(None, s) for s in held]))

@@ -87,3 +87,12 @@ def test_the_head_separates_what_it_was_taught(tmp_path):
     back = Verifier.load(tmp_path / "v.json", "abc")
     assert np.allclose(back.heads["cry"].prob(pos), head.prob(pos))
     assert Verifier.load(tmp_path / "v.json", "another") is None
+
+
+def test_the_shipped_training_positives_belong_to_the_shipped_model(tmp_path, shipped_model):
+    from detector.history import file_sha256
+    from detector.lessons import reference_positives
+
+    ref = reference_positives(shipped_model, file_sha256(shipped_model))
+    assert set(ref) == {"bark", "cry"} and all(v[0].shape[1] == 80 and len(v[0]) > 500 for v in ref.values())
+    assert reference_positives(shipped_model, "another model") == {}  # never mixed with another model's
