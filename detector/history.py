@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_label_start ON events (label, start);
 """
-BEST_WINDOWS = 3  # an event keeps the small model's embeddings of its highest-scoring windows
+BEST_WINDOWS = 8  # an event keeps the small model's embeddings of its highest-scoring windows
 
 
 class HistoryError(Exception):

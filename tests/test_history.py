@@ -46,7 +46,7 @@ def test_run_records_each_event_once_owner_only(tmp_path, shipped_model):
     assert sorted(r[1] for r in rows) == ["bark", "bark", "cry"]
     for eid, label, start, end, confirm, sha, emb, windows in rows:
         # the small model's embeddings of the event's best windows, for every label
-        assert np.frombuffer(windows, np.float16).reshape(-1, 80).shape[0] == history.BEST_WINDOWS
+        assert 1 <= np.frombuffer(windows, np.float16).reshape(-1, 80).shape[0] <= history.BEST_WINDOWS
         ev = logged[eid]
         assert (start, end) == pytest.approx((ev["start"], ev["end"]), abs=1e-3)
         assert sha == file_sha256(shipped_model)
