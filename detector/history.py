@@ -114,7 +114,8 @@ def mark(db: sqlite3.Connection, event_id: str, verdict: str, source: str) -> No
 
 def mark_latest(db: sqlite3.Connection, label: str, verdict: str, source: str) -> str:
     """Record a verdict on ``label``'s most recent event; returns its id."""
-    row = db.execute("SELECT id FROM events WHERE label = ? ORDER BY start DESC LIMIT 1", (label,)).fetchone()
+    # the row written last: the event that started last (a replay's times need not be in order)
+    row = db.execute("SELECT id FROM events WHERE label = ? ORDER BY rowid DESC LIMIT 1", (label,)).fetchone()
     if row is None:
         raise HistoryError(f"no {label} event yet")
     mark(db, row[0], verdict, source)
