@@ -122,6 +122,12 @@ def mark_latest(db: sqlite3.Connection, label: str, verdict: str, source: str) -
     return row[0]
 
 
+def false_alarms(db: sqlite3.Connection, model_sha256: str) -> dict[str, int]:
+    """Label -> events marked false alarms under this model."""
+    return dict(db.execute("SELECT label, COUNT(*) FROM events WHERE verdict = 'false_alarm' AND model_sha256 = ? "
+                           "GROUP BY label", (model_sha256,)).fetchall())
+
+
 def purge(db: sqlite3.Connection) -> int:
     n = db.execute("DELETE FROM events").rowcount
     db.execute("VACUUM")
@@ -145,8 +151,9 @@ class HistorySink(Sink):
     from a thread of its own."""
 
     def __init__(self, path: Path, model_sha256: str, clock: WallClock, keep_days: float, keep_rows: int,
-                 on_marked: Callable[[], None] | None = None) -> None:
-        """``on_marked``: called (on the writer's thread) after each verdict recorded from MQTT."""
+                 on_marked: Callable[[dict[str, int]], None] | None = None) -> None:
+        """``on_marked(false alarms marked per label)``: called on the writer's thread after each verdict
+        recorded from MQTT."""
         self.path, self.model_sha256, self.clock = Path(path), model_sha256, clock
         self.on_marked = on_marked
         self.keep_days, self.keep_rows = keep_days, keep_rows
@@ -266,4 +273,4 @@ class HistorySink(Sink):
             log.warning("feedback ignored: %s", e)
             return
         if self.on_marked is not None:
-            self.on_marked()
+            self.on_marked(false_alarms(self.db, self.model_sha256))

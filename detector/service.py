@@ -14,7 +14,8 @@ from . import __version__
 from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
 from .config import Config
-from .history import HistorySink, file_sha256
+from . import history
+from .history import HistorySink, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
 from .verifier import Verifier
 from .model import Classifier
@@ -57,7 +58,7 @@ class Notifier:
 
 
 def open_history(cfg: Config, clf: Classifier, clock: WallClock,
-                 on_marked: Callable[[], None] | None = None) -> HistorySink | None:
+                 on_marked: Callable[[dict[str, int]], None] | None = None) -> HistorySink | None:
     """The event history, or None (said once) when it is off or its database cannot be opened: detection
     never depends on it."""
     if not cfg.history.enabled:
@@ -126,7 +127,15 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     if cfg.history.enabled and cfg.verifier.enabled and not teaching:
         log.warning("model %s has no embedding output: the per-home verifier is off", clf.path.name)
     refitter = Refitter(lambda: Teacher(cfg, sha, pipeline.on_thresholds)) if teaching else None
-    history_sink = open_history(cfg, clf, clock, refitter.marked if refitter else None)
+    taught: set[str] = set()
+
+    def marked(counts: dict[str, int]) -> None:  # the history's thread, after a verdict from MQTT
+        if mqtt_sink is not None:
+            mqtt_sink.diagnostics(counts, taught)
+        if refitter is not None:
+            refitter.marked()
+
+    history_sink = open_history(cfg, clf, clock, marked)
     mqtt_sink = None
     if cfg.mqtt.enabled:
         from .sinks.mqtt import MqttSink
@@ -134,6 +143,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__,
                              on_feedback=history_sink.feedback if history_sink is not None else None)
         mqtt_sink.start()
+        if history_sink is not None:
+            mqtt_sink.diagnostics(false_alarms(history.connect(history_sink.path), sha), taught)
         sinks.append(mqtt_sink)
     if history_sink is not None:
         sinks.append(history_sink)
@@ -176,6 +187,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 clock.anchor(pipeline.t + block.size / rate)
             if watch is not None and (changed := watch.poll()):
                 pipeline.verifier = changed[0]
+                taught = set(changed[0].heads) if changed[0] else set()
+                if mqtt_sink is not None and history_sink is not None:
+                    mqtt_sink.diagnostics(false_alarms(history.connect(history_sink.path), sha), taught)
             pipeline.process(block)
             notifier.alive()
             info = source.info()

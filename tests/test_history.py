@@ -122,11 +122,11 @@ def test_feedback_over_mqtt_marks_rows_and_bad_feedback_is_ignored(tmp_path, mos
     try:
         mqtt = {"host": "127.0.0.1", "port": b.port, "device_id": "testpi", "keepalive": 5}
         cfg = config(tmp_path, mqtt=mqtt)
-        sub = Collector(b, "barkcry/testpi/event")
+        sub = Collector(b, "barkcry/testpi/#")
         proc = subprocess.Popen([sys.executable, "-m", "detector.cli", "--config", cfg, "run", "--input", str(DEMO)],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # real time
-        assert sub.wait_for(lambda m: any('"bark_start"' in p for _, p, _ in m), 30), sub.messages
-        bark = next(json.loads(p)["id"] for _, p, _ in sub.messages if '"bark_start"' in p)
+        assert sub.wait_for(lambda m: any('"bark_start"' in p for t, p, _ in m if t.endswith("/event")), 30)
+        bark = next(json.loads(p)["id"] for t, p, _ in sub.messages if t.endswith("/event") and '"bark_start"' in p)
         pub = b.client()
         pub.connect("127.0.0.1", b.port)
         pub.loop_start()
@@ -137,8 +137,8 @@ def test_feedback_over_mqtt_marks_rows_and_bad_feedback_is_ignored(tmp_path, mos
             pub.publish("barkcry/testpi/feedback", payload, qos=1).wait_for_publish(5)
         pub.publish("barkcry/testpi/cry/feedback", "bogus", qos=1).wait_for_publish(5)
         out, err = proc.communicate(timeout=60)
-        assert sub.wait_for(lambda m: any('"cry_end"' in p for _, p, _ in m), 10)
-        cry = next(json.loads(p)["id"] for _, p, _ in sub.messages if '"cry_end"' in p)
+        assert sub.wait_for(lambda m: any(t.endswith("/event") and '"cry_end"' in p for t, p, _ in m), 10)
+        cry = next(json.loads(p)["id"] for t, p, _ in sub.messages if t.endswith("/event") and '"cry_end"' in p)
         # an automation's verdict on any event by id, after the run
         pub.loop_stop()
         sub.stop()
@@ -146,6 +146,10 @@ def test_feedback_over_mqtt_marks_rows_and_bad_feedback_is_ignored(tmp_path, mos
         b.stop()
     assert proc.returncode == 0, err
     assert err.count("feedback ignored") == 5, err  # each bad one said, none stopped the service
+    # Home Assistant's diagnostic sensors: 0 marked at start, 1 after the button; the verifier is off
+    counts = [p for t, p, _ in sub.messages if t == "barkcry/testpi/bark/false_alarms"]
+    assert counts[0] == "0" and counts[-1] == "1", counts
+    assert {p for t, p, _ in sub.messages if t == "barkcry/testpi/bark/verifier"} == {"OFF"}
     db = history.connect(tmp_path / "state" / "events.db")
     rows = {r.id: r for r in history.select(db)}
     assert rows[bark].verdict == "false_alarm" and rows[cry].verdict is None

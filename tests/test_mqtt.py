@@ -84,7 +84,7 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert retained["barkcry/testpi/bark"] == "OFF" and retained["barkcry/testpi/cry"] == "OFF"
     disc = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
     kinds = sorted(t.split("/")[1] for t in disc)
-    assert kinds == ["binary_sensor", "binary_sensor"] + ["button"] * 4 + ["event", "sensor"]
+    assert kinds == ["binary_sensor"] * 4 + ["button"] * 4 + ["event"] + ["sensor"] * 3
     for t, p in disc.items():
         assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
         assert p["availability_topic"] == "barkcry/testpi/status"
@@ -96,8 +96,11 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     buttons = {p["name"]: (p["command_topic"], p["payload_press"]) for t, p in disc.items() if "/button/" in t}
     assert buttons["Dog bark: false alarm"] == ("barkcry/testpi/bark/feedback", "false_alarm")
     assert buttons["Baby cry: that was right"] == ("barkcry/testpi/cry/feedback", "confirmed")
-    binary = [p for t, p in disc.items() if "/binary_sensor/" in t]
-    assert all(p["device_class"] == "sound" for p in binary)
+    binary = [p for t, p in disc.items() if "/binary_sensor/" in t and "entity_category" not in p]
+    assert len(binary) == 2 and all(p["device_class"] == "sound" for p in binary)
+    diagnostic = [p for p in disc.values() if p.get("entity_category") == "diagnostic"]
+    assert sorted(p["name"] for p in diagnostic) == ["Baby cry: false alarms marked", "Baby cry: taught by this home",
+                                                     "Dog bark: false alarms marked", "Dog bark: taught by this home"]
     ev_entity = next(p for t, p in disc.items() if "/event/" in t)
     assert "bark_start" in ev_entity["event_types"] and "cry_end" in ev_entity["event_types"]
 

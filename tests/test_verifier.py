@@ -117,7 +117,7 @@ def test_a_verdict_over_mqtt_refits_and_the_service_picks_it_up(tmp_path, shippe
     cli = tmp_path / "c.yaml"
     cli.write_text(yaml.safe_dump({"state_dir": cfg.state_dir, "mqtt": {"enabled": False}}))
     refitter = Refitter(lambda: Teacher(cfg, sha), delay_s=0.2)
-    sink = history.HistorySink(cfg.history_path(), sha, WallClock(), 90, 1000, refitter.marked)
+    sink = history.HistorySink(cfg.history_path(), sha, WallClock(), 90, 1000, lambda counts: refitter.marked())
     sink.start()
     watch = VerifierWatch(verifier_path(cfg), sha, every_s=0.0)
     assert watch.poll() == (None,)  # nothing taught yet

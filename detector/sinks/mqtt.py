@@ -139,6 +139,13 @@ class MqttSink(Sink):
             self._states[ev.label] = "OFF"
             self._enqueue(Message(f"{self.base}/{ev.label}", "OFF", 1, True))
 
+    def diagnostics(self, marked: dict[str, int], taught: set[str]) -> None:
+        """Per label: how many false alarms are marked, and whether the home's verifier is on (retained)."""
+        for lab in self.labels:
+            self._enqueue(Message(f"{self.base}/{lab}/false_alarms", str(marked.get(lab, 0)), 1, True), drain=False)
+            self._enqueue(Message(f"{self.base}/{lab}/verifier", "ON" if lab in taught else "OFF", 1, True),
+                          drain=False)
+
     def window(self, w) -> None:
         # The level is a live reading: sent only while connected, never queued (a stale level is noise).
         if w.t_end - self._last_level >= self.cfg.level_every_s:
@@ -274,6 +281,15 @@ class MqttSink(Sink):
             "event_types": [f"{lab}_{s}" for lab in self.labels for s in ("start", "ongoing", "end")],
             "device": device, **avail}
         for lab in self.labels if self.on_feedback is not None else []:
+            pretty = PRETTY.get(lab, lab)
+            out[f"{dp}/sensor/{node}/{lab}_false_alarms/config"] = {
+                "name": f"{pretty}: false alarms marked", **ids("sensor", f"{lab}_false_alarms"),
+                "state_topic": f"{self.base}/{lab}/false_alarms", "state_class": "total", "icon": "mdi:thumb-down",
+                "entity_category": "diagnostic", "device": device, **avail}
+            out[f"{dp}/binary_sensor/{node}/{lab}_verifier/config"] = {
+                "name": f"{pretty}: taught by this home", **ids("binary_sensor", f"{lab}_verifier"),
+                "state_topic": f"{self.base}/{lab}/verifier", "payload_on": "ON", "payload_off": "OFF",
+                "entity_category": "diagnostic", "device": device, **avail}
             for verdict, what in (("false_alarm", "false alarm"), ("confirmed", "that was right")):
                 out[f"{dp}/button/{node}/{lab}_{verdict}/config"] = {
                     "name": f"{PRETTY.get(lab, lab)}: {what}", **ids("button", f"{lab}_{verdict}"),
