@@ -186,11 +186,16 @@ def cmd_verifier(args) -> int:
         return 0
     sha = history.file_sha256(cfg.model_path())
     if args.action == "fit":
+        teacher = Teacher(cfg, sha)
         try:
-            _, taught = Teacher(cfg, sha).fit()
+            _, taught = teacher.fit()
         except history.HistoryError as e:
             print(f"detector verifier: {e}", file=sys.stderr)
             return 2
+        again, lost = teacher.restaled
+        if again or lost:
+            print(f"{again + lost} verdict(s) were given under another model: {again} re-embedded from their clips, "
+                  f"{lost} without a clip: mark those sounds again to teach this model")
         for t in taught:
             print(describe(t))
         print(f"saved {path}")

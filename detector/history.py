@@ -219,6 +219,12 @@ class HistorySink(Sink):
         except queue.Full:
             log.error("feedback ignored: the history writer is behind")
 
+    def clip_saved(self, event_id: str, path: Path) -> None:
+        try:
+            self._q.put_nowait(("clip", event_id, str(path)))
+        except queue.Full:
+            log.error("event history: writer behind, clip %s not recorded", path)
+
     def event(self, ev: Event) -> None:
         if ev.state == "ongoing":
             return
@@ -245,6 +251,12 @@ class HistorySink(Sink):
         while (item := self._q.get()) is not None:
             if item[0] in ("mark", "mark_latest"):
                 self._mark(*item)
+                continue
+            if item[0] == "clip":
+                try:
+                    self.db.execute("UPDATE events SET clip = ? WHERE id = ?", (item[2], item[1]))
+                except sqlite3.Error as e:
+                    log.error("event history: could not name clip %s: %s", item[2], e)
                 continue
             state, (eid, label, start, end, score, confirm, dbfs, emb, windows) = item
             try:

@@ -16,6 +16,7 @@ from .calibrate import BUNDLED_POSITIVES, window_scores
 from .config import Config
 from .confirm import confirm_thresholds, load_second_opinion
 from .model import Classifier
+from .history import BEST_WINDOWS
 from .verifier import Lesson, Taught, Verifier, marked, teach
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,14 @@ class Teacher:
             on = {lab: p.on for lab, p in cfg.detection.policies(self.clf.thresholds_for(confirm)).items()}
         self.on = on
         self._bundled: dict[str, list[np.ndarray]] | None = None
+        self.restaled = (0, 0)  # verdicts from another model at the last fit: (re-embedded from clips, lost)
         self.reference = reference_positives(self.clf.path, model_sha256)
 
     def firing(self, x: np.ndarray, label: str) -> np.ndarray | None:
-        """The embeddings of the windows of ``x`` over ``label``'s on threshold, or None if none fires."""
-        ws = [w.embedding for w in window_scores(self.cfg, self.clf, x) if w.scores[label] >= self.on[label]]
-        return np.stack(ws) if ws else None
+        """The embeddings of the windows of ``x`` over ``label``'s on threshold, best first, or None."""
+        ws = sorted((w for w in window_scores(self.cfg, self.clf, x) if w.scores[label] >= self.on[label]),
+                    key=lambda w: -w.scores[label])
+        return np.stack([w.embedding for w in ws]) if ws else None
 
     def sounds(self, files: list[Path], label: str) -> list[np.ndarray]:
         out = []
@@ -88,11 +91,29 @@ class Teacher:
                       marked(db, label, "confirmed", self.sha, dim), self.bundled(label),
                       self.reference.get(label, []))
 
+    def restale(self, db) -> tuple[int, int]:
+        """Verdicts given under another model: their embeddings mean nothing to this one. Re-embed those whose
+        clip is kept; the rest must be taught again. Returns (re-embedded, lost)."""
+        done = lost = 0
+        rows = db.execute("SELECT id, label, clip FROM events WHERE verdict IS NOT NULL AND model_sha256 != ?",
+                          (self.sha,)).fetchall()
+        for eid, label, clip in rows:
+            sounds = self.sounds([Path(clip)], label) if clip and Path(clip).is_file() else []
+            if not sounds:
+                lost += 1
+                continue
+            ranked = sounds[0][:BEST_WINDOWS]  # as the history keeps them: the best windows
+            db.execute("UPDATE events SET window_embeddings = ?, model_sha256 = ? WHERE id = ?",
+                       (ranked.astype(np.float16).tobytes(), self.sha, eid))
+            done += 1
+        return done, lost
+
     def fit(self) -> tuple[Verifier, list[Taught]]:
         """Fit every label's head from the history; save the verifier (atomically) and return what was done."""
         if self.clf.embedding_size is None:
             raise history.HistoryError(f"model {self.clf.path.name} has no embedding output: no verifier for it")
         db = history.connect(self.cfg.history_path())
+        self.restaled = self.restale(db)
         v = self.cfg.verifier
         taught = [teach(lab, self.lesson(db, lab), v.min_false_alarms, v.max_positive_loss) for lab in self.clf.labels]
         verifier = Verifier(self.sha, {t.label: t.head for t in taught if t.head is not None})

@@ -154,7 +154,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     if pipeline.second is not None:
         log.info("second opinion: %s confirms %s", pipeline.second.model.path.name, pipeline.second.thresholds)
     if cfg.clips.enabled:
-        pipeline.sinks.append(ClipSink(cfg.clips, pipeline.history, rate, clock))
+        pipeline.sinks.append(ClipSink(cfg.clips, pipeline.history, rate, clock,
+                                       history_sink.clip_saved if history_sink is not None else None))
 
     notifier = Notifier()
     stopping = {"signal": None}

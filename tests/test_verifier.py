@@ -136,3 +136,27 @@ def test_a_verdict_over_mqtt_refits_and_the_service_picks_it_up(tmp_path, shippe
     sink.close()
     assert changed is not None and "cry" in changed[0].heads
     assert marked() == len(CATS)
+
+
+def test_a_new_model_reembeds_from_clips_and_says_what_must_be_taught_again(tmp_path, shipped_model, data_root):
+    """Embeddings belong to the model that made them. Under a new model (here the same network with another
+    sha256), verdicts whose clip was kept are embedded again; the others are named as lost, never reused."""
+    import shutil
+
+    new = tmp_path / "new.tflite"
+    new.write_bytes(shipped_model.read_bytes() + b"\0" * 8)  # another file: another sha256
+    shutil.copy(shipped_model.with_suffix(".json"), new.with_suffix(".json"))
+    base = {"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False}, "verifier": {"enabled": True}}
+    old_cfg, new_cfg = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old_cfg.write_text(yaml.safe_dump(base | {"clips": {"enabled": True, "dir": str(tmp_path / "clips")}}))
+    new_cfg.write_text(yaml.safe_dump(base | {"model": str(new)}))
+    for c in CATS:
+        detector(str(old_cfg), "run", "--input", str(data_root / c), "--fast")
+    ids = [json.loads(x)["id"] for x in detector(str(old_cfg), "events", "--json").stdout.splitlines()]
+    for eid in ids:
+        assert detector(str(old_cfg), "mark", eid, "false").returncode == 0
+    (tmp_path / "clips" / sorted(p.name for p in (tmp_path / "clips").iterdir())[0]).unlink()  # one clip is gone
+    fit = detector(str(new_cfg), "verifier", "fit")
+    assert fit.returncode == 0, fit.stderr
+    assert "3 verdict(s) were given under another model: 2 re-embedded from their clips, 1 without a clip" in fit.stdout
+    assert "cry: off: 2 false alarm(s) marked, 3 needed" in fit.stdout  # the lost one is not reused

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import soundfile as sf
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class ClipSink(Sink):
-    def __init__(self, cfg: ClipsConfig, history: RingBuffer, rate: int, clock: WallClock | None = None) -> None:
-        self.cfg, self.history, self.rate = cfg, history, rate
+    def __init__(self, cfg: ClipsConfig, history: RingBuffer, rate: int, clock: WallClock | None = None,
+                 on_saved: Callable[[str, Path], None] | None = None) -> None:
+        """``on_saved(event id, path)``: told of each clip written (the event history names it)."""
+        self.cfg, self.history, self.rate, self.on_saved = cfg, history, rate, on_saved
         self.dir = Path(cfg.dir)
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
@@ -44,5 +47,7 @@ class ClipSink(Sink):
             with contextlib.suppress(OSError):  # no half-written clip left behind
                 path.unlink()
             return
-        self.written.append(path)
+        self.written = self.written[-99:] + [path]  # the last ones, for a look; bounded over months
+        if self.on_saved is not None:
+            self.on_saved(ev.id, path)
         log.info("saved clip %s (%.1f s)", path, x.size / self.rate)
