@@ -410,9 +410,8 @@ def calibrate(cfg: Config, args) -> int:
     clf = Classifier(cfg.model_path())
     rate = clf.frontend.sample_rate
     event_dbfs = dict(TYPICAL_EVENT_DBFS)
-    for item in getattr(args, "event_dbfs", None) or []:
-        lab, _, val = item.partition("=")
-        event_dbfs[lab] = float(val)
+    for lab, db in getattr(args, "event_dbfs", None) or []:
+        event_dbfs[lab] = db
     if not args.input:
         print("Recording the room: keep it as it usually is (TV, fridge, street), but with no barking or crying.",
               file=sys.stderr)

@@ -132,6 +132,17 @@ def _since(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a number and m, h or d, e.g. 1d") from None
 
 
+def _label_db(text: str) -> tuple[str, float]:
+    """'bark=-22' -> ('bark', -22.0)."""
+    label, sep, value = text.partition("=")
+    try:
+        if not (label and sep):
+            raise ValueError
+        return label, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL=DB, e.g. bark=-22") from None
+
+
 def cmd_events(args) -> int:
     import json
     import time
@@ -244,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: <state_dir>/calibration)")
     p.add_argument("--positives", help="folder of bark/ and cry/ clips to mix in (default: bundled)")
     p.add_argument("--apply", action="store_true", help="write the suggested thresholds into the config file")
-    p.add_argument("--event-dbfs", action="append", metavar="LABEL=DB",
+    p.add_argument("--event-dbfs", action="append", metavar="LABEL=DB", type=_label_db,
                    help="typical level of an event in this room (default bark=-22, cry=-28)")
     p.add_argument("--no-keep", action="store_true", help="do not keep the recording for training")
     p.add_argument("--small-only", action="store_true", help="the small model alone, without the second opinion")

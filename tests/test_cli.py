@@ -229,3 +229,9 @@ def test_log_level_on_the_command_line_wins_over_the_config(tmp_path, shipped_mo
     assert quiet.returncode == loud.returncode == 0
     assert " INFO " not in quiet.stderr
     assert " DEBUG " in loud.stderr and "listening on" in loud.stderr
+
+
+def test_python_dash_m_detector_and_a_bad_event_level(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "detector", "calibrate", "--event-dbfs", "bark", "--input", "x.flac"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "expected LABEL=DB, e.g. bark=-22" in r.stderr and "Traceback" not in r.stderr
