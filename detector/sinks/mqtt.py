@@ -58,7 +58,8 @@ class MqttSink(Sink):
         self.dropped = 0  # messages dropped because the queue was full
         self._queue: deque[Message] = deque()
         self._inflight: dict[int, Message] = {}  # sent, awaiting PUBACK
-        self._acked_early: set[int] = set()
+        self._acked_early: set[int] = set()  # QoS 1 ids acknowledged before publish() returned them to us
+        self._qos0: set[int] = set()  # QoS 0 ids handed over, not yet written out (paho reports those too)
         self._kick, self._closing = threading.Event(), threading.Event()
         self._drainer = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
         self._lock = threading.RLock()
@@ -151,7 +152,12 @@ class MqttSink(Sink):
         if w.t_end - self._last_level >= self.cfg.level_every_s:
             self._last_level = w.t_end
             if self._connected.is_set():
-                self.client.publish(f"{self.base}/level", f"{w.dbfs:.1f}", qos=0, retain=False)
+                info = self.client.publish(f"{self.base}/level", f"{w.dbfs:.1f}", qos=0, retain=False)
+                with self._lock:  # paho reports QoS 0 messages as published too, maybe before we get the id
+                    if info.mid in self._acked_early:
+                        self._acked_early.discard(info.mid)
+                    else:
+                        self._qos0.add(info.mid)
 
     # -- queue ----------------------------------------------------------------------------------
     def _enqueue(self, msg: Message, drain: bool = True) -> None:
@@ -225,7 +231,9 @@ class MqttSink(Sink):
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
-            if self._inflight.pop(mid, None) is None:
+            if mid in self._qos0:
+                self._qos0.discard(mid)
+            elif self._inflight.pop(mid, None) is None:
                 self._acked_early.add(mid)
             backlog = bool(self._queue)
         if backlog:
