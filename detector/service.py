@@ -164,7 +164,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         stopping["signal"] = signum
         source.stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    # SIGHUP (a closed terminal, or `kill -HUP` meant as a reload) stops cleanly too: open events end, and
+    # systemd restarts the unit with the new config.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
 
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")

@@ -146,19 +146,26 @@ def test_a_restart_after_a_kill_in_the_middle_of_a_bark_puts_the_sensor_back_off
         b.stop()
 
 
-def test_sigterm_publishes_offline_and_exits_cleanly(tmp_path, mosquitto_bin, shipped_model):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_ends_open_events_publishes_offline_and_exits_cleanly(tmp_path, mosquitto_bin, shipped_model,
+                                                                            signum):
+    """SIGTERM (systemd) and SIGHUP (a closed terminal) stop the same way: in the middle of a bark, its end and
+    OFF go out before offline."""
     b = Broker(tmp_path, free_port()).start()
     try:
-        sub = Collector(b, "barkcry/testpi/status")
+        sub = Collector(b, "barkcry/testpi/#")
         proc = detector("--config", write_config(tmp_path, b), "run", "--input", str(DEMO))
-        assert sub.wait_for(lambda m: any(p == "online" for _, p, _ in m), 30)
+        assert sub.wait_for(lambda m: any(x[:2] == ("barkcry/testpi/bark", "ON") for x in m), 30)
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         proc.wait(10)
         assert time.monotonic() - t0 < 6.0
         assert proc.returncode == 0
-        assert sub.wait_for(lambda m: m[-1][1] == "offline", 5)
+        assert sub.wait_for(lambda m: m[-1][:2] == ("barkcry/testpi/status", "offline"), 5)
         sub.stop()
+        assert [p for t, p, _ in sub.messages if t == "barkcry/testpi/bark"][-1] == "OFF"
+        assert any(e["state"] == "end" and e["label"] == "bark" for e in events(sub.messages))
+        assert f"stopped on signal {int(signum)}" in proc.stderr.read()
     finally:
         b.stop()
 
