@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 # The detector works on one thread. Before numpy loads: OpenBLAS would otherwise split the frontends' small
-# matrix products over every core, and when another process holds one, YAMNet's log-mel took 8 ms instead
-# of 0.2 ms (bench/run.py).
+# matrix products over every core, and while another process held one, YAMNet's log-mel took 8 ms a patch
+# instead of the 0.2 ms bench/run.py measures on one thread.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from . import config as config_mod  # noqa: E402

@@ -2,10 +2,11 @@
 
 The decider's start message is held back as a candidate. YAMNet scores the candidate's audio so far
 (from the pipeline's history, ``margin_s`` before its start onwards) in 0.975 s patches every
-``patch_hop_s``, newest first, and stops at the first patch that reaches the label's threshold. Until then the
-candidate is re-checked on newer audio, at most every ``recheck_s``, while the small model keeps hitting
-(at the decider's hysteresis level); it is dropped when the decider ends it. A confirmed event keeps its true start time; only its start message
-is later. Nothing runs here while no candidate is pending.
+``patch_hop_s``, newest first, and stops at the first patch that reaches the label's threshold. Until
+then the candidate is re-checked on newer audio, at most every ``recheck_s``, while the small model
+keeps hitting (at the decider's hysteresis level); it is dropped when the decider ends it. A confirmed
+event keeps its true start time; only its start message is later. Nothing runs here while no candidate
+is pending.
 """
 
 from __future__ import annotations

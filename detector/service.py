@@ -8,19 +8,20 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 from typing import TextIO
 
 from . import __version__
 from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
 from .config import Config
-from . import history
-from .history import HistorySink, false_alarms, file_sha256
-from .lessons import Refitter, Teacher, verifier_path
-from .verifier import Verifier
-from .model import Classifier
 from .confirm import load_second_opinion
+from .history import HistorySink, connect, false_alarms, file_sha256
+from .lessons import Refitter, Teacher, verifier_path
+from .model import Classifier
 from .pipeline import make_pipeline
+from .verifier import Verifier
 from .sinks.clips import ClipSink
 from .sinks.log import LogSink
 
@@ -57,7 +58,7 @@ class Notifier:
             self.send("WATCHDOG=1")
 
 
-def open_history(cfg: Config, clf: Classifier, clock: WallClock,
+def open_history(cfg: Config, model_sha256: str, clock: WallClock,
                  on_marked: Callable[[dict[str, int]], None] | None = None) -> HistorySink | None:
     """The event history, or None (said once) when it is off or its database cannot be opened: detection
     never depends on it."""
@@ -65,8 +66,7 @@ def open_history(cfg: Config, clf: Classifier, clock: WallClock,
         return None
     path = cfg.history_path()
     try:
-        sink = HistorySink(path, file_sha256(clf.path), clock, cfg.history.keep_days, cfg.history.keep_rows,
-                           on_marked)
+        sink = HistorySink(path, model_sha256, clock, cfg.history.keep_days, cfg.history.keep_rows, on_marked)
     except (OSError, sqlite3.Error) as e:
         log.warning("event history off: cannot open %s (%s)", path, e)
         return None
@@ -101,6 +101,12 @@ class VerifierWatch:
         return (v,)
 
 
+def marked_counts(path: Path, model_sha256: str) -> dict[str, int]:
+    """False alarms marked per label, read on a connection of its own (the writer's belongs to its thread)."""
+    with closing(connect(path)) as db:
+        return false_alarms(db, model_sha256)
+
+
 def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True,
                 seconds: float | None = None) -> int:
     logging.getLogger().setLevel(cfg.log_level.upper())
@@ -126,8 +132,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     teaching = cfg.history.enabled and cfg.verifier.enabled and clf.embedding_size is not None
     if cfg.history.enabled and cfg.verifier.enabled and not teaching:
         log.warning("model %s has no embedding output: the per-home verifier is off", clf.path.name)
+    # called at the first refit, once the pipeline below exists: the teacher learns at its thresholds
     refitter = Refitter(lambda: Teacher(cfg, sha, pipeline.on_thresholds)) if teaching else None
-    taught: set[str] = set()
+    taught: set[str] = set()  # labels the home's verifier acts on now
 
     def marked(counts: dict[str, int]) -> None:  # the history's thread, after a verdict from MQTT
         if mqtt_sink is not None:
@@ -135,7 +142,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         if refitter is not None:
             refitter.marked()
 
-    history_sink = open_history(cfg, clf, clock, marked)
+    history_sink = open_history(cfg, sha, clock, marked)
     mqtt_sink = None
     if cfg.mqtt.enabled:
         from .sinks.mqtt import MqttSink
@@ -144,7 +151,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                              on_feedback=history_sink.feedback if history_sink is not None else None)
         mqtt_sink.start()
         if history_sink is not None:
-            mqtt_sink.diagnostics(false_alarms(history.connect(history_sink.path), sha), taught)
+            mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
         sinks.append(mqtt_sink)
     if history_sink is not None:
         sinks.append(history_sink)
@@ -190,9 +197,10 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 clock.anchor(pipeline.t + block.size / rate)
             if watch is not None and (changed := watch.poll()):
                 pipeline.verifier = changed[0]
-                taught = set(changed[0].heads) if changed[0] else set()
+                taught.clear()
+                taught.update(changed[0].heads if changed[0] else ())
                 if mqtt_sink is not None and history_sink is not None:
-                    mqtt_sink.diagnostics(false_alarms(history.connect(history_sink.path), sha), taught)
+                    mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
             pipeline.process(block)
             notifier.alive()
             info = source.info()
