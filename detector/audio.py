@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audiofile import read_audio
+from .audiofile import audio_blocks, duration_s
 from .resample import StreamingDecimator
 from .ring import RingBuffer
 
@@ -210,15 +210,18 @@ class MicrophoneSource:
 
 
 class FileSource:
-    """Replays a recording in blocks, paced in real time (as a microphone would) or as fast as possible."""
+    """Replays a recording in blocks, paced in real time (as a microphone would) or as fast as possible; read
+    as it goes, so that a file of hours costs no more memory than one of seconds."""
 
     def __init__(self, path: str | Path, rate: int = 16000, block_s: float = 0.1, realtime: bool = False,
-                 pad: int = 0) -> None:
-        """``pad``: samples of silence before and after the recording (scan: a file cut from a stream)."""
+                 pad: int = 0, max_s: float | None = None) -> None:
+        """``pad``: samples of silence before and after the recording (scan: a file cut from a stream);
+        ``max_s``: play only this much of it."""
         self.path, self.rate, self.block_s, self.realtime = Path(path), rate, block_s, realtime
-        self.samples = read_audio(self.path, rate)
-        if pad:
-            self.samples = np.pad(self.samples, pad)
+        self.pad, self.max_s = pad, max_s
+        self.duration_s = duration_s(self.path)  # opens it: an unreadable file fails here, not mid-run
+        if max_s is not None:
+            self.duration_s = min(self.duration_s, max_s)
         self.name = str(self.path)
         self._stop = threading.Event()
 
@@ -228,14 +231,34 @@ class FileSource:
     def info(self) -> CaptureInfo:
         return CaptureInfo(f"file {self.path.name}", self.rate, self.rate, 0, 0, 0)
 
+    def _stream(self) -> Iterator[np.ndarray]:
+        silence = np.zeros(self.pad, np.float32)
+        yield silence
+        yield from audio_blocks(self.path, self.rate, self.max_s)
+        yield silence
+
     def blocks(self) -> Iterator[np.ndarray]:
         n = max(1, int(self.block_s * self.rate))
         t0 = time.monotonic()
-        for i in range(0, self.samples.size, n):
-            if self._stop.is_set():
-                return
-            if self.realtime:
-                delay = t0 + min(i + n, self.samples.size) / self.rate - time.monotonic()  # a block exists once recorded
-                if delay > 0 and self._stop.wait(delay):
+        done = 0
+        pending = np.zeros(0, np.float32)
+        for chunk in self._stream():
+            pending = np.concatenate([pending, chunk]) if pending.size else chunk
+            while pending.size >= n:
+                block, pending = pending[:n], pending[n:]
+                if not self._paced(t0, done + n):
                     return
-            yield self.samples[i : i + n]
+                done += n
+                yield block
+        if pending.size and self._paced(t0, done + pending.size):
+            yield pending
+
+    def _paced(self, t0: float, recorded: int) -> bool:
+        """Wait until a block would exist, were this a microphone; False once stopped."""
+        if self._stop.is_set():
+            return False
+        if self.realtime:
+            delay = t0 + recorded / self.rate - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                return False
+        return True

@@ -84,8 +84,8 @@ def record(cfg: Config, seconds: float, device: str | None, input_file: str | No
     """Through the same capture path as `detector run`, with a progress bar and a live level meter."""
     n = int(round(seconds * rate))
     if input_file:
-        src = FileSource(input_file, rate, block_s=0.1)
-        n = min(n, src.samples.size) if seconds else src.samples.size
+        src = FileSource(input_file, rate, block_s=0.1, max_s=seconds or None)
+        n = int(round(src.duration_s * rate)) + 1
     else:
         src = MicrophoneSource(device if device is not None else cfg.audio.device, rate, 0.1, max_samples=n)
     buf = np.zeros(n, np.float32)

@@ -6,6 +6,9 @@ Runs on ai-edge-litert (64-bit Pi OS, x86) or tflite-runtime (32-bit Pi OS), whi
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +45,27 @@ def _interpreter_class():
                 "no TFLite runtime: install ai-edge-litert (64-bit) or tflite-runtime (32-bit Pi OS)"
             ) from e
     return Interpreter
+
+
+def new_interpreter(path: Path, num_threads: int):
+    """The runtime's interpreter for ``path``, tensors allocated. The runtime's C++ logger announces its CPU
+    delegate on stderr once per process, with no setting to stop it: while this is the only thread, fd 2 is
+    pointed at /dev/null for the call (with other threads running, their lines matter more than silence)."""
+    cls = _interpreter_class()
+    quiet = threading.active_count() == 1
+    if quiet:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+    try:
+        interp = cls(model_path=str(path), num_threads=num_threads)
+        interp.allocate_tensors()
+        return interp
+    finally:
+        if quiet:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
 
 
 @dataclass(frozen=True)
@@ -105,8 +129,7 @@ class Classifier:
         if bad:
             raise ModelError(f"model {self.path.name} was trained with another frontend: " + "; ".join(bad))
         try:
-            self._interp = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
-            self._interp.allocate_tensors()
+            self._interp = new_interpreter(self.path, num_threads)
         except Exception as e:  # the runtimes raise ValueError/RuntimeError for corrupt flatbuffers
             raise ModelError(f"model {self.path} cannot be loaded: {e}") from e
         inp = self._interp.get_input_details()[0]

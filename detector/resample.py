@@ -52,6 +52,40 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return Resampler(src, dst)(x)
 
 
+class StreamingResampler:
+    """``Resampler`` over a stream of blocks, with the same output as over the whole: a long file is
+    resampled in bounded memory. Call with ``final=True`` (an empty block will do) at the end."""
+
+    def __init__(self, src: int, dst: int, half_taps: int = 16, beta: float = 8.0) -> None:
+        self.r = Resampler(src, dst, half_taps, beta)
+        self._buf = np.zeros(half_taps + 1, np.float32)  # the zeros before the stream
+        self._start = -(half_taps + 1)  # stream index of _buf[0]
+        self._total = 0  # input samples seen
+        self._n = 0  # next output index
+
+    def __call__(self, x: np.ndarray, final: bool = False) -> np.ndarray:
+        r = self.r
+        if r.up == r.down:
+            return np.asarray(x, np.float32).copy()
+        x = np.asarray(x, np.float32)
+        self._total += x.size
+        h = r.half_taps
+        if final:
+            n_end = -(-self._total * r.up // r.down)
+            x = np.concatenate([x, np.zeros(h + 1, np.float32)])  # the zeros after the stream
+        else:  # outputs whose every tap has arrived
+            n_end = max(self._n, -(-(self._total - h) * r.up // r.down))
+        self._buf = np.concatenate([self._buf, x])
+        n = np.arange(self._n, n_end)
+        base, phase = np.divmod(n * r.down, r.up)
+        idx = base[:, None] + r._k[None, :] - self._start
+        out = np.einsum("ij,ij->i", self._buf[idx], r._table[phase]).astype(np.float32)
+        self._n = n_end
+        keep_from = n_end * r.down // r.up - h + 1 - self._start  # the first tap of the next output
+        self._buf, self._start = self._buf[keep_from:], self._start + keep_from
+        return out
+
+
 class StreamingDecimator:
     """Integer-factor decimation of a live stream (e.g. a 48 kHz-only USB microphone to 16 kHz).
 

@@ -38,6 +38,7 @@ class ScanSink(Sink):
     keep_windows: bool = False
     offset_s: float = 0.0
     duration_s: float = float("inf")
+    events: int = 0  # ended
 
     def _t(self, t: float) -> float:
         return min(max(t - self.offset_s, 0.0), self.duration_s)
@@ -52,6 +53,7 @@ class ScanSink(Sink):
     def event(self, ev: Event) -> None:
         if ev.state != "end":
             return
+        self.events += 1
         if self.keep_windows:
             self.ended.append(ev)
         if self.out is not None:
@@ -74,7 +76,7 @@ def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO | None, scor
     pad = fe.edge_pad(round(cfg.audio.hop_s * fe.sample_rate))
     src = FileSource(path, fe.sample_rate, block_s=1.0, pad=pad)
     sink = ScanSink(str(path), out, scores, keep_windows=keep_windows, offset_s=pad / fe.sample_rate,
-                    duration_s=(src.samples.size - 2 * pad) / fe.sample_rate)
+                    duration_s=src.duration_s)
     make_pipeline(cfg, clf, [sink], second).run(src.blocks())
     return sink
 
@@ -85,7 +87,8 @@ def scan(cfg: Config, clf: Classifier, files: list[str], scores: bool, out: Text
     second = load_second_opinion(cfg)
     for f in files:
         try:
-            scan_file(cfg, clf, Path(f), out, scores, second=second)
+            if scan_file(cfg, clf, Path(f), out, scores, second=second).events == 0:
+                err.write(f"detector scan: {f}: no events\n")
         except AudioFileError as e:
             err.write(f"detector scan: skipped {e}\n")
             failed += 1

@@ -113,7 +113,7 @@ def run_service(cfg: Config, input_file: str | None = None, realtime: bool = Tru
     clf = Classifier(cfg.model_path())
     rate = clf.frontend.sample_rate
     if input_file:
-        source = FileSource(input_file, rate, cfg.audio.block_s, realtime=realtime)
+        source = FileSource(input_file, rate, cfg.audio.block_s, realtime=realtime, max_s=seconds)
     else:
         limit = None if seconds is None else int(round(seconds * rate))
         source = MicrophoneSource(cfg.audio.device, rate, cfg.audio.block_s, max_samples=limit)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import ModelError, _bundled_model, _interpreter_class
+from .model import ModelError, _bundled_model, new_interpreter
 
 DEFAULT_YAMNET = _bundled_model("yamnet.tflite")
 EMBEDDING_SIZE = 1024
@@ -114,8 +114,7 @@ class Yamnet:
         self.sidecar = YamnetSidecar.read(self.path.with_suffix(".json"))
         self.logmel = YamnetLogMel(self.sidecar.frontend)
         try:
-            self._interp = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
-            self._interp.allocate_tensors()
+            self._interp = new_interpreter(self.path, num_threads)
         except ModelError:
             raise
         except Exception as e:  # the runtimes raise ValueError/RuntimeError for corrupt flatbuffers
