@@ -82,23 +82,10 @@ def cmd_devices(args) -> int:
 def cmd_config(args) -> int:
     cfg = _load_config(args)
     if args.action == "check":
-        from .model import Classifier, ModelError
+        from .service import check
 
-        clf = Classifier(cfg.model_path())  # the model must load and fit the frontend too
-        cfg.detection.policies(clf.thresholds)  # and have the labels the config tunes
-        if cfg.mqtt.enabled:
-            cfg.mqtt_password()  # a password file that run could not read
-        if cfg.second_opinion.enabled:  # run goes on without it, with a warning: so does check
-            from .confirm import confirm_thresholds
-            from .yamnet import Yamnet
-
-            try:
-                yamnet = Yamnet(cfg.second_opinion_path())
-            except ModelError as e:
-                print(f"warning: second opinion off, events would rest on the small model alone: {e}",
-                      file=sys.stderr)
-            else:
-                confirm_thresholds(cfg, clf, yamnet)  # labels both models have
+        for w in check(cfg):
+            print(f"warning: {w}", file=sys.stderr)
         print(f"{args.config or 'defaults'}: OK")
     else:
         import yaml

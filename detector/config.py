@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import socket
 import types
 import typing
@@ -60,6 +61,9 @@ class DetectionConfig:
             lc = self.labels.get(label, LabelConfig())
             on = lc.on_threshold if lc.on_threshold is not None else thr
             pick = lambda v, d: d if v is None else v  # noqa: E731
+            if lc.off_threshold is not None and lc.off_threshold > on:
+                raise ConfigError(f"detection.labels.{label}.off_threshold: got {lc.off_threshold}, expected at "
+                                  f"most the on threshold in force ({on})")
             out[label] = LabelPolicy(
                 on=on, off=pick(lc.off_threshold, round(on * self.off_ratio, 4)), min_hits=pick(lc.min_hits, self.min_hits),
                 hold_s=pick(lc.hold_s, self.hold_s), smoothing=pick(lc.smoothing, self.smoothing),
@@ -100,6 +104,7 @@ class ClipsConfig:
     dir: str = "/var/lib/barkcry/clips"
     pre_roll_s: float = 2.0
     max_s: float = 30.0
+    max_mb: float = 500.0  # the oldest clips go once the directory holds more
 
 
 @dataclass
@@ -159,7 +164,15 @@ class Config:
                                     ("hold_s", lambda v: v >= 0, "seconds >= 0")):
                 v = getattr(lc, k)
                 _check(v is None or ok(v), f"detection.labels.{label}.{k}", v, expected)
-        _check(self.clips.max_s > 0, "clips.max_s", self.clips.max_s, "seconds > 0")
+        _check(d.ongoing_every_s >= 1, "detection.ongoing_every_s", d.ongoing_every_s,
+               "seconds >= 1 (each update is a QoS 1 message)")
+        _check(-120 <= d.min_dbfs <= 0, "detection.min_dbfs", d.min_dbfs,
+               "dBFS in [-120, 0] (a full-scale sine is about -3; above 0 nothing is ever loud enough)")
+        for label, lc in d.labels.items():
+            _check(lc.min_dbfs is None or -120 <= lc.min_dbfs <= 0, f"detection.labels.{label}.min_dbfs",
+                   lc.min_dbfs, "dBFS in [-120, 0]")
+        _check(0 < self.clips.max_s <= 600, "clips.max_s", self.clips.max_s, "seconds in (0, 600]")
+        _check(self.clips.max_mb > 0, "clips.max_mb", self.clips.max_mb, "megabytes > 0")
         _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
         _check(self.history.keep_days > 0, "history.keep_days", self.history.keep_days, "days > 0")
         _check(self.history.keep_rows >= 1, "history.keep_rows", self.history.keep_rows, "an integer >= 1")
@@ -174,6 +187,17 @@ class Config:
         _check(0 < self.audio.block_s <= 1, "audio.block_s", self.audio.block_s, "seconds in (0, 1]")
         m = self.mqtt
         _check(0 < m.port < 65536, "mqtt.port", m.port, "a TCP port (1-65535)")
+        _check(bool(m.host.strip()), "mqtt.host", m.host, "the broker's host name or address")
+        _check(5 <= m.keepalive <= 65535, "mqtt.keepalive", m.keepalive, "seconds in [5, 65535]")
+        _check(m.level_every_s > 0, "mqtt.level_every_s", m.level_every_s, "seconds > 0")
+        _check(bool(m.device_id) and not any(c in m.device_id for c in "#+/") and m.device_id.isprintable(),
+               "mqtt.device_id", m.device_id, "a name without '#', '+' or '/' (it is one MQTT topic level)")
+        if m.tls is not None:
+            for k in ("ca_file", "cert_file", "key_file"):
+                f = getattr(m.tls, k)
+                _check(f is None or Path(f).is_file(), f"mqtt.tls.{k}", f, "a file that exists")
+            _check((m.tls.cert_file is None) == (m.tls.key_file is None), "mqtt.tls.key_file", m.tls.key_file,
+                   "set together with mqtt.tls.cert_file (a client certificate needs both)")
         _check(m.queue_size >= 1, "mqtt.queue_size", m.queue_size, "an integer >= 1")
         _check(m.password is None or m.password_file is None, "mqtt.password_file", m.password_file,
                "either mqtt.password or mqtt.password_file, not both")
@@ -281,14 +305,20 @@ def load(path: Path | str | None) -> Config:
     else:
         p = Path(path)
         try:
-            text = p.read_text()
+            text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"config file {p}: cannot read ({e.strerror})") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"config file {p}: not UTF-8 text (byte {e.start})") from e
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise ConfigError(f"config file {p}: not valid YAML ({e})") from e
         cfg = _build(Config, data)
+        secret = p if cfg.mqtt.password else Path(cfg.mqtt.password_file) if cfg.mqtt.password_file else None
+        if secret is not None and secret.exists() and secret.stat().st_mode & 0o004:
+            logging.getLogger(__name__).warning("%s holds the MQTT password and anyone on this machine can read "
+                                                "it: chmod o-r %s", secret, secret)
     cfg.validate()
     return cfg
 

@@ -89,7 +89,12 @@ class Sidecar:
             if key not in d:
                 raise ModelError(f"model sidecar {path} lacks '{key}'")
         rest = {k: v for k, v in d.items() if k not in ("labels", "frontend", "thresholds")}
-        return cls(list(d["labels"]), dict(d["frontend"]), {k: float(v) for k, v in d["thresholds"].items()}, rest)
+        thresholds = d["thresholds"]
+        for label in d["labels"]:  # a label without a threshold would be announced and never detected
+            t = thresholds.get(label) if isinstance(thresholds, dict) else None
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
+                raise ModelError(f"model sidecar {path}: thresholds.{label} is {t!r}, expected a score in (0, 1]")
+        return cls(list(d["labels"]), dict(d["frontend"]), {k: float(thresholds[k]) for k in d["labels"]}, rest)
 
     @property
     def input_rescale(self) -> tuple[float, float]:

@@ -19,7 +19,7 @@ from .config import Config
 from .confirm import load_second_opinion
 from .history import HistorySink, connect, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
-from .model import Classifier
+from .model import Classifier, ModelError
 from .pipeline import make_pipeline
 from .verifier import Verifier
 from .sinks.clips import ClipSink
@@ -107,6 +107,30 @@ def marked_counts(path: Path, model_sha256: str) -> dict[str, int]:
         return false_alarms(db, model_sha256)
 
 
+def check(cfg: Config) -> list[str]:
+    """Build what `run` builds, short of opening the input and connecting to the broker: whatever would stop
+    `run` raises here. Returns what `run` would only warn about."""
+    from .sinks.clips import clip_dir
+    from .sinks.mqtt import MqttSink
+    from .yamnet import Yamnet
+
+    warnings, second = [], None
+    clf = Classifier(cfg.model_path())
+    if cfg.second_opinion.enabled:  # run goes on without it, with a warning: so does check
+        try:
+            second = Yamnet(cfg.second_opinion_path())
+        except ModelError as e:
+            warnings.append(f"second opinion off, events would rest on the small model alone: {e}")
+    make_pipeline(cfg, clf, [], second)  # thresholds, labels, policies
+    if cfg.mqtt.enabled:
+        MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password())  # the password file, the TLS files
+    if cfg.clips.enabled:
+        clip_dir(cfg.clips, create=False)
+    if cfg.history.enabled and cfg.verifier.enabled and clf.embedding_size is None:
+        warnings.append(f"model {clf.path.name} has no embedding output: the per-home verifier would be off")
+    return warnings
+
+
 def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True,
                 seconds: float | None = None) -> int:
     logging.getLogger().setLevel(cfg.log_level.upper())
@@ -142,6 +166,10 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         if refitter is not None:
             refitter.marked()
 
+    if cfg.clips.enabled:  # before anything starts: a directory that cannot be used stops the run here
+        from .sinks.clips import clip_dir
+
+        clip_dir(cfg.clips, create=True)
     history_sink = open_history(cfg, sha, clock, marked)
     mqtt_sink = None
     if cfg.mqtt.enabled:

@@ -153,7 +153,7 @@ def test_bad_config_value_names_key_value_and_expectation(tmp_path):
     ("detection:\n  labels:\n    barks:\n      on_threshold: 0.9\n", "detection.labels.barks", "bark, cry"),
     ("detection:\n  labels:\n    bark:\n      min_hits: 0\n", "detection.labels.bark.min_hits", "integer >= 1"),
     ("detection:\n  labels:\n    cry:\n      hold_s: -1\n", "detection.labels.cry.hold_s", "seconds >= 0"),
-    ("clips:\n  max_s: 0\n", "clips.max_s", "seconds > 0"),
+    ("clips:\n  max_s: 0\n", "clips.max_s", "seconds in (0, 600]"),
 ])
 def test_config_check_finds_what_scan_and_run_would_trip_on(tmp_path, shipped_model, yaml_text, key, expected):
     """A per-label override is checked like its global default, and a label the model lacks is named:

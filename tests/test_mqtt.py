@@ -332,3 +332,43 @@ def test_level_readings_leave_no_trace_in_the_acknowledgement_book(tmp_path, mos
         assert sink.close(5) == 0
     finally:
         b.stop()
+
+
+def test_a_connection_that_fails_says_why_once(tmp_path, mosquitto_bin, caplog):
+    """Each way a first install gets the broker wrong is named in the log, once: not a bare "queueing"."""
+    import logging
+
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "other").mkdir()
+    tls = Broker(tmp_path / "tls", free_port(), ca_file=make_tls(tmp_path / "tls")).start()
+    locked = Broker(tmp_path, free_port(), username="barkcry", password="right").start()
+    wrong_ca = make_tls(tmp_path / "other")
+    cases = [
+        (dict(port=free_port()), "connection refused"),
+        (dict(port=tls.port, tls={"ca_file": wrong_ca}), "not trusted"),
+        (dict(port=locked.port, tls={"ca_file": wrong_ca}), "is that port TLS at all?"),
+        (dict(port=locked.port, username="barkcry", password="wrong"), "check mqtt.username and the password"),
+    ]
+    try:
+        for kw, reason in cases:
+            tls_cfg = kw.pop("tls", None)
+            cfg = dataclasses.replace(MQTTConfig(host="localhost", device_id="testpi", keepalive=5), **kw)
+            if tls_cfg:
+                from detector.config import TLSConfig
+
+                cfg.tls = TLSConfig(**tls_cfg)
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="detector.sinks.mqtt"):
+                sink = MqttSink(cfg, ["bark"], cfg.password)
+                sink.start()
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and reason not in caplog.text:
+                    time.sleep(0.05)
+                time.sleep(2.5)  # paho retries after 1 s, then 2 s: the same reason is not said again
+                sink.close(timeout=0.5)
+            said = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
+            assert len(said) == 1 and reason in said[0], (kw, caplog.text)
+            assert "Unspecified error" not in caplog.text
+    finally:
+        tls.stop()
+        locked.stop()

@@ -12,11 +12,37 @@ from pathlib import Path
 import soundfile as sf
 
 from ..clock import WallClock
-from ..config import ClipsConfig
+from ..config import ClipsConfig, ConfigError
 from ..ring import RingBuffer
 from . import Sink
 
 log = logging.getLogger(__name__)
+
+
+def clip_dir(cfg: ClipsConfig, create: bool) -> Path:
+    """The clips' directory: made owner-only if it is new; an existing one is used as it is, unless others
+    may write into it (a shared place such as /tmp), which is refused. ConfigError says why it cannot be."""
+    d = Path(cfg.dir)
+    if d.is_dir():
+        st = d.stat()
+        if st.st_mode & 0o022 or st.st_uid != os.geteuid():
+            raise ConfigError(f"clips.dir: {d} is shared (mode {st.st_mode & 0o7777:o}, owner uid {st.st_uid}): "
+                              "clips are private, give them a directory of their own")
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise ConfigError(f"clips.dir: {d} is not writable by this user")
+        return d
+    if d.exists():
+        raise ConfigError(f"clips.dir: {d} exists and is not a directory")
+    if not create:  # check only: the nearest existing parent must let us make it
+        parent = next((q for q in d.parents if q.exists()), Path("/"))
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"clips.dir: cannot create {d}: {parent} is not writable by this user")
+        return d
+    try:
+        d.mkdir(parents=True, mode=0o700)
+    except OSError as e:
+        raise ConfigError(f"clips.dir: cannot create {d} ({e.strerror})") from e
+    return d
 
 
 class ClipSink(Sink):
@@ -24,9 +50,7 @@ class ClipSink(Sink):
                  on_saved: Callable[[str, Path], None] | None = None) -> None:
         """``on_saved(event id, path)``: told of each clip written (the event history names it)."""
         self.cfg, self.history, self.rate, self.on_saved = cfg, history, rate, on_saved
-        self.dir = Path(cfg.dir)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.dir, 0o700)
+        self.dir = clip_dir(cfg, create=True)
         self.clock = clock or WallClock()
         self.written: list[Path] = []
 
@@ -48,6 +72,23 @@ class ClipSink(Sink):
                 path.unlink()
             return
         self.written = self.written[-99:] + [path]  # the last ones, for a look; bounded over months
+        self._trim()
         if self.on_saved is not None:
             self.on_saved(ev.id, path)
         log.info("saved clip %s (%.1f s)", path, x.size / self.rate)
+
+    def _trim(self) -> None:
+        """Delete the oldest clips while the directory holds more than ``max_mb``."""
+        try:
+            clips = sorted(((p.stat().st_mtime, p.stat().st_size, p) for p in self.dir.glob("*.flac")))
+        except OSError as e:
+            log.warning("cannot list clips in %s: %s", self.dir, e)
+            return
+        total, cap = sum(c[1] for c in clips), self.cfg.max_mb * 1e6
+        for _, size, path in clips:
+            if total <= cap:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                log.info("deleted the oldest clip %s: clips.max_mb is %g", path.name, self.cfg.max_mb)

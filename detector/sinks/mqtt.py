@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 
 from ..clock import WallClock
-from ..config import MQTTConfig
+from ..config import ConfigError, MQTTConfig
 from . import Sink
 from .log import event_dict
 
@@ -42,6 +44,29 @@ class Message:
     payload: str
     qos: int = 1
     retain: bool = False
+
+
+def connect_error(e: BaseException | None, tls: bool) -> str:
+    """A failed connection attempt in words a person can act on."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate is not trusted ({e.verify_message}); check mqtt.tls.ca_file"
+    if isinstance(e, ssl.CertificateError):
+        return f"TLS: {e}; check mqtt.host against the certificate's names"
+    if isinstance(e, ssl.SSLError):
+        hint = ("; is that port TLS at all?" if "WRONG_VERSION_NUMBER" in str(e) or "wrong version" in str(e)
+                else "")
+        return f"TLS: {e.reason or e}{hint}"
+    if tls and isinstance(e, ConnectionResetError):  # a plain MQTT port hangs up on a TLS hello
+        return "the connection was reset during the TLS handshake: is that port TLS at all?"
+    if isinstance(e, ConnectionRefusedError):
+        return "connection refused: is the broker running, on this port?"
+    if isinstance(e, socket.gaierror):
+        return f"cannot resolve the host name ({e.strerror})"
+    if isinstance(e, (TimeoutError, socket.timeout)):
+        return "no answer (timed out): is the address right, and the port open?"
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    return str(e) or type(e).__name__
 
 
 class MqttSink(Sink):
@@ -69,6 +94,8 @@ class MqttSink(Sink):
         self._send_lock = threading.Lock()
         self._connected = threading.Event()
         self._warned_down = False
+        self._down_reason: str | None = None  # why the last connection attempt failed, as said in the log
+        self._up = False  # a connection was accepted, and has not dropped since
         self._last_level = -1e9
         self._states = {lab: "OFF" for lab in labels}  # each label's state as of the last event raised
 
@@ -77,8 +104,11 @@ class MqttSink(Sink):
         if cfg.username:
             c.username_pw_set(cfg.username, password)
         if cfg.tls is not None:
-            c.tls_set(ca_certs=cfg.tls.ca_file, certfile=cfg.tls.cert_file, keyfile=cfg.tls.key_file,
-                      cert_reqs=ssl.CERT_REQUIRED)
+            try:
+                c.tls_set(ca_certs=cfg.tls.ca_file, certfile=cfg.tls.cert_file, keyfile=cfg.tls.key_file,
+                          cert_reqs=ssl.CERT_REQUIRED)
+            except (ssl.SSLError, OSError, ValueError) as e:
+                raise ConfigError(f"mqtt.tls: the CA file, certificate or key cannot be used ({e})") from e
             if cfg.tls.insecure:
                 c.tls_insecure_set(True)
         c.will_set(self.status_topic, "offline", qos=1, retain=True)
@@ -88,6 +118,7 @@ class MqttSink(Sink):
         c.max_inflight_messages_set(MAX_INFLIGHT)
         c.on_connect, c.on_disconnect, c.on_subscribe = self._on_connect, self._on_disconnect, self._on_subscribe
         c.on_publish, c.on_message = self._on_publish, self._on_message
+        c.on_connect_fail = self._on_connect_fail
         self.client = c
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -173,7 +204,7 @@ class MqttSink(Sink):
                 self._drain()
             else:
                 self._kick.set()
-        elif not self._warned_down:
+        elif not self._warned_down and self._down_reason is None:  # (a known reason has been said)
             self._warned_down = True
             log.warning("MQTT broker %s:%d not connected: queueing messages (up to %d) and retrying",
                         self.cfg.host, self.cfg.port, self.cfg.queue_size)
@@ -203,12 +234,25 @@ class MqttSink(Sink):
                         return
 
     # -- paho callbacks (paho's thread) ---------------------------------------------------------
+    def _down(self, reason: str) -> None:
+        """Say why the broker cannot be reached: once, and again whenever the reason changes."""
+        if reason != self._down_reason:
+            self._down_reason = reason
+            log.warning("MQTT: cannot connect to %s:%d: %s; messages queue (up to %d) and it keeps trying",
+                        self.cfg.host, self.cfg.port, reason, self.cfg.queue_size)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # paho calls this from inside its ``except OSError``: the exception is the reason
+        self._down(connect_error(sys.exc_info()[1], self.cfg.tls is not None))
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("MQTT connection to %s:%d refused: %s", self.cfg.host, self.cfg.port, reason_code)
+            hint = ("; check mqtt.username and the password" if reason_code in ("Bad user name or password",
+                                                                                 "Not authorized") else "")
+            self._down(f"the broker refused the connection ({reason_code}){hint}")
             return
         log.info("MQTT connected to %s:%d", self.cfg.host, self.cfg.port)
-        self._warned_down = False
+        self._warned_down, self._down_reason, self._up = False, None, True
         with self._lock:
             for msg in reversed(self._hello()):
                 self._queue.appendleft(msg)
@@ -226,8 +270,9 @@ class MqttSink(Sink):
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
-        if reason_code != 0:
+        if self._up and reason_code != 0:  # a connection that never came up has said why already
             log.warning("MQTT disconnected (%s): queueing until the broker is back", reason_code)
+        self._up = False
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
