@@ -25,6 +25,8 @@ def open_audio(path: str | Path) -> sf.SoundFile:
         raise AudioFileError(f"{path}: no such file")
     if p.is_dir():
         raise AudioFileError(f"{path}: is a directory, not an audio file")
+    if p.stat().st_size == 0:
+        raise AudioFileError(f"{path}: empty file (0 bytes)")
     try:
         f = sf.SoundFile(str(p))
     except Exception as e:  # soundfile raises several types (LibsndfileError, RuntimeError, OSError)

@@ -19,8 +19,8 @@ import numpy as np
 import soundfile as sf
 import yaml
 
-from .audio import FileSource, MicrophoneSource
-from .audiofile import read_audio
+from .audio import FileSource, MicrophoneSource, resolve_device
+from .audiofile import duration_s, read_audio
 from .config import Config, DEFAULT_PATH, load
 from .confirm import confirm_thresholds, load_second_opinion
 from .decision import LabelPolicy
@@ -38,6 +38,8 @@ BUNDLED_POSITIVES = Path(__file__).resolve().parent / "data" / "positives"
 TYPICAL_EVENT_DBFS = {"bark": -22.0, "cry": -28.0}
 NEAR_EVENT_MAX_DBFS = -20.0  # loudest-second level of a close event, with headroom for its peaks
 MAX_FA_PER_HOUR = 1.0
+MIN_SECONDS = 3.0  # of the room, to measure it at all
+MIN_APPLY_SECONDS = 60.0  # to write thresholds into the config: a minute of the room's usual sounds at least
 EXIT_DEAD_INPUT = 3
 THRESHOLDS = np.round(np.arange(0.05, 0.995, 0.01), 2)
 
@@ -412,7 +414,17 @@ def calibrate(cfg: Config, args) -> int:
     event_dbfs = dict(TYPICAL_EVENT_DBFS)
     for lab, db in getattr(args, "event_dbfs", None) or []:
         event_dbfs[lab] = db
+    seconds = duration_s(args.input) if args.input else args.seconds
+    if args.input and args.seconds:
+        seconds = min(seconds, args.seconds)
+    least = MIN_APPLY_SECONDS if args.apply else MIN_SECONDS
+    if seconds < least:
+        print(f"detector calibrate: {seconds:.1f} s of the room is too short: at least {least:.0f} s "
+              f"{'to --apply' if args.apply else 'to measure'}, since thresholds set from a few seconds would only "
+              "fit those seconds", file=sys.stderr)
+        return 2
     if not args.input:
+        resolve_device(args.device if args.device is not None else cfg.audio.device)  # before the banner
         print("Recording the room: keep it as it usually is (TV, fridge, street), but with no barking or crying.",
               file=sys.stderr)
     rec = record(cfg, args.seconds, args.device, args.input, rate)

@@ -299,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # noqa: BLE001 - a bug still gets one line; the traceback is for --log-level debug
+        logging.getLogger("detector").debug("unexpected error", exc_info=True)
+        print(f"detector: unexpected error: {type(e).__name__}: {e} (--log-level debug shows where)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

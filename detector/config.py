@@ -313,7 +313,10 @@ def load(path: Path | str | None) -> Config:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise ConfigError(f"config file {p}: not valid YAML ({e})") from e
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"config file {p}: not valid YAML{where}: {problem}") from e
         cfg = _build(Config, data)
         secret = p if cfg.mqtt.password else Path(cfg.mqtt.password_file) if cfg.mqtt.password_file else None
         if secret is not None and secret.exists() and secret.stat().st_mode & 0o004:

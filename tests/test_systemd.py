@@ -26,3 +26,22 @@ def test_unit_is_hardened_notify_with_watchdog():
                  "ProtectHome=yes", "PrivateTmp=yes", "RestrictAddressFamilies=", "SupplementaryGroups=audio",
                  "StateDirectory=barkcry", "User=barkcry"):
         assert line in text, line
+
+
+def test_unit_exposure_stays_at_most_1_5(tmp_path):
+    """systemd's own score of the sandbox, not the strings in the file."""
+    import re
+
+    exe = shutil.which("systemd-analyze")
+    need(exe is not None, "systemd-analyze is not installed (apt-get install systemd)")
+    unit = tmp_path / "barkcry.service"
+    unit.write_text(UNIT.read_text())
+    r = subprocess.run([exe, "security", "--offline=yes", str(unit)], capture_output=True, text=True, cwd=tmp_path)
+    m = re.search(r"Overall exposure level for barkcry\.service: ([\d.]+)", r.stdout)
+    assert m, r.stdout + r.stderr
+    assert float(m.group(1)) <= 1.5, r.stdout
+
+
+def test_a_config_error_is_not_restarted_forever():
+    text = UNIT.read_text()
+    assert "Restart=on-failure" in text and "RestartPreventExitStatus=2" in text  # 2: config, model, device

@@ -33,10 +33,12 @@ def clip_dir(cfg: ClipsConfig, create: bool) -> Path:
         return d
     if d.exists():
         raise ConfigError(f"clips.dir: {d} exists and is not a directory")
-    if not create:  # check only: the nearest existing parent must let us make it
-        parent = next((q for q in d.parents if q.exists()), Path("/"))
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise ConfigError(f"clips.dir: cannot create {d}: {parent} is not writable by this user")
+    parent = next((q for q in d.parents if q.exists()), Path("/"))  # the one we would make it in
+    if not parent.is_dir():
+        raise ConfigError(f"clips.dir: cannot create {d}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"clips.dir: cannot create {d}: {parent} is not writable by this user")
+    if not create:  # a check makes nothing
         return d
     try:
         d.mkdir(parents=True, mode=0o700)
