@@ -372,3 +372,25 @@ def test_a_connection_that_fails_says_why_once(tmp_path, mosquitto_bin, caplog):
     finally:
         tls.stop()
         locked.stop()
+
+
+def test_two_devices_with_one_device_id_are_told_apart(tmp_path, mosquitto_bin, caplog):
+    """Pi OS names every Pi "raspberrypi": two of them take the broker connection from each other."""
+    import logging
+
+    b = Broker(tmp_path, free_port()).start()
+    cfg = MQTTConfig(host="127.0.0.1", port=b.port, device_id="raspberrypi", keepalive=5)
+    sinks = [MqttSink(cfg, ["bark"]), MqttSink(cfg, ["bark"])]
+    try:
+        with caplog.at_level(logging.INFO, logger="detector.sinks.mqtt"):
+            for s in sinks:
+                s.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "another device probably connects" not in caplog.text:
+                time.sleep(0.1)
+    finally:
+        for s in sinks:
+            s.close(timeout=0.5)
+        b.stop()
+    said = [r.getMessage() for r in caplog.records if "another device probably connects" in r.getMessage()]
+    assert len(said) in (1, 2) and "'raspberrypi'" in said[0], caplog.text  # once per sink at most

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PRETTY = {"bark": "Dog bark", "cry": "Baby cry"}
 MAX_INFLIGHT = 50
+TAKEOVER_WITHIN_S = 5.0  # a connection closed this soon, again and again: another client with our id
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ class MqttSink(Sink):
         self._warned_down = False
         self._down_reason: str | None = None  # why the last connection attempt failed, as said in the log
         self._up = False  # a connection was accepted, and has not dropped since
+        self._up_since = 0.0
+        self._short: deque[float] = deque(maxlen=3)  # when connections that lasted seconds were closed
+        self._warned_takeover = False
         self._last_level = -1e9
         self._states = {lab: "OFF" for lab in labels}  # each label's state as of the last event raised
 
@@ -252,7 +256,7 @@ class MqttSink(Sink):
             self._down(f"the broker refused the connection ({reason_code}){hint}")
             return
         log.info("MQTT connected to %s:%d", self.cfg.host, self.cfg.port)
-        self._warned_down, self._down_reason, self._up = False, None, True
+        self._warned_down, self._down_reason, self._up, self._up_since = False, None, True, time.monotonic()
         with self._lock:
             for msg in reversed(self._hello()):
                 self._queue.appendleft(msg)
@@ -270,8 +274,17 @@ class MqttSink(Sink):
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
-        if self._up and reason_code != 0:  # a connection that never came up has said why already
-            log.warning("MQTT disconnected (%s): queueing until the broker is back", reason_code)
+        now = time.monotonic()
+        if self._up and now - self._up_since < TAKEOVER_WITHIN_S:
+            self._short.append(now)
+            if len(self._short) == self._short.maxlen and now - self._short[0] < 60 and not self._warned_takeover:
+                self._warned_takeover = True
+                log.error("MQTT: the connection was closed %d times in a minute, each within seconds of being "
+                          "made: another device probably connects as device_id %r (Raspberry Pi OS names every "
+                          "Pi 'raspberrypi'); set mqtt.device_id to a name of its own", len(self._short),
+                          self.cfg.device_id)
+        if self._up and reason_code != 0 and not self._warned_takeover:  # a connection that never came up
+            log.warning("MQTT disconnected (%s): queueing until the broker is back", reason_code)  # said why
         self._up = False
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
