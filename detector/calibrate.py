@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +141,37 @@ def starts(windows: list[Window], label: str, policy: LabelPolicy, window_s: flo
     return [e for e in replay(windows, {label: policy}, window_s, audio, 16000, second, confirm) if e.state == "start"]
 
 
+GATE_STEPS_DB = (0.0, 3.0, 6.0, 10.0, 15.0)  # event levels above the room's median noise, tried for the gate
+
+
+def quietest_found(cfg: Config, clf: Classifier, x: np.ndarray, positives: dict[str, list[np.ndarray]],
+                   noise_db: float, policies: dict[str, LabelPolicy], window_s: float,
+                   second: CachedYamnet | None, confirm: dict[str, float], rng) -> float | None:
+    """The quietest level (loudest second, dBFS) at which the detector as configured, level gate aside,
+    still finds any of the bundled positives laid into this room: a gate above it would lose far-away
+    events that are found today. None if none is found at any of the levels tried."""
+    for step in GATE_STEPS_DB:
+        for lab, sounds in positives.items():
+            if not sounds or lab not in policies:
+                continue
+            ungated = replace(policies[lab], min_dbfs=-120.0)
+            mixes = mix_positives(x, sounds, step, rng)
+            found = [bool(starts(window_scores(cfg, clf, m), lab, ungated, window_s, m, second, confirm))
+                     for m in mixes]
+            if any(found):
+                return round(noise_db + step, 1)
+    return None
+
+
+def level_gate(noise_db: float, quietest_found_db: float | None, quietest_typical_db: float, now_db: float) -> float:
+    """``min_dbfs`` for this room: 6 dB over the median noise, but never above a level where events are still
+    found (3 dB under it) nor near the typical events (10 dB under them), and never below the gate now."""
+    gate = min(noise_db + 6.0, quietest_typical_db - 10.0)
+    if quietest_found_db is not None:
+        gate = min(gate, quietest_found_db - 3.0)
+    return round(max(gate, now_db), 1)
+
+
 def mix_positives(noise: np.ndarray, positives: list[np.ndarray], snr_db: float, rng) -> list[np.ndarray]:
     """Each positive laid into a random stretch of the room's noise at ``snr_db`` (loudest second vs noise RMS)."""
     out = []
@@ -189,10 +220,13 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
     window_s = clf.frontend.window_samples / clf.frontend.sample_rate
     base_policies = cfg.detection.policies(clf.thresholds_for(confirm))
 
-    gate = round(min(noise_db + 6.0, min(event_dbfs.values()) - 10.0), 1)
-    stats["suggested_min_dbfs"] = gate
     noise_windows = window_scores(cfg, clf, x)
     rng = np.random.default_rng(seed)
+    floor = quietest_found(cfg, clf, x, positives, noise_db, base_policies, window_s, second, confirm,
+                           np.random.default_rng(seed + 1))
+    gate = level_gate(noise_db, floor, min(event_dbfs.values()), cfg.detection.min_dbfs)
+    stats["suggested_min_dbfs"], stats["quietest_found_dbfs"] = gate, floor
+    stats["min_dbfs_now"] = cfg.detection.min_dbfs
     results = []
     for lab in clf.labels:
         base = base_policies[lab]
@@ -333,7 +367,13 @@ def write_report(out: Path, stats: dict, results: list[LabelResult], snippet: di
             L += ["", f"Worst {r.label} false alarms at the current threshold (time in the recording, score): "
                   + ", ".join(f"{t:.1f} s ({s:.2f})" for t, s in r.worst)]
     L += ["", "## Suggested configuration", "", "```yaml", yaml.safe_dump(snippet, sort_keys=False).rstrip(), "```", "",
-          "`min_dbfs` is the median noise level + 6 dB (capped 10 dB below the quietest typical event level)."]
+          f"`min_dbfs` {stats['suggested_min_dbfs']:g}: windows quieter than that can start no event. It is the "
+          "median noise level + 6 dB, capped 10 dB below the quietest typical event level, 3 dB below the quietest "
+          "level at which any of the bundled barks or cries laid into this room is still found"
+          + (f" ({stats['quietest_found_dbfs']:g} dBFS)" if stats.get("quietest_found_dbfs") is not None else
+             " (none was, at the levels tried)")
+          + f", and never below the gate in force ({stats['min_dbfs_now']:g}). Events quieter than "
+          f"{stats['suggested_min_dbfs']:g} dBFS, such as a dog barking far away, are what a raised gate costs."]
     if noise_path:
         L += ["", f"The recording is kept (owner-only) as `{noise_path}` for training: "
               f"`python scripts/train.py --noise-dir {noise_path.parent}`."]
@@ -392,11 +432,17 @@ def writable(directory: Path) -> bool:
     return d.is_dir() and os.access(d, os.W_OK | os.X_OK)
 
 
+def keeps_noise(args) -> bool:
+    """A microphone's recording is kept for training unless --no-keep; a file given with --input exists
+    already, and is never copied."""
+    return not args.input and not getattr(args, "no_keep", False)
+
+
 def unwritable(cfg: Config, args) -> list[str]:
     """What this run could not write, found before minutes of recording rather than after them."""
     state = Path(cfg.state_dir)
     places = [("the report", Path(args.out) if args.out else state / "calibration")]
-    if not getattr(args, "no_keep", False):
+    if keeps_noise(args):
         places.append(("the room's noise", state / "noise"))
     if args.apply:
         path = Path(args.config) if args.config else DEFAULT_PATH
@@ -438,7 +484,7 @@ def calibrate(cfg: Config, args) -> int:
     stats, results = analyse(cfg, clf, rec, positives, event_dbfs, second=None if second is None else CachedYamnet(second))
     snippet = suggestion_yaml(stats, results)
     state = Path(cfg.state_dir)
-    noise_path = None if getattr(args, "no_keep", False) else save_noise(rec, state)
+    noise_path = save_noise(rec, state) if keeps_noise(args) else None
     out = Path(args.out) if args.out else state / "calibration"
     md = write_report(out, stats, results, snippet, noise_path, event_dbfs, clf)
     print(md.read_text())

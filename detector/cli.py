@@ -244,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true", help="write the suggested thresholds into the config file")
     p.add_argument("--event-dbfs", action="append", metavar="LABEL=DB", type=_label_db,
                    help="typical level of an event in this room (default bark=-22, cry=-28)")
-    p.add_argument("--no-keep", action="store_true", help="do not keep the recording for training")
+    p.add_argument("--no-keep", action="store_true",
+                   help="do not keep the microphone's recording for training (--input is never copied)")
     p.add_argument("--small-only", action="store_true", help="the small model alone, without the second opinion")
     p.set_defaults(func=cmd_calibrate)
 
