@@ -90,7 +90,20 @@ def cmd_config(args) -> int:
     else:
         import yaml
 
-        print(yaml.safe_dump(config_mod.to_dict(cfg), sort_keys=False), end="")
+        from .confirm import confirm_thresholds, load_second_opinion
+
+        # what is in force, not what was left unset: the models' paths and the thresholds they bring
+        d = config_mod.to_dict(cfg)
+        clf = _classifier(cfg)
+        second = load_second_opinion(cfg)
+        policies = cfg.detection.policies(clf.thresholds_for(confirm_thresholds(cfg, clf, second)))
+        d["model"] = str(clf.path)
+        d["second_opinion"] |= {"model": str(second.path) if second else None,
+                                "labels": confirm_thresholds(cfg, clf, second)}
+        d["detection"]["labels"] = {lab: {"on_threshold": p.on, "off_threshold": p.off, "min_hits": p.min_hits,
+                                          "hold_s": p.hold_s, "smoothing": p.smoothing, "min_dbfs": p.min_dbfs}
+                                    for lab, p in policies.items()}
+        print(yaml.safe_dump(d, sort_keys=False), end="")
     return 0
 
 

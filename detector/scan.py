@@ -117,12 +117,14 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
     if missing:
         raise ManifestError(f"manifest {manifest} lacks the column(s) {', '.join(sorted(missing))}: expected a CSV "
                             "with at least path, label and source (as shared/data/manifest.csv)")
+    rows = [r for r in rows if r["label"] != "rir"]
+    if rows and not any((root / r["path"]).exists() for r in rows):
+        raise ManifestError(f"none of the {len(rows)} files of {manifest} is under {root}: its paths are relative "
+                            "to --root (default: the manifest's folder)")
     labels = clf.labels
     second = load_second_opinion(cfg)
     clips, scores, fired, skipped = [], [], [], []
     for r in rows:
-        if r["label"] == "rir":
-            continue
         try:
             sink = scan_file(cfg, clf, root / r["path"], None, keep_windows=True, second=second)
         except AudioFileError as e:
@@ -132,6 +134,8 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
         clips.append(r)
         scores.append([max(w.scores[lab] for w in sink.windows) for lab in labels])
         fired.append([any(e.label == lab for e in sink.ended) for lab in labels])
+    if not clips:
+        return {"clips": 0, "skipped": skipped}
     s = np.asarray(scores).reshape(-1, len(labels))
     ev = np.asarray(fired, dtype=bool).reshape(-1, len(labels))
     recordings = np.array([c.get("recording") or c["path"] for c in clips])

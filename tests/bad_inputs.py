@@ -151,6 +151,9 @@ CASES = [
     Case("audio file", "evaluate: manifest without a label column", args=(
         "evaluate", "--manifest", "{tmp}/m.csv", "--out", "{tmp}/ev"), files={"m.csv": "path,source\na.flac,x\n"},
         exit=2),
+    Case("audio file", "evaluate: a manifest whose paths are not under --root", args=(
+        "evaluate", "--manifest", "{tmp}/m.csv", "--out", "{tmp}/ev"),
+        files={"m.csv": "path,label,source\nbark/a.flac,bark,x\nbark/b.flac,bark,x\n"}),
     # -- devices ------------------------------------------------------------------------------
     Case("device", "run: no such input device", "audio:\n  device: nosuchmic\n", args=("run",)),
     Case("device", "run: an input device index that does not exist", "audio:\n  device: 99\n", args=("run",)),

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import ROOT
 
@@ -122,15 +123,19 @@ def test_evaluate_with_a_header_only_manifest_scores_nothing_and_says_so(tmp_pat
     man.write_text("path,label,source\n")
     r = run("evaluate", "--manifest", str(man), "--out", str(tmp_path / "o"))
     assert r.returncode == 1 and "no clip of" in r.stderr and "Traceback" not in r.stderr and "lacks" not in r.stderr
-    assert json.loads((tmp_path / "o" / "evaluation.json").read_text())["clips"] == 0
+    assert not (tmp_path / "o").exists()  # no report of nothing
 
 
-def test_evaluate_with_no_readable_clip_reports_it_and_fails(tmp_path, shipped_model):
+def test_evaluate_with_no_readable_clip_reports_it_and_fails(tmp_path, shipped_model, broken):
     man = tmp_path / "m.csv"
-    man.write_text("path,label,source\nnope.wav,bark,x\n")
+    man.write_text(f"path,label,source\n{broken.name},bark,x\nnope.wav,bark,x\n")
     r = run("evaluate", "--manifest", str(man), "--out", str(tmp_path / "o"))
     assert r.returncode == 1 and "skipped" in r.stderr and "no clip of" in r.stderr and "Traceback" not in r.stderr
-    assert json.loads((tmp_path / "o" / "evaluation.json").read_text())["clips"] == 0
+    assert "nope.wav: no such file" in r.stderr and not (tmp_path / "o").exists()
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("path,label,source\nbark/a.flac,bark,x\nbark/b.flac,bark,x\n")
+    r = run("evaluate", "--manifest", str(elsewhere), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--root" in r.stderr, r.stderr
 
 
 def test_bad_config_key_exits_2_naming_it(tmp_path):
@@ -248,3 +253,17 @@ def test_input_errors_say_what_is_wrong_and_seconds_bounds_a_file(tmp_path, ship
     assert r.returncode == 0, r.stderr
     full = run("--config", str(cfg), "run", "--input", str(DEMO), "--fast")
     assert '"state": "start"' not in r.stdout and '"state": "start"' in full.stdout
+
+
+def test_config_show_prints_what_is_in_force_and_loads_back(tmp_path, shipped_model):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("mqtt:\n  enabled: false\ndetection:\n  labels:\n    cry:\n      on_threshold: 0.97\n")
+    r = run("--config", str(cfg), "config", "show")
+    assert r.returncode == 0, r.stderr
+    shown = yaml.safe_load(r.stdout)
+    assert shown["model"].endswith("bark_cry.tflite") and shown["second_opinion"]["model"].endswith("yamnet.tflite")
+    labels = shown["detection"]["labels"]
+    assert labels["cry"]["on_threshold"] == 0.97 and 0 < labels["bark"]["on_threshold"] < 1  # the sidecar's
+    again = tmp_path / "shown.yaml"
+    again.write_text(r.stdout)
+    assert run("--config", str(again), "config", "check").returncode == 0
