@@ -125,18 +125,27 @@ def test_apply_writes_a_valid_config_and_a_backup(tmp_path, shipped_model):
     rec = tmp_path / "room.flac"
     sf.write(rec, x, FS)
     cfg = config_file(tmp_path, detection={"hold_s": 2.0})
+    cfg.write_text("# the broker is the NAS\n" + cfg.read_text())
     cfg.chmod(0o640)  # as installed: it may hold the broker's password
+    before = cfg.read_text()
     r = calibrate("--input", str(rec), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
     assert r.returncode == 0, r.stderr
-    backups = list(tmp_path.glob("config.yaml.bak-*"))
-    assert len(backups) == 1 and yaml.safe_load(backups[0].read_text())["detection"] == {"hold_s": 2.0}
-    assert stat.S_IMODE(cfg.stat().st_mode) == stat.S_IMODE(backups[0].stat().st_mode) == 0o640
-    new = yaml.safe_load(cfg.read_text())
-    assert new["detection"]["hold_s"] == 2.0  # the user's own settings survive
-    assert set(new["detection"]["labels"]) == {"bark", "cry"}
-    chk = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "config", "check"], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert chk.returncode == 0, chk.stderr
+    # the config's own text, comments and all, is untouched but for the include line at its end
+    assert cfg.read_text().startswith(before) and cfg.read_text().rstrip().endswith("include: calibration.yaml")
+    overrides = tmp_path / "calibration.yaml"
+    assert stat.S_IMODE(cfg.stat().st_mode) == stat.S_IMODE(overrides.stat().st_mode) == 0o640
+    assert set(yaml.safe_load(overrides.read_text())["detection"]["labels"]) == {"bark", "cry"}
+    (backup,) = tmp_path.glob("config.yaml.bak-*")
+    assert backup.read_text() == before
+    shown = yaml.safe_load(subprocess.run([sys.executable, "-m", "detector", "--config", str(cfg), "config", "show"],
+                                          cwd=ROOT, capture_output=True, text=True).stdout)
+    assert shown["detection"]["hold_s"] == 2.0  # the user's own settings survive
+    applied = yaml.safe_load(overrides.read_text())["detection"]["labels"]["cry"]["on_threshold"]
+    assert shown["detection"]["labels"]["cry"]["on_threshold"] == applied
+    # a second --apply rewrites the overrides (backed up) and adds no second include line
+    r = calibrate("--input", str(rec), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
+    assert r.returncode == 0, r.stderr
+    assert cfg.read_text().count("include:") == 1 and len(list(tmp_path.glob("calibration.yaml.bak-*"))) == 1
 
 
 def test_apply_keeps_the_configs_owner_and_group(tmp_path, shipped_model):
@@ -151,7 +160,7 @@ def test_apply_keeps_the_configs_owner_and_group(tmp_path, shipped_model):
     r = calibrate("--input", str(rec), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
     assert r.returncode == 0, r.stderr
     (backup,) = tmp_path.glob("config.yaml.bak-*")
-    for f in (cfg, backup):
+    for f in (cfg, backup, tmp_path / "calibration.yaml"):
         st = f.stat()
         assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 65534, 0o640), f
 
@@ -192,9 +201,22 @@ def test_a_raised_level_gate_keeps_a_far_bark_the_defaults_catch(tmp_path, data_
     assert '"label": "bark"' in scan().stdout, "precondition: the defaults find the far bark"
     r = calibrate("--input", str(room), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
     assert r.returncode == 0, r.stderr
-    applied = yaml.safe_load(cfg.read_text())["detection"]["min_dbfs"]
+    applied = yaml.safe_load((tmp_path / "calibration.yaml").read_text())["detection"]["min_dbfs"]
     assert applied <= -48.0, applied
     assert '"label": "bark"' in scan().stdout
     md = (tmp_path / "rep" / "calibration.md").read_text()
     assert "are what a raised gate costs" in md
     assert not (tmp_path / "state" / "noise").exists()  # a file given with --input is not copied
+
+
+def test_run_with_sudo_it_leaves_the_state_directory_to_its_owner(tmp_path, shipped_model):
+    need(os.geteuid() == 0, "running as root is what is tested (CI runs as root)")
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    os.chown(state, 65534, 65534)  # nobody, standing in for the barkcry user
+    rec = tmp_path / "room.flac"
+    sf.write(rec, np.random.default_rng(0).standard_normal(FS * 10).astype(np.float32) * 0.01, FS)
+    r = calibrate("--input", str(rec), config=config_file(tmp_path))
+    assert r.returncode == 0, r.stderr
+    made = [state / "calibration", *(state / "calibration").iterdir()]
+    assert len(made) > 2 and all((f.stat().st_uid, f.stat().st_gid) == (65534, 65534) for f in made)
