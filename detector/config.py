@@ -135,6 +135,8 @@ class SecondOpinionConfig:
 @dataclass
 class Config:
     model: str | None = None  # None: the bundled models/bark_cry.tflite
+    # a YAML file of settings that override this one's (relative: beside it): calibrate --apply writes there
+    include: str | None = None
     state_dir: str = "/var/lib/barkcry"
     log_level: str = "info"
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -298,25 +300,55 @@ def _build(cls, data, prefix: str = ""):
     return cls(**kwargs)
 
 
+def read_yaml(p: Path):
+    """The YAML document in ``p``, or ConfigError naming the file and what is wrong with it."""
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"config file {p}: cannot read ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {p}: not UTF-8 text (byte {e.start})") from e
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"config file {p}: not valid YAML{where}: {problem}") from e
+
+
+def merged(base: dict, over: dict) -> dict:
+    """``over`` laid on ``base``, mapping by mapping."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def included(p: Path, data) -> Path | None:
+    inc = data.get("include") if isinstance(data, dict) else None
+    if inc is None:
+        return None
+    if not isinstance(inc, str) or not inc:
+        raise ConfigError(f"include: got {inc!r}, expected the path of a YAML file")
+    return p.parent / inc
+
+
 def load(path: Path | str | None) -> Config:
-    """Defaults, overridden by the YAML file at ``path`` if given (a missing explicit file is an error)."""
+    """Defaults, overridden by the YAML file at ``path`` if given (a missing explicit file is an error), itself
+    overridden by the file it names in ``include``."""
     if path is None:
         cfg = Config()
     else:
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"config file {p}: cannot read ({e.strerror})") from e
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"config file {p}: not UTF-8 text (byte {e.start})") from e
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ConfigError(f"config file {p}: not valid YAML{where}: {problem}") from e
+        data = read_yaml(p)
+        if (inc := included(p, data)) is not None:
+            over = read_yaml(inc)
+            if over is not None and not isinstance(over, dict):
+                raise ConfigError(f"config file {inc} (included): got {over!r}, expected a mapping")
+            if isinstance(over, dict) and "include" in over:
+                raise ConfigError(f"config file {inc} (included): include: an included file cannot include another")
+            data = merged(data, over or {})
         cfg = _build(Config, data)
         secret = p if cfg.mqtt.password else Path(cfg.mqtt.password_file) if cfg.mqtt.password_file else None
         if secret is not None and secret.exists() and secret.stat().st_mode & 0o004:
