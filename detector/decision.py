@@ -72,6 +72,10 @@ class Decider:
     def policies(self) -> dict[str, LabelPolicy]:
         return {k: s.policy for k, s in self._states.items()}
 
+    def hits(self, label: str) -> int:
+        """Consecutive hits towards ``label``'s next start."""
+        return self._states[label].hits
+
     @property
     def active(self) -> dict[str, Event]:
         return {k: s.active for k, s in self._states.items() if s.active is not None}

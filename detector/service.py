@@ -19,6 +19,7 @@ from .config import Config
 from .confirm import load_second_opinion
 from .history import HistorySink, connect, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
+from .live import LiveSink
 from .model import Classifier, ModelError
 from .pipeline import make_pipeline
 from .verifier import Verifier
@@ -72,6 +73,17 @@ def open_history(cfg: Config, model_sha256: str, clock: WallClock,
         return None
     sink.start()
     return sink
+
+
+def open_live(cfg: Config, pipeline, source, clf: Classifier) -> LiveSink | None:
+    """The live feed for the review page, at <state_dir>/live.sock; None (said once) if it cannot be."""
+    path = Path(cfg.state_dir) / "live.sock"
+    try:
+        return LiveSink(path, pipeline, {"device": source.name, "model": clf.path.name,
+                                         "thresholds": pipeline.on_thresholds})
+    except OSError as e:
+        log.warning("live feed off: cannot listen on %s (%s)", path, e)
+        return None
 
 
 class VerifierWatch:
@@ -188,6 +200,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
              {k: p.on for k, p in pipeline.decider.policies.items()})
     if pipeline.second is not None:
         log.info("second opinion: %s confirms %s", pipeline.second.model.path.name, pipeline.second.thresholds)
+    live = open_live(cfg, pipeline, source, clf)
+    if live is not None:
+        pipeline.sinks.append(live)
     if cfg.clips.enabled:
         pipeline.sinks.append(ClipSink(cfg.clips, pipeline.history, rate, clock,
                                        history_sink.clip_saved if history_sink is not None else None))
@@ -242,6 +257,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
             mqtt_sink.close(timeout=5.0)
         if history_sink is not None:
             history_sink.close()
+        if live is not None:
+            live.close()
         if pipeline.second is not None:
             g = pipeline.second
             log.info("second opinion: confirmed %s, rejected %s (%d YAMNet inferences)",
