@@ -21,7 +21,7 @@ setup-dev: setup
 demo: setup
 	$(BIN)/detector run --input detector/data/demo.flac --fast
 
-## Install system packages (Debian: mosquitto, PortAudio, libsndfile) and run the whole test suite.
+## Install system packages (Debian: mosquitto, PortAudio, libsndfile, Chromium) and run the whole test suite.
 test:
 	bash scripts/install-system-deps.sh
 	$(MAKE) setup-dev

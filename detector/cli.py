@@ -65,6 +65,17 @@ def cmd_evaluate(args) -> int:
     return 1 if res["skipped"] else 0
 
 
+def cmd_web(args) -> int:
+    try:
+        from .web import serve
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        print(f"detector web: {e.name} is not installed: pip install '.[web]'", file=sys.stderr)
+        return 2
+    return serve(_load_config(args), args.host, args.port)
+
+
 def cmd_devices(args) -> int:
     from .audio import list_input_devices, supported_rates
 
@@ -174,13 +185,13 @@ def cmd_mark(args) -> int:
     from . import history
 
     cfg = _load_config(args)
-    verdict = {"false": "false_alarm", "true": "confirmed"}[args.verdict]
+    verdict = {"false": "false_alarm", "true": "confirmed", "undo": None}[args.verdict]
     try:
         history.mark(history.connect(cfg.history_path()), args.id, verdict, "cli")
     except history.HistoryError as e:
         print(f"detector mark: {e}", file=sys.stderr)
         return 2
-    print(f"{args.id}: {verdict}")
+    print(f"{args.id}: {verdict or 'no verdict'}")
     return 0
 
 
@@ -271,12 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mark", help="say whether an event was right: false (a false alarm) or true")
     p.add_argument("id", help="the event's id (detector events)")
-    p.add_argument("verdict", choices=["false", "true"])
+    p.add_argument("verdict", choices=["false", "true", "undo"])
     p.set_defaults(func=cmd_mark)
 
     p = sub.add_parser("verifier", help="the per-home verifier taught by marked events: status, fit or reset")
     p.add_argument("action", choices=["status", "fit", "reset"])
     p.set_defaults(func=cmd_verifier)
+
+    p = sub.add_parser("web", help="the review page: events, clips, verdicts, the live view (pip install .[web])")
+    p.add_argument("--host", help="address to listen on (default: the config's web.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: the config's web.port, 8787)")
+    p.set_defaults(func=cmd_web)
 
     sub.add_parser("devices", help="list input devices and their rates").set_defaults(func=cmd_devices)
 

@@ -133,6 +133,27 @@ class SecondOpinionConfig:
 
 
 @dataclass
+class WebConfig:
+    # `detector web`, the review page. On another address than loopback it needs a password.
+    host: str = "127.0.0.1"
+    port: int = 8787
+    password: str | None = None
+    password_file: str | None = None
+
+    def secret(self) -> str | None:
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text().strip()
+            except OSError as e:
+                raise ConfigError(f"web.password_file: cannot read {self.password_file!r} ({e})") from e
+        return self.password
+
+
+def loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@dataclass
 class Config:
     model: str | None = None  # None: the bundled models/bark_cry.tflite
     # a YAML file of settings that override this one's (relative: beside it): calibrate --apply writes there
@@ -146,6 +167,7 @@ class Config:
     second_opinion: SecondOpinionConfig = field(default_factory=SecondOpinionConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -205,6 +227,12 @@ class Config:
                "either mqtt.password or mqtt.password_file, not both")
         _check(bool(m.prefix) and "#" not in m.prefix and "+" not in m.prefix, "mqtt.prefix", m.prefix,
                "a topic prefix without wildcards")
+        w = self.web
+        _check(0 < w.port < 65536, "web.port", w.port, "a TCP port (1-65535)")
+        _check(w.password is None or w.password_file is None, "web.password_file", w.password_file,
+               "either web.password or web.password_file, not both")
+        _check(loopback(w.host) or bool(w.password or w.password_file), "web.host", w.host,
+               "127.0.0.1, or set web.password: the page shows and plays what the microphone heard")
         _check(self.log_level.lower() in ("debug", "info", "warning", "error"), "log_level", self.log_level,
                "one of debug, info, warning, error")
 

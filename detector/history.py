@@ -102,12 +102,12 @@ def select(db: sqlite3.Connection, label: str | None = None, since: float | None
     return [Row(*r) for r in db.execute(q + " ORDER BY start", args)]
 
 
-def mark(db: sqlite3.Connection, event_id: str, verdict: str, source: str) -> None:
-    """Record the owner's verdict on one event."""
-    if verdict not in VERDICTS:
+def mark(db: sqlite3.Connection, event_id: str, verdict: str | None, source: str) -> None:
+    """Record the owner's verdict on one event; None takes it back."""
+    if verdict is not None and verdict not in VERDICTS:
         raise HistoryError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
     cur = db.execute("UPDATE events SET verdict = ?, verdict_at = ?, verdict_from = ? WHERE id = ?",
-                     (verdict, time.time(), source, event_id))
+                     (verdict, time.time() if verdict else None, source if verdict else None, event_id))
     if cur.rowcount != 1:
         raise HistoryError(f"no event with id {event_id!r}")
 

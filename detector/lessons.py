@@ -117,7 +117,7 @@ class Teacher:
         v = self.cfg.verifier
         taught = [teach(lab, self.lesson(db, lab), v.min_false_alarms, v.max_positive_loss) for lab in self.clf.labels]
         verifier = Verifier(self.sha, {t.label: t.head for t in taught if t.head is not None})
-        verifier.save(verifier_path(self.cfg))
+        verifier.save(verifier_path(self.cfg), {t.label: describe(t) for t in taught})
         return verifier, taught
 
 

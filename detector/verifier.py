@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,12 +80,13 @@ class Verifier:
             return frozenset()
         return frozenset(lab for lab, s in scores.items() if s >= on[lab] and not self.accepts(lab, embedding))
 
-    def save(self, path: Path) -> None:
-        """Atomically: a reader sees the old file or the new one, never half of one."""
+    def save(self, path: Path, fit: dict[str, str] | None = None) -> None:
+        """Atomically: a reader sees the old file or the new one, never half of one. ``fit``: per label, what
+        the fit said (for the review page)."""
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump({"model_sha256": self.model_sha256,
+            json.dump({"model_sha256": self.model_sha256, "fitted_at": time.time(), "fit": fit or {},
                        "heads": {k: h.to_dict() for k, h in self.heads.items()}}, f)
         os.replace(tmp, path)
 

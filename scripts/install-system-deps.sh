@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the detector and its tests need (Debian / Raspberry Pi OS). Idempotent.
 set -euo pipefail
-pkgs=(mosquitto mosquitto-clients libportaudio2 libsndfile1 openssl systemd)
+pkgs=(mosquitto mosquitto-clients libportaudio2 libsndfile1 openssl systemd chromium chromium-driver curl)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
