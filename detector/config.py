@@ -104,7 +104,8 @@ class ClipsConfig:
     dir: str = "/var/lib/barkcry/clips"
     pre_roll_s: float = 2.0
     max_s: float = 30.0
-    max_mb: float = 500.0  # the oldest clips go once the directory holds more
+    max_total_mb: float = 500.0  # the oldest clips go once the directory holds more
+    max_days: float = 30.0  # and clips older than this go anyway
 
 
 @dataclass
@@ -196,7 +197,8 @@ class Config:
             _check(lc.min_dbfs is None or -120 <= lc.min_dbfs <= 0, f"detection.labels.{label}.min_dbfs",
                    lc.min_dbfs, "dBFS in [-120, 0]")
         _check(0 < self.clips.max_s <= 600, "clips.max_s", self.clips.max_s, "seconds in (0, 600]")
-        _check(self.clips.max_mb > 0, "clips.max_mb", self.clips.max_mb, "megabytes > 0")
+        _check(self.clips.max_days > 0, "clips.max_days", self.clips.max_days, "days > 0")
+        _check(self.clips.max_total_mb > 0, "clips.max_total_mb", self.clips.max_total_mb, "megabytes > 0")
         _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
         _check(self.history.keep_days > 0, "history.keep_days", self.history.keep_days, "days > 0")
         _check(self.history.keep_rows >= 1, "history.keep_rows", self.history.keep_rows, "an integer >= 1")

@@ -104,7 +104,7 @@ CASES = [
     Case("config", "clips.max_s 1e12", "clips:\n  enabled: true\n  dir: {tmp}/clips\n  max_s: 1.0e+12\n"),
     Case("config", "clips.max_s 0", "clips:\n  max_s: 0\n"),
     Case("config", "clips.pre_roll_s negative", "clips:\n  pre_roll_s: -1\n"),
-    Case("config", "clips.max_mb 0", "clips:\n  max_mb: 0\n"),
+    Case("config", "clips.max_total_mb 0", "clips:\n  max_total_mb: 0\n"),
     Case("config", "clips.dir shared with others (/tmp)", "clips:\n  enabled: true\n  dir: /tmp\n"),
     Case("config", "clips.dir that cannot be created", "clips:\n  enabled: true\n  dir: {tmp}/afile/clips\n",
          files={"afile": "x"}),

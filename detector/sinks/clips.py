@@ -80,17 +80,20 @@ class ClipSink(Sink):
         log.info("saved clip %s (%.1f s)", path, x.size / self.rate)
 
     def _trim(self) -> None:
-        """Delete the oldest clips while the directory holds more than ``max_mb``."""
+        """Delete the oldest clips while the directory holds more than ``max_total_mb``, and any older than
+        ``max_days``."""
         try:
             clips = sorted(((p.stat().st_mtime, p.stat().st_size, p) for p in self.dir.glob("*.flac")))
         except OSError as e:
             log.warning("cannot list clips in %s: %s", self.dir, e)
             return
-        total, cap = sum(c[1] for c in clips), self.cfg.max_mb * 1e6
-        for _, size, path in clips:
-            if total <= cap:
+        total, cap = sum(c[1] for c in clips), self.cfg.max_total_mb * 1e6
+        too_old = time.time() - self.cfg.max_days * 86400
+        for mtime, size, path in clips:
+            if total <= cap and mtime >= too_old:
                 break
             with contextlib.suppress(OSError):
                 path.unlink()
                 total -= size
-                log.info("deleted the oldest clip %s: clips.max_mb is %g", path.name, self.cfg.max_mb)
+                log.info("deleted the oldest clip %s (clips.max_total_mb %g, clips.max_days %g)", path.name,
+                         self.cfg.max_total_mb, self.cfg.max_days)
