@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_label_start ON events (label, start);
 """
+COLUMN_DECLS = [  # the schema's columns that ALTER TABLE can add (all but the key and the NOT NULL ones)
+    ("end", "REAL"), ("confirm_score", "REAL"), ("clip", "TEXT"), ("embedding", "BLOB"), ("window_embeddings", "BLOB"),
+    ("verdict", "TEXT CHECK (verdict IN ('false_alarm', 'confirmed'))"), ("verdict_at", "REAL"),
+    ("verdict_from", "TEXT")]
 BEST_WINDOWS = 8  # an event keeps the small model's embeddings of its highest-scoring windows
 
 
@@ -71,6 +75,11 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.executescript(SCHEMA)
+    # a history from an older barkcry lacks the columns added since: add them, keeping every row
+    have = {r[1] for r in db.execute("PRAGMA table_info(events)")}
+    for name, decl in COLUMN_DECLS:
+        if name not in have:
+            db.execute(f"ALTER TABLE events ADD COLUMN {name} {decl}")
     return db
 
 

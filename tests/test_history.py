@@ -163,3 +163,20 @@ def test_a_flood_of_feedback_is_cut_off_once(tmp_path):
     for _ in range(history.FEEDBACK_PER_MINUTE + 50):
         sink.feedback("bark", b"false_alarm")
     assert sink._q.qsize() == history.FEEDBACK_PER_MINUTE
+
+
+def test_a_history_from_an_older_barkcry_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "events.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE events (id TEXT PRIMARY KEY, label TEXT NOT NULL, start REAL NOT NULL, end REAL, "
+                "score REAL NOT NULL, dbfs REAL NOT NULL, model_sha256 TEXT NOT NULL)")
+    old.execute("INSERT INTO events VALUES ('a', 'bark', 1.0, 2.0, 0.9, -20.0, 'x')")
+    old.commit()
+    old.close()
+    db = history.connect(path)
+    (row,) = history.select(db)
+    assert row.id == "a" and row.verdict is None and row.clip is None
+    history.mark(db, "a", "false_alarm", "cli")
+    db.execute("UPDATE events SET window_embeddings = ? WHERE id = 'a'", (b"\0\0",))
