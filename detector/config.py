@@ -134,6 +134,17 @@ class SecondOpinionConfig:
 
 
 @dataclass
+class HealthConfig:
+    # each cause of Home Assistant's "problem" sensor, with its threshold
+    no_audio_s: float = 10.0  # no samples from the input this long
+    muted_s: float = 30.0  # exact zeros this long: a muted input or a gain at zero
+    reopened_s: float = 60.0  # the input device was reopened less than this long ago
+    overflows_per_min: int = 5  # capture overflows in the last minute
+    queue_share: float = 0.5  # the MQTT queue fuller than this share of mqtt.queue_size
+    min_free_mb: float = 200.0  # free disk for the state directory (history, clips)
+
+
+@dataclass
 class WebConfig:
     # `detector web`, the review page. On another address than loopback it needs a password.
     host: str = "127.0.0.1"
@@ -169,6 +180,7 @@ class Config:
     history: HistoryConfig = field(default_factory=HistoryConfig)
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -229,6 +241,11 @@ class Config:
                "either mqtt.password or mqtt.password_file, not both")
         _check(bool(m.prefix) and "#" not in m.prefix and "+" not in m.prefix, "mqtt.prefix", m.prefix,
                "a topic prefix without wildcards")
+        h = self.health
+        for k in ("no_audio_s", "muted_s", "reopened_s", "min_free_mb"):
+            _check(getattr(h, k) > 0, f"health.{k}", getattr(h, k), "a number > 0")
+        _check(h.overflows_per_min >= 1, "health.overflows_per_min", h.overflows_per_min, "an integer >= 1")
+        _check(0 < h.queue_share <= 1, "health.queue_share", h.queue_share, "a share in (0, 1]")
         w = self.web
         _check(0 < w.port < 65536, "web.port", w.port, "a TCP port (1-65535)")
         _check(w.password is None or w.password_file is None, "web.password_file", w.password_file,

@@ -17,6 +17,7 @@ from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
 from .config import Config
 from .confirm import load_second_opinion
+from .health import Health, HealthReporter, Reading
 from .history import HistorySink, connect, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
 from .live import LiveSink
@@ -221,6 +222,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
     watch = VerifierWatch(verifier_path(cfg), sha) if teaching else None
+    health = HealthReporter(Health(cfg.health, Path(cfg.state_dir)),
+                            mqtt_sink.health if mqtt_sink is not None else lambda reasons, figures: None, log)
     overflows, last_audio, gap_ended = 0, time.monotonic(), False
     zeros, warned_zeros = 0, False  # samples of exact silence in a row
     try:
@@ -247,6 +250,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
             pipeline.process(block)
             notifier.alive()
             info = source.info()
+            health.update(Reading(time.monotonic(), last_audio, zeros / rate, info.reopens, info.overflows,
+                                  mqtt_sink.pending() if mqtt_sink is not None else 0,
+                                  cfg.mqtt.queue_size if mqtt_sink is not None else 0))
             if info.overflows != overflows:
                 log.warning("audio input overflowed %d time(s) so far: samples were lost", info.overflows)
                 overflows = info.overflows

@@ -84,7 +84,7 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert retained["barkcry/testpi/bark"] == "OFF" and retained["barkcry/testpi/cry"] == "OFF"
     disc = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
     kinds = sorted(t.split("/")[1] for t in disc)
-    assert kinds == ["binary_sensor"] * 4 + ["button"] * 4 + ["event"] + ["sensor"] * 3
+    assert kinds == ["binary_sensor"] * 5 + ["button"] * 4 + ["event"] + ["sensor"] * 9
     for t, p in disc.items():
         assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
         assert p["availability_topic"] == "barkcry/testpi/status"
@@ -99,8 +99,13 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     binary = [p for t, p in disc.items() if "/binary_sensor/" in t and "entity_category" not in p]
     assert len(binary) == 2 and all(p["device_class"] == "sound" for p in binary)
     diagnostic = [p for p in disc.values() if p.get("entity_category") == "diagnostic"]
-    assert sorted(p["name"] for p in diagnostic) == ["Baby cry: false alarms marked", "Baby cry: taught by this home",
-                                                     "Dog bark: false alarms marked", "Dog bark: taught by this home"]
+    assert sorted(p["name"] for p in diagnostic) == [
+        "Baby cry: false alarms marked", "Baby cry: taught by this home", "CPU", "Capture overflows",
+        "Dog bark: false alarms marked", "Dog bark: taught by this home", "Last audio", "MQTT backlog", "Memory",
+        "Problem", "Uptime"]
+    problem = next(p for p in diagnostic if p["name"] == "Problem")
+    assert problem["device_class"] == "problem" and problem["json_attributes_topic"] == "barkcry/testpi/health"
+    assert retained["barkcry/testpi/problem"] == "OFF"
     ev_entity = next(p for t, p in disc.items() if "/event/" in t)
     assert "bark_start" in ev_entity["event_types"] and "cry_end" in ev_entity["event_types"]
 

@@ -182,6 +182,12 @@ class MqttSink(Sink):
             self._enqueue(Message(f"{self.base}/{lab}/verifier", "ON" if lab in taught else "OFF", 1, True),
                           drain=False)
 
+    def health(self, reasons: list[str], figures: dict) -> None:
+        """The problem sensor (retained, with its reasons) and the diagnostic figures."""
+        self._enqueue(Message(f"{self.base}/health", json.dumps(figures | {"reason": "; ".join(reasons) or None}),
+                              1, True), drain=False)
+        self._enqueue(Message(f"{self.base}/problem", "ON" if reasons else "OFF", 1, True))
+
     def window(self, w) -> None:
         # The level is a live reading: sent only while connected, never queued (a stale level is noise).
         if w.t_end - self._last_level >= self.cfg.level_every_s:
@@ -362,6 +368,24 @@ class MqttSink(Sink):
                     "command_topic": f"{self.base}/{lab}/feedback", "payload_press": verdict,
                     "icon": "mdi:thumb-down" if verdict == "false_alarm" else "mdi:thumb-up",
                     "device": device, **avail}
+        out[f"{dp}/binary_sensor/{node}/problem/config"] = {
+            "name": "Problem", **ids("binary_sensor", "problem"), "state_topic": f"{self.base}/problem",
+            "payload_on": "ON", "payload_off": "OFF", "device_class": "problem",
+            "json_attributes_topic": f"{self.base}/health", "json_attributes_template": '{"reason": {{ value_json.reason | tojson }}}',
+            "entity_category": "diagnostic", "device": device, **avail}
+        for key, name, extra in (
+                ("last_audio", "Last audio", {"device_class": "timestamp",
+                                              "value_template": "{{ value_json.last_audio | timestamp_local | as_datetime }}"}),
+                ("overflows", "Capture overflows", {"state_class": "total_increasing"}),
+                ("queue", "MQTT backlog", {"state_class": "measurement"}),
+                ("cpu_percent", "CPU", {"unit_of_measurement": "%", "state_class": "measurement"}),
+                ("rss_mb", "Memory", {"unit_of_measurement": "MB", "state_class": "measurement"}),
+                ("uptime_s", "Uptime", {"unit_of_measurement": "s", "device_class": "duration",
+                                        "state_class": "measurement"})):
+            out[f"{dp}/sensor/{node}/{key}/config"] = {
+                "name": name, **ids("sensor", key), "state_topic": f"{self.base}/health",
+                "value_template": f"{{{{ value_json.{key} }}}}", **extra,
+                "entity_category": "diagnostic", "device": device, **avail}
         out[f"{dp}/sensor/{node}/level/config"] = {
             "name": "Sound level", **ids("sensor", "level"),
             "state_topic": f"{self.base}/level", "unit_of_measurement": "dBFS", "state_class": "measurement",
