@@ -134,6 +134,19 @@ class SecondOpinionConfig:
 
 
 @dataclass
+class EpisodeConfig:
+    gap_s: float = 30.0  # events of the label less than this apart are one episode
+    min_s: float = 90.0  # an episode is announced once it has lasted this long
+
+
+def default_episodes() -> dict[str, EpisodeConfig]:
+    # A crying baby stops to breathe and starts again: its pauses split the events (an event ends 1.5 s after
+    # the last hit) but stay under 30 s; 90 s of that is what a parent means by "crying", and no cough or
+    # single whimper lasts it. Barking comes in bursts further apart; five minutes of it is a complaint.
+    return {"cry": EpisodeConfig(gap_s=30.0, min_s=90.0), "bark": EpisodeConfig(gap_s=60.0, min_s=300.0)}
+
+
+@dataclass
 class HealthConfig:
     # each cause of Home Assistant's "problem" sensor, with its threshold
     no_audio_s: float = 10.0  # no samples from the input this long
@@ -181,6 +194,8 @@ class Config:
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
     web: WebConfig = field(default_factory=WebConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    # per label: the sustained-sound episode (cry_episode, bark_episode); a label left out has none
+    episodes: dict[str, EpisodeConfig] = field(default_factory=default_episodes)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -241,6 +256,9 @@ class Config:
                "either mqtt.password or mqtt.password_file, not both")
         _check(bool(m.prefix) and "#" not in m.prefix and "+" not in m.prefix, "mqtt.prefix", m.prefix,
                "a topic prefix without wildcards")
+        for label, e in self.episodes.items():
+            _check(e.gap_s >= 0, f"episodes.{label}.gap_s", e.gap_s, "seconds >= 0")
+            _check(e.min_s > 0, f"episodes.{label}.min_s", e.min_s, "seconds > 0")
         h = self.health
         for k in ("no_audio_s", "muted_s", "reopened_s", "min_free_mb"):
             _check(getattr(h, k) > 0, f"health.{k}", getattr(h, k), "a number > 0")

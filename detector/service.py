@@ -15,8 +15,9 @@ from typing import TextIO
 from . import __version__
 from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
-from .config import Config
+from .config import Config, ConfigError
 from .confirm import load_second_opinion
+from .episodes import EpisodeTracker
 from .health import Health, HealthReporter, Reading
 from .history import HistorySink, connect, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
@@ -120,6 +121,13 @@ def marked_counts(path: Path, model_sha256: str) -> dict[str, int]:
         return false_alarms(db, model_sha256)
 
 
+def episode_labels(cfg: Config, clf: Classifier) -> dict:
+    for label in cfg.episodes:
+        if label not in clf.labels:
+            raise ConfigError(f"episodes.{label}: the model has no such label; expected one of {', '.join(clf.labels)}")
+    return cfg.episodes
+
+
 def check(cfg: Config) -> list[str]:
     """Build what `run` builds, short of opening the input and connecting to the broker: whatever would stop
     `run` raises here. Returns what `run` would only warn about."""
@@ -135,6 +143,7 @@ def check(cfg: Config) -> list[str]:
         except ModelError as e:
             warnings.append(f"second opinion off, events would rest on the small model alone: {e}")
     make_pipeline(cfg, clf, [], second)  # thresholds, labels, policies
+    episode_labels(cfg, clf)
     if cfg.mqtt.enabled:
         MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password())  # the password file, the TLS files
     if cfg.clips.enabled:
@@ -179,6 +188,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         if refitter is not None:
             refitter.marked()
 
+    episode_labels(cfg, clf)  # before anything starts, as the clips directory below
     if cfg.clips.enabled:  # before anything starts: a directory that cannot be used stops the run here
         from .sinks.clips import clip_dir
 
@@ -189,7 +199,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         from .sinks.mqtt import MqttSink
 
         mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__,
-                             on_feedback=history_sink.feedback if history_sink is not None else None)
+                             on_feedback=history_sink.feedback if history_sink is not None else None,
+                             episodes=list(cfg.episodes))
         mqtt_sink.start()
         if history_sink is not None:
             mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
@@ -201,6 +212,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
              {k: p.on for k, p in pipeline.decider.policies.items()})
     if pipeline.second is not None:
         log.info("second opinion: %s confirms %s", pipeline.second.model.path.name, pipeline.second.thresholds)
+    # episodes go where events are announced: the log and MQTT (the history keeps the events themselves)
+    episodes = EpisodeTracker(episode_labels(cfg, clf), [s for s in (sinks[0], mqtt_sink) if s is not None])
+    pipeline.sinks.append(episodes)
     live = open_live(cfg, pipeline, source, clf)
     if live is not None:
         pipeline.sinks.append(live)
@@ -239,6 +253,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 gap_ended = True
                 if ended := pipeline.finish():
                     log.warning("no audio for %.0f s: ended %s", NO_AUDIO_END_S, ", ".join(e.label for e in ended))
+                episodes.flush(pipeline.t)
             if realtime and block.size:  # heard as it is read (a replay at full speed keeps time 0 at its start)
                 clock.anchor(pipeline.t + block.size / rate)
             if watch is not None and (changed := watch.poll()):
@@ -259,6 +274,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     finally:
         notifier.send("STOPPING=1")
         pipeline.finish()
+        episodes.flush(pipeline.t)
         if mqtt_sink is not None:
             mqtt_sink.close(timeout=5.0)
         if history_sink is not None:

@@ -114,6 +114,9 @@ CASES = [
     Case("config", "verifier.max_positive_loss 1.5", "verifier:\n  max_positive_loss: 1.5\n"),
     Case("config", "second_opinion for an unknown label", "second_opinion:\n  labels:\n    dog: 0.5\n"),
     Case("config", "second_opinion threshold 2", "second_opinion:\n  labels:\n    bark: 2\n"),
+    Case("config", "an episode for a label the model lacks", "episodes:\n  dog:\n    min_s: 60\n"),
+    Case("config", "an episode's min_s 0", "episodes:\n  cry:\n    min_s: 0\n"),
+    Case("config", "health.queue_share 2", "health:\n  queue_share: 2\n"),
     # -- the model ----------------------------------------------------------------------------
     Case("model", "model file missing", "model: {tmp}/nope.tflite\n"),
     Case("model", "model file not a model", MODEL_AT, files={"m.tflite": b"garbage" * 100, "m.json": sidecar()}),

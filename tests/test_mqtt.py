@@ -84,7 +84,7 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert retained["barkcry/testpi/bark"] == "OFF" and retained["barkcry/testpi/cry"] == "OFF"
     disc = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
     kinds = sorted(t.split("/")[1] for t in disc)
-    assert kinds == ["binary_sensor"] * 5 + ["button"] * 4 + ["event"] + ["sensor"] * 9
+    assert kinds == ["binary_sensor"] * 7 + ["button"] * 4 + ["event"] + ["sensor"] * 9
     for t, p in disc.items():
         assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
         assert p["availability_topic"] == "barkcry/testpi/status"
@@ -97,7 +97,9 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert buttons["Dog bark: false alarm"] == ("barkcry/testpi/bark/feedback", "false_alarm")
     assert buttons["Baby cry: that was right"] == ("barkcry/testpi/cry/feedback", "confirmed")
     binary = [p for t, p in disc.items() if "/binary_sensor/" in t and "entity_category" not in p]
-    assert len(binary) == 2 and all(p["device_class"] == "sound" for p in binary)
+    assert len(binary) == 4 and all(p["device_class"] == "sound" for p in binary)
+    assert sorted(p["name"] for p in binary) == ["Baby cry", "Baby cry: sustained", "Dog bark", "Dog bark: sustained"]
+    assert retained["barkcry/testpi/cry_episode"] == "OFF"
     diagnostic = [p for p in disc.values() if p.get("entity_category") == "diagnostic"]
     assert sorted(p["name"] for p in diagnostic) == [
         "Baby cry: false alarms marked", "Baby cry: taught by this home", "CPU", "Capture overflows",

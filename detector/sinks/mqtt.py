@@ -73,7 +73,7 @@ def connect_error(e: BaseException | None, tls: bool) -> str:
 class MqttSink(Sink):
     def __init__(self, cfg: MQTTConfig, labels: list[str], password: str | None = None, model_name: str = "",
                  clock: WallClock | None = None, version: str = "",
-                 on_feedback: Callable[[str | None, bytes], None] | None = None) -> None:
+                 on_feedback: Callable[[str | None, bytes], None] | None = None, episodes: list[str] = ()) -> None:
         """``on_feedback(label, payload)``: a verdict arrived on ``<label>/feedback`` (label set) or on
         ``feedback`` (label None); called on paho's thread, so it must only hand the payload on."""
         self.cfg, self.labels, self.model_name, self.version = cfg, labels, model_name, version
@@ -101,7 +101,9 @@ class MqttSink(Sink):
         self._short: deque[float] = deque(maxlen=3)  # when connections that lasted seconds were closed
         self._warned_takeover = False
         self._last_level = -1e9
-        self._states = {lab: "OFF" for lab in labels}  # each label's state as of the last event raised
+        self.episodes = [lab for lab in episodes if lab in labels]  # labels with a sustained-sound episode
+        # each label's (and episode's) state as of the last event raised
+        self._states = {lab: "OFF" for lab in labels + [f"{e}_episode" for e in self.episodes]}
 
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"barkcry-{cfg.device_id}",
                         protocol=mqtt.MQTTv311, clean_session=True)
@@ -348,9 +350,15 @@ class MqttSink(Sink):
                 "name": PRETTY.get(lab, lab), **ids("binary_sensor", lab),
                 "state_topic": f"{self.base}/{lab}", "payload_on": "ON", "payload_off": "OFF",
                 "device_class": "sound", "device": device, **avail}
+        for lab in self.episodes:
+            out[f"{dp}/binary_sensor/{node}/{lab}_episode/config"] = {
+                "name": f"{PRETTY.get(lab, lab)}: sustained", **ids("binary_sensor", f"{lab}_episode"),
+                "state_topic": f"{self.base}/{lab}_episode", "payload_on": "ON", "payload_off": "OFF",
+                "device_class": "sound", "icon": "mdi:timer-alert", "device": device, **avail}
         out[f"{dp}/event/{node}/event/config"] = {
             "name": "Sound event", **ids("event", "event"), "state_topic": f"{self.base}/event",
-            "event_types": [f"{lab}_{s}" for lab in self.labels for s in ("start", "ongoing", "end")],
+            "event_types": [f"{lab}_{s}" for lab in self.labels + [f"{e}_episode" for e in self.episodes]
+                            for s in ("start", "ongoing", "end")],
             "device": device, **avail}
         for lab in self.labels if self.on_feedback is not None else []:
             pretty = PRETTY.get(lab, lab)
