@@ -134,6 +134,13 @@ class SecondOpinionConfig:
 
 
 @dataclass
+class MetricsConfig:
+    enabled: bool = False  # Prometheus metrics (pip install prometheus-client) at http://<host>:<port>/metrics
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass
 class EpisodeConfig:
     gap_s: float = 30.0  # events of the label less than this apart are one episode
     min_s: float = 90.0  # an episode is announced once it has lasted this long
@@ -196,6 +203,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     # per label: the sustained-sound episode (cry_episode, bark_episode); a label left out has none
     episodes: dict[str, EpisodeConfig] = field(default_factory=default_episodes)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -259,6 +267,7 @@ class Config:
         for label, e in self.episodes.items():
             _check(e.gap_s >= 0, f"episodes.{label}.gap_s", e.gap_s, "seconds >= 0")
             _check(e.min_s > 0, f"episodes.{label}.min_s", e.min_s, "seconds > 0")
+        _check(0 < self.metrics.port < 65536, "metrics.port", self.metrics.port, "a TCP port (1-65535)")
         h = self.health
         for k in ("no_audio_s", "muted_s", "reopened_s", "min_free_mb"):
             _check(getattr(h, k) > 0, f"health.{k}", getattr(h, k), "a number > 0")

@@ -54,7 +54,7 @@ class Pipeline:
         p = self.frontend.params
         self.rate = p.sample_rate
         self.hop_frames = max(1, round(hop_s * p.sample_rate / p.hop_length))
-        self._hop_samples = self.hop_frames * p.hop_length
+        self.hop_samples = self.hop_frames * p.hop_length
         self.window_frames = p.window_frames
         self.window_s = p.window_samples / p.sample_rate
         # Recent samples, for the level of each window and the pre-roll of saved clips.
@@ -80,8 +80,8 @@ class Pipeline:
         window's level is read from the history before newer samples can overwrite it.
         """
         events: list[Event] = []
-        for i in range(0, block.size, self._hop_samples):
-            piece = block[i : i + self._hop_samples]
+        for i in range(0, block.size, self.hop_samples):
+            piece = block[i : i + self.hop_samples]
             self.history.write(piece)
             self._append(self.frontend.push(piece))
             while self._frames_total >= self._next_end:

@@ -77,6 +77,24 @@ def open_history(cfg: Config, model_sha256: str, clock: WallClock,
     return sink
 
 
+def open_metrics(cfg: Config, clf: Classifier):
+    """The Prometheus endpoint when asked for; one that cannot listen is said once, and detection goes on."""
+    if not cfg.metrics.enabled:
+        return None
+    try:
+        from .metrics_export import MetricsSink
+
+        sink = MetricsSink(cfg.metrics.host, cfg.metrics.port, clf.labels)
+    except ImportError:
+        log.warning("metrics off: prometheus-client is not installed (pip install prometheus-client)")
+        return None
+    except OSError as e:
+        log.warning("metrics off: cannot listen on %s:%d (%s)", cfg.metrics.host, cfg.metrics.port, e)
+        return None
+    log.info("metrics on http://%s:%d/metrics", cfg.metrics.host, cfg.metrics.port)
+    return sink
+
+
 def open_live(cfg: Config, pipeline, source, clf: Classifier) -> LiveSink | None:
     """The live feed for the review page, at <state_dir>/live.sock; None (said once) if it cannot be."""
     path = Path(cfg.state_dir) / "live.sock"
@@ -215,6 +233,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     # episodes go where events are announced: the log and MQTT (the history keeps the events themselves)
     episodes = EpisodeTracker(episode_labels(cfg, clf), [s for s in (sinks[0], mqtt_sink) if s is not None])
     pipeline.sinks.append(episodes)
+    metrics = open_metrics(cfg, clf)
+    if metrics is not None:
+        pipeline.sinks.append(metrics)
     live = open_live(cfg, pipeline, source, clf)
     if live is not None:
         pipeline.sinks.append(live)
@@ -262,9 +283,14 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 taught.update(changed[0].heads if changed[0] else ())
                 if mqtt_sink is not None and history_sink is not None:
                     mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
+            t_hop = time.perf_counter()
             pipeline.process(block)
             notifier.alive()
             info = source.info()
+            if metrics is not None and block.size:
+                metrics.loop((time.perf_counter() - t_hop) / max(1.0, block.size / pipeline.hop_samples),
+                             info.overflows, info.reopens, mqtt_sink.pending() if mqtt_sink else 0,
+                             mqtt_sink.dropped if mqtt_sink else 0)
             health.update(Reading(time.monotonic(), last_audio, zeros / rate, info.reopens, info.overflows,
                                   mqtt_sink.pending() if mqtt_sink is not None else 0,
                                   cfg.mqtt.queue_size if mqtt_sink is not None else 0))
@@ -281,6 +307,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
             history_sink.close()
         if live is not None:
             live.close()
+        if metrics is not None:
+            metrics.close()
         if pipeline.second is not None:
             g = pipeline.second
             log.info("second opinion: confirmed %s, rejected %s (%d YAMNet inferences)",
