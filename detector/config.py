@@ -134,6 +134,13 @@ class SecondOpinionConfig:
 
 
 @dataclass
+class LoudConfig:
+    enabled: bool = False  # a "loud sound" binary sensor in Home Assistant, whatever the sound
+    dbfs: float = -30.0  # on when a window is this loud
+    hold_s: float = 5.0  # off once it has been quieter this long
+
+
+@dataclass
 class MetricsConfig:
     enabled: bool = False  # Prometheus metrics (pip install prometheus-client) at http://<host>:<port>/metrics
     host: str = "127.0.0.1"
@@ -204,6 +211,7 @@ class Config:
     # per label: the sustained-sound episode (cry_episode, bark_episode); a label left out has none
     episodes: dict[str, EpisodeConfig] = field(default_factory=default_episodes)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    loud: LoudConfig = field(default_factory=LoudConfig)
 
     def validate(self) -> None:
         """Cross-field checks the type walk cannot do."""
@@ -267,6 +275,8 @@ class Config:
         for label, e in self.episodes.items():
             _check(e.gap_s >= 0, f"episodes.{label}.gap_s", e.gap_s, "seconds >= 0")
             _check(e.min_s > 0, f"episodes.{label}.min_s", e.min_s, "seconds > 0")
+        _check(-120 <= self.loud.dbfs <= 0, "loud.dbfs", self.loud.dbfs, "dBFS in [-120, 0]")
+        _check(self.loud.hold_s >= 0, "loud.hold_s", self.loud.hold_s, "seconds >= 0")
         _check(0 < self.metrics.port < 65536, "metrics.port", self.metrics.port, "a TCP port (1-65535)")
         h = self.health
         for k in ("no_audio_s", "muted_s", "reopened_s", "min_free_mb"):

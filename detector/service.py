@@ -18,14 +18,17 @@ from .clock import WallClock
 from .config import Config, ConfigError
 from .confirm import load_second_opinion
 from .episodes import EpisodeTracker
+from .stats import StatsReporter
 from .health import Health, HealthReporter, Reading
 from .history import HistorySink, connect, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
 from .live import LiveSink
+from .loud import LoudSink
 from .model import Classifier, ModelError
 from .pipeline import make_pipeline
 from .verifier import Verifier
 from .sinks.clips import ClipSink
+from .sinks import Sink
 from .sinks.log import LogSink
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,17 @@ def open_history(cfg: Config, model_sha256: str, clock: WallClock,
         return None
     sink.start()
     return sink
+
+
+class EndWatch(Sink):
+    """Calls ``ended`` when an event ends."""
+
+    def __init__(self, ended: Callable[[], None]) -> None:
+        self.ended = ended
+
+    def event(self, ev) -> None:
+        if ev.state == "end":
+            self.ended()
 
 
 def open_metrics(cfg: Config, clf: Classifier):
@@ -218,7 +232,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
 
         mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__,
                              on_feedback=history_sink.feedback if history_sink is not None else None,
-                             episodes=list(cfg.episodes))
+                             episodes=list(cfg.episodes), loud=cfg.loud.enabled, stats=history_sink is not None)
         mqtt_sink.start()
         if history_sink is not None:
             mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
@@ -233,6 +247,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     # episodes go where events are announced: the log and MQTT (the history keeps the events themselves)
     episodes = EpisodeTracker(episode_labels(cfg, clf), [s for s in (sinks[0], mqtt_sink) if s is not None])
     pipeline.sinks.append(episodes)
+    if cfg.loud.enabled:
+        pipeline.sinks.append(LoudSink(cfg.loud, mqtt_sink.loud_state if mqtt_sink is not None else
+                                       lambda on: log.info("loud sound: %s", "on" if on else "off")))
     metrics = open_metrics(cfg, clf)
     if metrics is not None:
         pipeline.sinks.append(metrics)
@@ -257,6 +274,10 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
     watch = VerifierWatch(verifier_path(cfg), sha) if teaching else None
+    stats = StatsReporter(history_sink.path, clf.labels, mqtt_sink.stats) \
+        if history_sink is not None and mqtt_sink is not None else None
+    if stats is not None:
+        pipeline.sinks.append(EndWatch(stats.ended))
     health = HealthReporter(Health(cfg.health, Path(cfg.state_dir)),
                             mqtt_sink.health if mqtt_sink is not None else lambda reasons, figures: None, log)
     overflows, last_audio, gap_ended = 0, time.monotonic(), False
@@ -291,6 +312,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 metrics.loop((time.perf_counter() - t_hop) / max(1.0, block.size / pipeline.hop_samples),
                              info.overflows, info.reopens, mqtt_sink.pending() if mqtt_sink else 0,
                              mqtt_sink.dropped if mqtt_sink else 0)
+            if stats is not None:
+                stats.update()
             health.update(Reading(time.monotonic(), last_audio, zeros / rate, info.reopens, info.overflows,
                                   mqtt_sink.pending() if mqtt_sink is not None else 0,
                                   cfg.mqtt.queue_size if mqtt_sink is not None else 0))
@@ -301,10 +324,13 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         notifier.send("STOPPING=1")
         pipeline.finish()
         episodes.flush(pipeline.t)
+        if history_sink is not None:
+            history_sink.close()  # every event written: the last counts can be made
+        if stats is not None:
+            stats.update(force=True)
+            stats.close()
         if mqtt_sink is not None:
             mqtt_sink.close(timeout=5.0)
-        if history_sink is not None:
-            history_sink.close()
         if live is not None:
             live.close()
         if metrics is not None:

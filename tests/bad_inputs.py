@@ -116,6 +116,7 @@ CASES = [
     Case("config", "second_opinion threshold 2", "second_opinion:\n  labels:\n    bark: 2\n"),
     Case("config", "an episode for a label the model lacks", "episodes:\n  dog:\n    min_s: 60\n"),
     Case("config", "an episode's min_s 0", "episodes:\n  cry:\n    min_s: 0\n"),
+    Case("config", "loud.dbfs 10", "loud:\n  dbfs: 10\n"),
     Case("config", "metrics.port 0", "metrics:\n  port: 0\n"),
     Case("config", "health.queue_share 2", "health:\n  queue_share: 2\n"),
     # -- the model ----------------------------------------------------------------------------

@@ -93,3 +93,16 @@ def test_a_cough_or_a_pause_longer_than_the_gap_makes_none():
             tr.tick(float(t))
     tr.flush(100.0)
     assert keep.got == []
+
+
+def test_the_loud_sound_sensor_follows_the_level_with_its_hold():
+    from detector.config import LoudConfig
+    from detector.loud import LoudSink
+    from detector.pipeline import Window
+
+    said = []
+    loud = LoudSink(LoudConfig(enabled=True, dbfs=-30, hold_s=2.0), said.append)
+    levels = [-50] * 4 + [-20] * 3 + [-45] * 9 + [-25] + [-60] * 12  # 0.25 s apart
+    for i, db in enumerate(levels):
+        loud.window(Window(i * 0.25, {"bark": 0.0}, float(db)))
+    assert said == [True, False, True, False]

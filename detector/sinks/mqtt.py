@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PRETTY = {"bark": "Dog bark", "cry": "Baby cry"}
 MAX_INFLIGHT = 50
+SUPPORT_URL = "file:///opt/barkcry/README.md"  # where the README installs it
 TAKEOVER_WITHIN_S = 5.0  # a connection closed this soon, again and again: another client with our id
 
 
@@ -73,7 +74,8 @@ def connect_error(e: BaseException | None, tls: bool) -> str:
 class MqttSink(Sink):
     def __init__(self, cfg: MQTTConfig, labels: list[str], password: str | None = None, model_name: str = "",
                  clock: WallClock | None = None, version: str = "",
-                 on_feedback: Callable[[str | None, bytes], None] | None = None, episodes: list[str] = ()) -> None:
+                 on_feedback: Callable[[str | None, bytes], None] | None = None, episodes: list[str] = (),
+                 loud: bool = False, stats: bool = False) -> None:
         """``on_feedback(label, payload)``: a verdict arrived on ``<label>/feedback`` (label set) or on
         ``feedback`` (label None); called on paho's thread, so it must only hand the payload on."""
         self.cfg, self.labels, self.model_name, self.version = cfg, labels, model_name, version
@@ -104,6 +106,9 @@ class MqttSink(Sink):
         self.episodes = [lab for lab in episodes if lab in labels]  # labels with a sustained-sound episode
         # each label's (and episode's) state as of the last event raised
         self._states = {lab: "OFF" for lab in labels + [f"{e}_episode" for e in self.episodes]}
+        self.loud, self.stats_on = loud, stats  # the loud-sound sensor, the counts from the history, are offered
+        if loud:
+            self._states["loud"] = "OFF"
 
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"barkcry-{cfg.device_id}",
                         protocol=mqtt.MQTTv311, clean_session=True)
@@ -183,6 +188,13 @@ class MqttSink(Sink):
             self._enqueue(Message(f"{self.base}/{lab}/false_alarms", str(marked.get(lab, 0)), 1, True), drain=False)
             self._enqueue(Message(f"{self.base}/{lab}/verifier", "ON" if lab in taught else "OFF", 1, True),
                           drain=False)
+
+    def stats(self, stats: dict[str, dict[str, float]]) -> None:
+        self._enqueue(Message(f"{self.base}/stats", json.dumps(stats), 1, True), drain=False)
+
+    def loud_state(self, on: bool) -> None:
+        self._states["loud"] = "ON" if on else "OFF"
+        self._enqueue(Message(f"{self.base}/loud", self._states["loud"], 1, True))
 
     def health(self, reasons: list[str], figures: dict) -> None:
         """The problem sensor (retained, with its reasons) and the diagnostic figures."""
@@ -350,11 +362,26 @@ class MqttSink(Sink):
                 "name": PRETTY.get(lab, lab), **ids("binary_sensor", lab),
                 "state_topic": f"{self.base}/{lab}", "payload_on": "ON", "payload_off": "OFF",
                 "device_class": "sound", "device": device, **avail}
+        for lab in self.labels if self.stats_on else []:
+            for key, what, extra in (("today", "events today", {"state_class": "measurement", "icon": "mdi:counter"}),
+                                     ("minutes_today", "minutes today", {"unit_of_measurement": "min",
+                                                                          "state_class": "measurement"}),
+                                     ("last_hour", "events in the last hour", {"state_class": "measurement",
+                                                                               "icon": "mdi:counter"})):
+                out[f"{dp}/sensor/{node}/{lab}_{key}/config"] = {
+                    "name": f"{PRETTY.get(lab, lab)}: {what}", **ids("sensor", f"{lab}_{key}"),
+                    "state_topic": f"{self.base}/stats", "value_template": f"{{{{ value_json.{lab}.{key} }}}}",
+                    **extra, "device": device, **avail}
         for lab in self.episodes:
             out[f"{dp}/binary_sensor/{node}/{lab}_episode/config"] = {
                 "name": f"{PRETTY.get(lab, lab)}: sustained", **ids("binary_sensor", f"{lab}_episode"),
                 "state_topic": f"{self.base}/{lab}_episode", "payload_on": "ON", "payload_off": "OFF",
                 "device_class": "sound", "icon": "mdi:timer-alert", "device": device, **avail}
+        if self.loud:
+            out[f"{dp}/binary_sensor/{node}/loud/config"] = {
+                "name": "Loud sound", **ids("binary_sensor", "loud"), "state_topic": f"{self.base}/loud",
+                "payload_on": "ON", "payload_off": "OFF", "device_class": "sound", "icon": "mdi:volume-high",
+                "device": device, **avail}
         out[f"{dp}/event/{node}/event/config"] = {
             "name": "Sound event", **ids("event", "event"), "state_topic": f"{self.base}/event",
             "event_types": [f"{lab}_{s}" for lab in self.labels + [f"{e}_episode" for e in self.episodes]
@@ -401,4 +428,6 @@ class MqttSink(Sink):
         return out
 
     def _discovery(self) -> list[Message]:
-        return [Message(t, json.dumps(p), 1, True) for t, p in self.discovery_payloads().items()]
+        # the origin block lets Home Assistant name barkcry in its warnings and repairs
+        origin = {"name": "barkcry", "sw_version": self.version, "support_url": SUPPORT_URL}
+        return [Message(t, json.dumps(p | {"origin": origin}), 1, True) for t, p in self.discovery_payloads().items()]
