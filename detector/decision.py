@@ -72,6 +72,10 @@ class Decider:
     def policies(self) -> dict[str, LabelPolicy]:
         return {k: s.policy for k, s in self._states.items()}
 
+    def set_policy(self, label: str, policy: LabelPolicy) -> None:
+        """A new policy for ``label`` from the next window on (a sensitivity changed from Home Assistant)."""
+        self._states[label].policy = policy
+
     def hits(self, label: str) -> int:
         """Consecutive hits towards ``label``'s next start."""
         return self._states[label].hits

@@ -66,6 +66,7 @@ class Pipeline:
         self.second = None if second_opinion is None or not confirm else SecondOpinion(
             second_opinion, confirm, self.history, self.rate)
         self.verifier: Verifier | None = None  # the home's; swapped in whole by whoever refits it
+        self.muted: frozenset[str] = frozenset()  # labels switched off or snoozed: they start no event
         self.on_thresholds = {label: p.on for label, p in decider.policies.items()}
 
     @property
@@ -127,7 +128,8 @@ class Pipeline:
 
     def _vetoed(self, w: Window) -> frozenset[str]:
         v = self.verifier  # read once: a refit may swap it meanwhile
-        return frozenset() if v is None else v.vetoed(w.scores, w.embedding, self.on_thresholds)
+        vetoed = frozenset() if v is None else v.vetoed(w.scores, w.embedding, self.on_thresholds)
+        return vetoed | self.muted
 
     def _emit(self, events: list[Event]) -> None:
         verdicts = self.second.drain() if self.second is not None else []

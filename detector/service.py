@@ -17,6 +17,7 @@ from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
 from .config import Config, ConfigError
 from .confirm import load_second_opinion
+from .controls import ControlApplier, Controls
 from .episodes import EpisodeTracker
 from .stats import StatsReporter
 from .health import Health, HealthReporter, Reading
@@ -225,6 +226,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         from .sinks.clips import clip_dir
 
         clip_dir(cfg.clips, create=True)
+    controls = Controls(Path(cfg.state_dir) / "controls.json", clf.labels)
     history_sink = open_history(cfg, sha, clock, marked)
     mqtt_sink = None
     if cfg.mqtt.enabled:
@@ -232,7 +234,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
 
         mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__,
                              on_feedback=history_sink.feedback if history_sink is not None else None,
-                             episodes=list(cfg.episodes), loud=cfg.loud.enabled, stats=history_sink is not None)
+                             episodes=list(cfg.episodes), loud=cfg.loud.enabled, stats=history_sink is not None,
+                             on_control=controls.command)
         mqtt_sink.start()
         if history_sink is not None:
             mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
@@ -278,6 +281,8 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         if history_sink is not None and mqtt_sink is not None else None
     if stats is not None:
         pipeline.sinks.append(EndWatch(stats.ended))
+    applier = ControlApplier(controls, pipeline, mqtt_sink.controls if mqtt_sink is not None else lambda states: None)
+    applier.update(time.time())
     health = HealthReporter(Health(cfg.health, Path(cfg.state_dir)),
                             mqtt_sink.health if mqtt_sink is not None else lambda reasons, figures: None, log)
     overflows, last_audio, gap_ended = 0, time.monotonic(), False
@@ -304,6 +309,7 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 taught.update(changed[0].heads if changed[0] else ())
                 if mqtt_sink is not None and history_sink is not None:
                     mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
+            applier.update(time.time())
             t_hop = time.perf_counter()
             pipeline.process(block)
             notifier.alive()

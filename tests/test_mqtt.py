@@ -84,7 +84,7 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert retained["barkcry/testpi/bark"] == "OFF" and retained["barkcry/testpi/cry"] == "OFF"
     disc = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
     kinds = sorted(t.split("/")[1] for t in disc)
-    assert kinds == ["binary_sensor"] * 7 + ["button"] * 4 + ["event"] + ["sensor"] * 15
+    assert kinds == ["binary_sensor"] * 7 + ["button"] * 4 + ["event"] + ["select"] * 4 + ["sensor"] * 15 + ["switch"] * 2
     for t, p in disc.items():
         assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
         assert p["availability_topic"] == "barkcry/testpi/status"

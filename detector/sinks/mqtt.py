@@ -29,6 +29,7 @@ import paho.mqtt.client as mqtt
 
 from ..clock import WallClock
 from ..config import ConfigError, MQTTConfig
+from ..controls import SENSITIVITIES, SNOOZE_S
 from . import Sink
 from .log import event_dict
 
@@ -75,7 +76,8 @@ class MqttSink(Sink):
     def __init__(self, cfg: MQTTConfig, labels: list[str], password: str | None = None, model_name: str = "",
                  clock: WallClock | None = None, version: str = "",
                  on_feedback: Callable[[str | None, bytes], None] | None = None, episodes: list[str] = (),
-                 loud: bool = False, stats: bool = False) -> None:
+                 loud: bool = False, stats: bool = False,
+                 on_control: Callable[[str, str, str], bool] | None = None) -> None:
         """``on_feedback(label, payload)``: a verdict arrived on ``<label>/feedback`` (label set) or on
         ``feedback`` (label None); called on paho's thread, so it must only hand the payload on."""
         self.cfg, self.labels, self.model_name, self.version = cfg, labels, model_name, version
@@ -106,6 +108,7 @@ class MqttSink(Sink):
         self.episodes = [lab for lab in episodes if lab in labels]  # labels with a sustained-sound episode
         # each label's (and episode's) state as of the last event raised
         self._states = {lab: "OFF" for lab in labels + [f"{e}_episode" for e in self.episodes]}
+        self.on_control = on_control  # (label, "enabled" | "snooze" | "sensitivity", payload), paho's thread
         self.loud, self.stats_on = loud, stats  # the loud-sound sensor, the counts from the history, are offered
         if loud:
             self._states["loud"] = "OFF"
@@ -286,7 +289,7 @@ class MqttSink(Sink):
         # the broker answers a subscription made here: paho's thread reads that answer only after it has
         # queued the resend, and one connection keeps its order.
         topic = f"{self.cfg.discovery_prefix}/status" if self.cfg.discovery else self.status_topic
-        client.subscribe([(t, 1) for t in [topic, *self._feedback_topics()]])
+        client.subscribe([(t, 1) for t in [topic, *self._feedback_topics(), *self._control_topics()]])
 
     def _on_subscribe(self, client, userdata, mid, reason_code_list, properties) -> None:
         self._connected.set()
@@ -322,7 +325,23 @@ class MqttSink(Sink):
             return []
         return [f"{self.base}/feedback", *(f"{self.base}/{lab}/feedback" for lab in self.labels)]
 
+    def _control_topics(self) -> list[str]:
+        if self.on_control is None:
+            return []
+        return [f"{self.base}/{lab}/{what}/set" for lab in self.labels for what in ("enabled", "snooze", "sensitivity")]
+
+    def controls(self, states: dict[str, str]) -> None:
+        """The controls in force (retained, and sent again on every reconnection)."""
+        for key, value in states.items():
+            self._states[key] = value
+            self._enqueue(Message(f"{self.base}/{key}", value, 1, True), drain=False)
+        self._kick.set()
+
     def _on_message(self, client, userdata, msg) -> None:
+        if self.on_control is not None and msg.topic in self._control_topics():
+            label, what = msg.topic.split("/")[-3:-1]
+            self.on_control(label, what, msg.payload.decode(errors="replace").strip())
+            return
         if self.on_feedback is not None and msg.topic in self._feedback_topics():
             label = msg.topic.split("/")[-2] if msg.topic != f"{self.base}/feedback" else None
             self.on_feedback(label, msg.payload)
@@ -372,6 +391,18 @@ class MqttSink(Sink):
                     "name": f"{PRETTY.get(lab, lab)}: {what}", **ids("sensor", f"{lab}_{key}"),
                     "state_topic": f"{self.base}/stats", "value_template": f"{{{{ value_json.{lab}.{key} }}}}",
                     **extra, "device": device, **avail}
+        for lab in self.labels if self.on_control is not None else []:
+            pretty = PRETTY.get(lab, lab)
+            out[f"{dp}/switch/{node}/{lab}_enabled/config"] = {
+                "name": f"{pretty}: detection", **ids("switch", f"{lab}_enabled"),
+                "command_topic": f"{self.base}/{lab}/enabled/set", "state_topic": f"{self.base}/{lab}/enabled",
+                "payload_on": "ON", "payload_off": "OFF", "icon": "mdi:ear-hearing", "device": device, **avail}
+            for what, options, icon in (("snooze", list(SNOOZE_S), "mdi:sleep"),
+                                        ("sensitivity", list(SENSITIVITIES), "mdi:tune-variant")):
+                out[f"{dp}/select/{node}/{lab}_{what}/config"] = {
+                    "name": f"{pretty}: {what}", **ids("select", f"{lab}_{what}"),
+                    "command_topic": f"{self.base}/{lab}/{what}/set", "state_topic": f"{self.base}/{lab}/{what}",
+                    "options": options, "icon": icon, "device": device, **avail}
         for lab in self.episodes:
             out[f"{dp}/binary_sensor/{node}/{lab}_episode/config"] = {
                 "name": f"{PRETTY.get(lab, lab)}: sustained", **ids("binary_sensor", f"{lab}_episode"),
