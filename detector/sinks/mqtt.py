@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 PRETTY = {"bark": "Dog bark", "cry": "Baby cry"}
 MAX_INFLIGHT = 50
-SUPPORT_URL = "file:///opt/barkcry/README.md"  # where the README installs it
 TAKEOVER_WITHIN_S = 5.0  # a connection closed this soon, again and again: another client with our id
 
 
@@ -460,5 +459,6 @@ class MqttSink(Sink):
 
     def _discovery(self) -> list[Message]:
         # the origin block lets Home Assistant name barkcry in its warnings and repairs
-        origin = {"name": "barkcry", "sw_version": self.version, "support_url": SUPPORT_URL}
+        # (no support_url: Home Assistant takes only an http(s) address, and barkcry has none to give)
+        origin = {"name": "barkcry", "sw_version": self.version}
         return [Message(t, json.dumps(p | {"origin": origin}), 1, True) for t, p in self.discovery_payloads().items()]
