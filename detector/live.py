@@ -102,6 +102,10 @@ class LiveSink(Sink):
                     self._readers.remove(conn)
                     conn.close()
 
+    def health(self, reasons: list[str], figures: dict) -> None:
+        """The problem sensor's reasons, told to each new reader (the review page's health line)."""
+        self.hello = self.hello | {"problem": reasons}
+
     def close(self) -> None:
         self._server.close()
         with self._lock:

@@ -283,8 +283,9 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
         pipeline.sinks.append(EndWatch(stats.ended))
     applier = ControlApplier(controls, pipeline, mqtt_sink.controls if mqtt_sink is not None else lambda states: None)
     applier.update(time.time())
+    told = [x.health for x in (mqtt_sink, live) if x is not None]  # Home Assistant, the review page
     health = HealthReporter(Health(cfg.health, Path(cfg.state_dir)),
-                            mqtt_sink.health if mqtt_sink is not None else lambda reasons, figures: None, log)
+                            lambda reasons, figures: [tell(reasons, figures) for tell in told], log)
     overflows, last_audio, gap_ended = 0, time.monotonic(), False
     zeros, warned_zeros = 0, False  # samples of exact silence in a row
     try:

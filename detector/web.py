@@ -219,6 +219,7 @@ def make_app(state: WebState):
         return JSONResponse(out | {"service": "running", "device": hello["device"], "model": hello["model"],
                                    "uptime_s": round(time.time() - hello["started"]),
                                    "cpu_percent": service_cpu(state, hello["pid"]),
+                                   "problem": hello.get("problem", []),
                                    "thresholds": hello["thresholds"]})
 
     async def live(request: Request):

@@ -148,7 +148,9 @@ def test_the_live_page_moves_while_a_replay_runs(site, browser):
         assert later >= first + 4, (first, later)  # about 4 windows a second
         why = browser.execute_script("return document.getElementById('why').textContent")
         assert "bark: score" in why and "cry: score" in why
-        assert "running" in wait(lambda: browser.execute_script("return document.getElementById('health').textContent"))
+        text = lambda: browser.execute_script("return document.getElementById('health').textContent")  # noqa: E731
+        health = wait(lambda: "service: running" in text() and text())
+        assert "no problem" in health, health
         time.sleep(6)  # into the first bark, for the picture
         browser.save_screenshot(str(ROOT / "reports" / "web_live.png"))
     finally:

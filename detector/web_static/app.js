@@ -17,7 +17,8 @@ const Barkcry = (() => {
     const span = document.getElementById("health");
     span.textContent = h.service !== "running" ? "service: not running" :
       `service: running ${Math.round(h.uptime_s / 60)} min · ${h.device} · ${h.model}` +
-      (h.cpu_percent != null ? ` · CPU ${h.cpu_percent} %` : "");
+      (h.cpu_percent != null ? ` · CPU ${h.cpu_percent} %` : "") +
+      (h.problem && h.problem.length ? ` · PROBLEM: ${h.problem.join("; ")}` : " · no problem");
   }
 
   async function verdict(id, v) {
