@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-dev train smoke bench ha-check clean
+.PHONY: demo test check lint setup setup-dev train smoke bench ha-check clean
 
 $(BIN)/detector:
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,17 @@ demo: setup
 test:
 	bash scripts/install-system-deps.sh
 	$(MAKE) setup-dev $(HA_VENV)/bin/hass
+	$(MAKE) lint
 	NUMBA_CACHE_DIR=$${NUMBA_CACHE_DIR:-/tmp/numba-cache} $(BIN)/python -m pytest -q -p no:cacheprovider
+
+## While editing: the linter, then every test not marked slow (no training, no Home Assistant), in about 3 minutes.
+check: setup-dev
+	$(MAKE) lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+lint:
+	$(BIN)/ruff check detector bench scripts tests
+	$(BIN)/ruff format --check detector bench scripts tests
 
 # A real Home Assistant for tests/test_ha.py and `make ha-check` (about 3 minutes to install): 2026.2 wants
 # Python 3.13, which pyenv provides here; its start-up check of 3.13.2 is passed over (scripts/ha_check.py).

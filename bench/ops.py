@@ -30,10 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from broker import Broker, free_port  # noqa: E402
+
 from detector.audio import FileSource  # noqa: E402
 from detector.audiofile import read_audio  # noqa: E402
-from detector.config import Config, LoudConfig, MetricsConfig, MQTTConfig  # noqa: E402
-from detector.config import HistoryConfig  # noqa: E402
+from detector.config import (  # noqa: E402
+    Config,
+    HistoryConfig,  # noqa: E402
+    LoudConfig,
+    MetricsConfig,
+    MQTTConfig,
+)
 from detector.model import Classifier  # noqa: E402
 from detector.service import serve  # noqa: E402
 
@@ -78,17 +84,24 @@ def main() -> int:
         broker.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     m_off, m_on = float(np.median(off)), float(np.median(on))
-    L = ["# Running it for months: the cost of everything for Home Assistant", "",
-         f"Command: `python bench/ops.py --minutes {a.minutes:g} --repeats {a.repeats}`. The whole service (`serve`) "
-         f"over the demo repeated to {a.minutes:g} min, paced in real time, with MQTT (a real local mosquitto, "
-         "discovery), the event history, episodes, the loud-sound sensor, statistics, controls, the problem sensor "
-         "and Prometheus metrics on, against the same replay with them off; alternating in one process, medians. "
-         "CPU is the process's, threads included. The problem sensor's and the controls' checks run in both; "
-         "with no broker they publish nothing.", "",
-         "| | CPU s per s of audio | runs |", "|---|---:|---|",
-         f"| off (reference) | {m_off:.4f} | {', '.join(f'{v:.4f}' for v in off)} |",
-         f"| on | {m_on:.4f} | {', '.join(f'{v:.4f}' for v in on)} |", "",
-         f"Ratio: **{m_on / m_off:.3f}x** (goal: at most 1.10x).", ""]
+    L = [
+        "# Running it for months: the cost of everything for Home Assistant",
+        "",
+        f"Command: `python bench/ops.py --minutes {a.minutes:g} --repeats {a.repeats}`. The whole service (`serve`) "
+        f"over the demo repeated to {a.minutes:g} min, paced in real time, with MQTT (a real local mosquitto, "
+        "discovery), the event history, episodes, the loud-sound sensor, statistics, controls, the problem sensor "
+        "and Prometheus metrics on, against the same replay with them off; alternating in one process, medians. "
+        "CPU is the process's, threads included. The problem sensor's and the controls' checks run in both; "
+        "with no broker they publish nothing.",
+        "",
+        "| | CPU s per s of audio | runs |",
+        "|---|---:|---|",
+        f"| off (reference) | {m_off:.4f} | {', '.join(f'{v:.4f}' for v in off)} |",
+        f"| on | {m_on:.4f} | {', '.join(f'{v:.4f}' for v in on)} |",
+        "",
+        f"Ratio: **{m_on / m_off:.3f}x** (goal: at most 1.10x).",
+        "",
+    ]
     a.out.write_text("\n".join(L))
     print("\n".join(L))
     return 0

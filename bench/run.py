@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from detector.audio import FileSource  # noqa: E402
 from detector.config import Config, MQTTConfig  # noqa: E402
+from detector.confirm import load_second_opinion  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.model import Classifier  # noqa: E402
-from detector.confirm import load_second_opinion  # noqa: E402
 from detector.pipeline import make_pipeline  # noqa: E402
 from detector.sinks import Sink  # noqa: E402
 from detector.yamnet import Yamnet  # noqa: E402
@@ -69,20 +69,34 @@ def bench_frontend(lines: list[str]) -> None:
     win = x[: p.window_samples]
 
     def ref():
-        S = librosa.feature.melspectrogram(y=win, sr=16000, n_fft=512, hop_length=160, win_length=400,
-                                           center=False, n_mels=64, fmin=p.fmin, fmax=p.fmax)
+        S = librosa.feature.melspectrogram(
+            y=win,
+            sr=16000,
+            n_fft=512,
+            hop_length=160,
+            win_length=400,
+            center=False,
+            n_mels=64,
+            fmin=p.fmin,
+            fmax=p.fmax,
+        )
         librosa.power_to_db(S, amin=p.amin, top_db=None)
 
     ref()  # first call builds caches
     theirs = timeit(ref, 100)
     batch = timeit(lambda: lm.compute(win), 200)
-    lines += ["## Frontend", "",
-              "| what | median | ratio |", "|---|---:|---:|",
-              f"| librosa, recompute the 1 s window (reference) | {np.median(theirs) * 1e3:.3f} ms | 1.00 |",
-              f"| ours, batch over the 1 s window | {np.median(batch) * 1e3:.3f} ms | "
-              f"{np.median(batch) / np.median(theirs):.2f} |",
-              f"| ours, streaming hop of 0.25 s (25 new frames) | {np.median(ours) * 1e3:.3f} ms | "
-              f"{np.median(ours) / np.median(theirs):.2f} |", ""]
+    lines += [
+        "## Frontend",
+        "",
+        "| what | median | ratio |",
+        "|---|---:|---:|",
+        f"| librosa, recompute the 1 s window (reference) | {np.median(theirs) * 1e3:.3f} ms | 1.00 |",
+        f"| ours, batch over the 1 s window | {np.median(batch) * 1e3:.3f} ms | "
+        f"{np.median(batch) / np.median(theirs):.2f} |",
+        f"| ours, streaming hop of 0.25 s (25 new frames) | {np.median(ours) * 1e3:.3f} ms | "
+        f"{np.median(ours) / np.median(theirs):.2f} |",
+        "",
+    ]
 
 
 def bench_model(lines: list[str], clf: Classifier) -> None:
@@ -91,12 +105,15 @@ def bench_model(lines: list[str], clf: Classifier) -> None:
     t = timeit(lambda: clf.scores(w), 2000)
     sc = clf.sidecar.extra
     budget = 0.25
-    lines += ["## Model", "",
-              f"- runtime: {type(clf._interp).__module__}; int8 model {clf.path.stat().st_size} bytes, "
-              f"{sc.get('model', {}).get('macs_per_window', 'n/a')} MACs per window",
-              f"- invoke (quantise + run + dequantise), one thread: median {np.median(t) * 1e3:.3f} ms, "
-              f"p95 {np.quantile(t, 0.95) * 1e3:.3f} ms over {t.size} windows "
-              f"({100 * np.median(t) / budget:.2f} % of the {budget} s between windows)"]
+    lines += [
+        "## Model",
+        "",
+        f"- runtime: {type(clf._interp).__module__}; int8 model {clf.path.stat().st_size} bytes, "
+        f"{sc.get('model', {}).get('macs_per_window', 'n/a')} MACs per window",
+        f"- invoke (quantise + run + dequantise), one thread: median {np.median(t) * 1e3:.3f} ms, "
+        f"p95 {np.quantile(t, 0.95) * 1e3:.3f} ms over {t.size} windows "
+        f"({100 * np.median(t) / budget:.2f} % of the {budget} s between windows)",
+    ]
     with tempfile.TemporaryDirectory() as d:  # the same model without its embedding output, for the cost of it
         from detector.training.outputs import without_output
 
@@ -109,12 +126,16 @@ def bench_model(lines: list[str], clf: Classifier) -> None:
         before.scores(w)
         t_before = timeit(lambda: before.scores(w), 2000)
         t_after = timeit(lambda: (clf.scores(w), clf.embedding()), 2000)
-    lines.append(f"- with the 80-d embedding read from the same invoke: median {np.median(t_after) * 1e3:.3f} ms, "
-                 f"against {np.median(t_before) * 1e3:.3f} ms for the same model without that output "
-                 f"(ratio {np.median(t_after) / np.median(t_before):.2f})")
+    lines.append(
+        f"- with the 80-d embedding read from the same invoke: median {np.median(t_after) * 1e3:.3f} ms, "
+        f"against {np.median(t_before) * 1e3:.3f} ms for the same model without that output "
+        f"(ratio {np.median(t_after) / np.median(t_before):.2f})"
+    )
     if clf.lift is not None:  # part of every invoke: the window's level, and its gain when it is quiet
         tl = timeit(lambda: clf.lift(w), 2000)
-        lines.append(f"- of which the quiet-window lift (`detector.level.QuietLift`): median {np.median(tl) * 1e3:.3f} ms")
+        lines.append(
+            f"- of which the quiet-window lift (`detector.level.QuietLift`): median {np.median(tl) * 1e3:.3f} ms"
+        )
     lines.append("")
 
 
@@ -129,11 +150,17 @@ def bench_pipeline(lines: list[str], clf: Classifier) -> None:
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         audio_s = src.samples.size / 16000
         results.append((realtime, audio_s, wall, cpu))
-    lines += ["## Pipeline (frontend + model + decider; the capture callback only copies)", "",
-              "| replay | audio | wall | CPU | CPU per second of audio | share of one core |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "## Pipeline (frontend + model + decider; the capture callback only copies)",
+        "",
+        "| replay | audio | wall | CPU | CPU per second of audio | share of one core |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for realtime, audio_s, wall, cpu in results:
-        lines.append(f"| {'real-time paced' if realtime else 'as fast as possible'} | {audio_s:.1f} s | {wall:.2f} s | "
-                     f"{cpu:.3f} s | {cpu / audio_s * 1e3:.1f} ms | {100 * cpu / audio_s:.2f} % |")
+        lines.append(
+            f"| {'real-time paced' if realtime else 'as fast as possible'} | {audio_s:.1f} s | {wall:.2f} s | "
+            f"{cpu:.3f} s | {cpu / audio_s * 1e3:.1f} ms | {100 * cpu / audio_s:.2f} % |"
+        )
     lines.append("")
 
 
@@ -143,18 +170,34 @@ def bench_rss(lines: list[str]) -> None:
         for second in (False, True):
             cfg = Path(d) / "c.yaml"
             cfg.write_text(f"mqtt:\n  enabled: false\nsecond_opinion:\n  enabled: {str(second).lower()}\n")
-            code = ("import resource, subprocess, sys; r = subprocess.run([sys.executable, '-m', 'detector.cli', "
-                    f"'--config', '{cfg}', 'run', '--input', '{DEMO}', '--fast'], capture_output=True); "
-                    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-            kb[second] = int(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                                            text=True).stdout.strip())
-        base = int(subprocess.run([sys.executable, "-c", "import resource, subprocess, sys; subprocess.run([sys.executable,"
-                                   " '-c', 'import numpy']); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"],
-                                  capture_output=True, text=True).stdout.strip())
-    lines += ["## Memory", "",
-              f"- peak RSS of `detector run --input demo.flac --fast`: {kb[True] / 1024:.1f} MB with the second opinion "
-              f"(YAMNet loaded), {kb[False] / 1024:.1f} MB without it "
-              f"(a bare `python -c 'import numpy'` in the same run: {base / 1024:.1f} MB)", ""]
+            code = (
+                "import resource, subprocess, sys; r = subprocess.run([sys.executable, '-m', 'detector.cli', "
+                f"'--config', '{cfg}', 'run', '--input', '{DEMO}', '--fast'], capture_output=True); "
+                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+            )
+            kb[second] = int(
+                subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+            )
+        base = int(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import resource, subprocess, sys; subprocess.run([sys.executable,"
+                    " '-c', 'import numpy']); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+                ],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
+    lines += [
+        "## Memory",
+        "",
+        f"- peak RSS of `detector run --input demo.flac --fast`: {kb[True] / 1024:.1f} MB with the second opinion "
+        f"(YAMNet loaded), {kb[False] / 1024:.1f} MB without it "
+        f"(a bare `python -c 'import numpy'` in the same run: {base / 1024:.1f} MB)",
+        "",
+    ]
 
 
 def bench_latency(lines: list[str], clf: Classifier, repeats: int) -> None:
@@ -195,8 +238,11 @@ def bench_latency(lines: list[str], clf: Classifier, repeats: int) -> None:
                     for t in TRUTH:
                         if t["label"] == "negative":
                             continue
-                        starts = [(rx, e) for rx, e in got if e["label"] == t["label"] and e["state"] == "start"
-                                  and rx >= t0 + t["start"] - 0.5]
+                        starts = [
+                            (rx, e)
+                            for rx, e in got
+                            if e["label"] == t["label"] and e["state"] == "start" and rx >= t0 + t["start"] - 0.5
+                        ]
                         if starts:
                             rx, e = min(starts, key=lambda s: s[0])
                             lat.append(rx - (t0 + t["start"]))
@@ -204,15 +250,21 @@ def bench_latency(lines: list[str], clf: Classifier, repeats: int) -> None:
                 rows.append((second, np.array(lat), np.array(err)))
         finally:
             b.stop()
-    lines += ["## Event latency (true onset in the demo -> MQTT subscriber receives the start)", "",
-              f"{repeats} real-time replays of the demo each (1 s window, 0.25 s hop, min_hits 2). The start time an "
-              "event carries is its true start whenever its message leaves: the second column shows how far it is "
-              "from the labelled onset.", "",
-              "| second opinion | onsets | start message p50 | p95 | max | event start - onset, median |",
-              "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "## Event latency (true onset in the demo -> MQTT subscriber receives the start)",
+        "",
+        f"{repeats} real-time replays of the demo each (1 s window, 0.25 s hop, min_hits 2). The start time an "
+        "event carries is its true start whenever its message leaves: the second column shows how far it is "
+        "from the labelled onset.",
+        "",
+        "| second opinion | onsets | start message p50 | p95 | max | event start - onset, median |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for second, lat, err in rows:
-        lines.append(f"| {'on' if second else 'off'} | {lat.size} | {np.median(lat):.2f} s | "
-                     f"{np.quantile(lat, 0.95):.2f} s | {lat.max():.2f} s | {np.median(err):+.2f} s |")
+        lines.append(
+            f"| {'on' if second else 'off'} | {lat.size} | {np.median(lat):.2f} s | "
+            f"{np.quantile(lat, 0.95):.2f} s | {lat.max():.2f} s | {np.median(err):+.2f} s |"
+        )
     lines.append("")
 
 
@@ -229,17 +281,24 @@ def bench_second_opinion(lines: list[str], clf: Classifier, data: Path, minutes:
     t_fe = timeit(lambda: yam.logmel.patch(x), 200)
     t_inv = timeit(lambda: yam(patch), 200)
     small = timeit(lambda: clf.scores(np.zeros((98, 64), np.float32) - 60), 2000)
-    lines += ["## The second opinion (YAMNet, float16 LiteRT, one thread)", "",
-              f"- one patch: log-mel (numpy) median {np.median(t_fe) * 1e3:.2f} ms, invoke median "
-              f"{np.median(t_inv) * 1e3:.2f} ms, p95 {np.quantile(t_inv, 0.95) * 1e3:.2f} ms; "
-              f"{np.median(t_inv) / np.median(small):.0f}x one small-model invoke "
-              f"({np.median(small) * 1e3:.3f} ms)", ""]
+    lines += [
+        "## The second opinion (YAMNet, float16 LiteRT, one thread)",
+        "",
+        f"- one patch: log-mel (numpy) median {np.median(t_fe) * 1e3:.2f} ms, invoke median "
+        f"{np.median(t_inv) * 1e3:.2f} ms, p95 {np.quantile(t_inv, 0.95) * 1e3:.2f} ms; "
+        f"{np.median(t_inv) / np.median(small):.0f}x one small-model invoke "
+        f"({np.median(small) * 1e3:.3f} ms)",
+        "",
+    ]
     clips = [c for c in read_manifest(data / "manifest.csv") if c.fold == 5 and c.label in ("negative", "noise")]
     audio = {c.path: read_audio(data / c.path, 16000) for c in clips}
     bed = build_bed(clips, audio, minutes * 60, np.random.default_rng(0))
     recordings = {f"household bed ({minutes:g} min of fold-5 negatives)": bed, "demo": read_audio(DEMO, 16000)}
-    lines += ["| audio | second opinion | CPU per second of audio | ratio | events started | candidates "
-              "rejected | YAMNet inferences |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| audio | second opinion | CPU per second of audio | ratio | events started | candidates "
+        "rejected | YAMNet inferences |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for name, audio_x in recordings.items():
         base = None
         for second in (False, True):
@@ -264,8 +323,10 @@ def bench_second_opinion(lines: list[str], clf: Classifier, data: Path, minutes:
             per_s = best / (audio_x.size / 16000)
             base = base or per_s
             g = pipe.second
-            lines.append(f"| {name} | {'on' if second else 'off'} | {per_s * 1e3:.2f} ms | {per_s / base:.2f} | "
-                         f"{len(started)} | {sum(g.rejected.values()) if g else '-'} | {g.inferences if g else '-'} |")
+            lines.append(
+                f"| {name} | {'on' if second else 'off'} | {per_s * 1e3:.2f} ms | {per_s / base:.2f} | "
+                f"{len(started)} | {sum(g.rejected.values()) if g else '-'} | {g.inferences if g else '-'} |"
+            )
     lines.append("")
 
 
@@ -277,8 +338,13 @@ def main() -> int:
     ap.add_argument("--bed-minutes", type=float, default=20.0)
     a = ap.parse_args()
     clf = Classifier(num_threads=1)
-    lines = ["# Benchmarks", "", f"Machine: {os.cpu_count()} cores, {os.uname().machine}, Python {sys.version.split()[0]}; "
-             f"command: `python bench/run.py --repeats {a.repeats}`", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {os.cpu_count()} cores, {os.uname().machine}, Python {sys.version.split()[0]}; "
+        f"command: `python bench/run.py --repeats {a.repeats}`",
+        "",
+    ]
     bench_frontend(lines)
     bench_model(lines, clf)
     bench_pipeline(lines, clf)
@@ -293,4 +359,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -45,7 +45,9 @@ def main() -> int:
     base = cfg.detection.policies(clf.thresholds_for(confirm))
     window_s = clf.frontend.window_samples / clf.frontend.sample_rate
     yam = CachedYamnet(second) if second is not None else None
-    clips = [c for c in read_manifest(a.data / "manifest.csv") if c.fold in (4, 5) and c.label in ("bark", "cry", "negative")]
+    clips = [
+        c for c in read_manifest(a.data / "manifest.csv") if c.fold in (4, 5) and c.label in ("bark", "cry", "negative")
+    ]
     scored = []
     for c in clips:
         x = read_audio(a.data / c.path, 16000)
@@ -53,8 +55,10 @@ def main() -> int:
     hours = sum(x.size for c, x, _ in scored if c.label == "negative") / 16000 / 3600
     rows = []
     for s in SENSITIVITIES:
-        policies = {lab: replace(p, on=sensitive(p.on, s), off=min(p.off * sensitive(p.on, s) / p.on, sensitive(p.on, s)))
-                    for lab, p in base.items()}
+        policies = {
+            lab: replace(p, on=sensitive(p.on, s), off=min(p.off * sensitive(p.on, s) / p.on, sensitive(p.on, s)))
+            for lab, p in base.items()
+        }
         fa = {lab: 0 for lab in base}
         found = {lab: [] for lab in base}
         for c, x, ws in scored:
@@ -64,19 +68,31 @@ def main() -> int:
                     fa[lab] += 1
             else:
                 found[c.label].append(c.label in starts)
-        rows.append((s, {lab: p.on for lab, p in policies.items()}, {lab: fa[lab] / hours for lab in fa},
-                     {lab: float(np.mean(v)) for lab, v in found.items()}))
+        rows.append(
+            (
+                s,
+                {lab: p.on for lab, p in policies.items()},
+                {lab: fa[lab] / hours for lab in fa},
+                {lab: float(np.mean(v)) for lab, v in found.items()},
+            )
+        )
         print(f"  {s}: done", file=sys.stderr, flush=True)
-    L = ["# The sensitivity select", "",
-         "Command: `python bench/sensitivity.py`. Folds 4 and 5 (never trained on), the product as it ships "
-         f"(small model, second opinion, decider): false alarms per hour over the {hours:.1f} h of negative clips "
-         "(speech, music, animals, household and street sounds), recall over the barks and cries. "
-         "`detector/controls.py` maps each setting to thresholds.", "",
-         "| sensitivity | thresholds | bark false alarms/h | cry false alarms/h | bark recall | cry recall |",
-         "|---|---|---:|---:|---:|---:|"]
+    L = [
+        "# The sensitivity select",
+        "",
+        "Command: `python bench/sensitivity.py`. Folds 4 and 5 (never trained on), the product as it ships "
+        f"(small model, second opinion, decider): false alarms per hour over the {hours:.1f} h of negative clips "
+        "(speech, music, animals, household and street sounds), recall over the barks and cries. "
+        "`detector/controls.py` maps each setting to thresholds.",
+        "",
+        "| sensitivity | thresholds | bark false alarms/h | cry false alarms/h | bark recall | cry recall |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for s, on, fa, rec in rows:
-        L.append(f"| {s} | {', '.join(f'{k} {v:.3f}' for k, v in on.items())} | {fa['bark']:.1f} | {fa['cry']:.1f} | "
-                 f"{100 * rec['bark']:.0f} % | {100 * rec['cry']:.0f} % |")
+        L.append(
+            f"| {s} | {', '.join(f'{k} {v:.3f}' for k, v in on.items())} | {fa['bark']:.1f} | {fa['cry']:.1f} | "
+            f"{100 * rec['bark']:.0f} % | {100 * rec['cry']:.0f} % |"
+        )
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))
     return 0

@@ -32,8 +32,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 import numpy as np  # noqa: E402
 
 from detector.audiofile import read_audio  # noqa: E402
-from detector.calibrate import BUNDLED_POSITIVES  # noqa: E402
-from detector.calibrate import window_scores  # noqa: E402
+from detector.calibrate import (
+    BUNDLED_POSITIVES,  # noqa: E402
+    window_scores,  # noqa: E402
+)
 from detector.config import Config  # noqa: E402
 from detector.confirm import confirm_thresholds, load_second_opinion  # noqa: E402
 from detector.history import BEST_WINDOWS, file_sha256  # noqa: E402
@@ -72,10 +74,13 @@ def kinds(c) -> list[str]:
 
 def measure(scored: dict, bundled, reference, a, cfg, policies, window_s, yam, confirm, clips) -> list:
     """Rows (kind, label, K, clips, firing, (FP before, FP after, recall before, recall after, heads kept))."""
+
     def fires(c, label: str, verifier: Verifier | None = None) -> bool:
         x, ws = scored[c.path]
-        return any(e.state == "start" and e.label == label
-                   for e in replay(ws, policies, window_s, x, 16000, yam, confirm, verifier))
+        return any(
+            e.state == "start" and e.label == label
+            for e in replay(ws, policies, window_s, x, 16000, yam, confirm, verifier)
+        )
 
     def best_windows(c, label: str) -> np.ndarray:
         _, ws = scored[c.path]
@@ -87,8 +92,17 @@ def measure(scored: dict, bundled, reference, a, cfg, policies, window_s, yam, c
     groups: dict[tuple[str, str], list] = {}
     for lab in ("bark", "cry"):
         for c in clips:
-            for k in kinds(c) if c.label == "negative" else (["cries"] if c.label == "cry" and lab == "bark" else
-                                                             ["barks"] if c.label == "bark" and lab == "cry" else []):
+            for k in (
+                kinds(c)
+                if c.label == "negative"
+                else (
+                    ["cries"]
+                    if c.label == "cry" and lab == "bark"
+                    else ["barks"]
+                    if c.label == "bark" and lab == "cry"
+                    else []
+                )
+            ):
                 groups.setdefault((k, lab), []).append(c)
     rng = np.random.default_rng(0)
     rows = []
@@ -103,15 +117,27 @@ def measure(scored: dict, bundled, reference, a, cfg, policies, window_s, yam, c
                 pick = set(rng.choice(len(firing), k, replace=False))
                 marked = [firing[i] for i in pick]
                 others = [c for c in members if c not in marked]
-                t = teach(lab, Lesson([best_windows(c, lab) for c in marked], [], [], bundled(lab), reference(lab)),
-                          min_false_alarms=1, max_positive_loss=cfg.verifier.max_positive_loss)
+                t = teach(
+                    lab,
+                    Lesson([best_windows(c, lab) for c in marked], [], [], bundled(lab), reference(lab)),
+                    min_false_alarms=1,
+                    max_positive_loss=cfg.verifier.max_positive_loss,
+                )
                 v = Verifier("bench", {lab: t.head} if t.head is not None else {})
                 on += t.head is not None
                 fp_before.append(np.mean([c in firing for c in others]))
                 fp_after.append(np.mean([fires(c, lab, v) for c in others]))
                 rec_after.append(np.mean([fires(c, lab, v) for c in positives[lab]]))
-            rows.append((kind, lab, k, len(members), len(firing),
-                         (np.mean(fp_before), np.mean(fp_after), base_recall[lab], np.mean(rec_after), on)))
+            rows.append(
+                (
+                    kind,
+                    lab,
+                    k,
+                    len(members),
+                    len(firing),
+                    (np.mean(fp_before), np.mean(fp_after), base_recall[lab], np.mean(rec_after), on),
+                )
+            )
         print(f"  {kind} / {lab}: done", file=sys.stderr, flush=True)
     return rows
 
@@ -131,7 +157,9 @@ def main(argv=None) -> int:
     policies = cfg.detection.policies(clf.thresholds_for(confirm))
     window_s = clf.frontend.window_samples / clf.frontend.sample_rate
     yam = CachedYamnet(second) if second is not None else None
-    clips = [c for c in read_manifest(a.data / "manifest.csv") if c.fold in (4, 5) and c.label in ("bark", "cry", "negative")]
+    clips = [
+        c for c in read_manifest(a.data / "manifest.csv") if c.fold in (4, 5) and c.label in ("bark", "cry", "negative")
+    ]
     on = {lab: p.on for lab, p in policies.items()}
     patch = second.sidecar.frontend.patch_samples
 
@@ -162,6 +190,7 @@ def main(argv=None) -> int:
                 sounds.append(np.stack(firing))
         bundled[lab] = sounds
     print(f"scored {len(clips)} clips in {time.time() - t0:.0f} s", file=sys.stderr)
+
     def no_reference(label: str) -> list:
         return []
 
@@ -171,42 +200,80 @@ def main(argv=None) -> int:
     teacher0 = Teacher(small_only, teacher.sha, {lab: p.on for lab, p in policies0.items()})
     tables = {
         "as it ships: the small model's 80-d window embedding, with the shipped training positives": measure(
-            small, teacher.bundled, lambda lab: teacher.reference.get(lab, []), a, cfg, policies, window_s, yam,
-            confirm, clips),
+            small,
+            teacher.bundled,
+            lambda lab: teacher.reference.get(lab, []),
+            a,
+            cfg,
+            policies,
+            window_s,
+            yam,
+            confirm,
+            clips,
+        ),
         "as it ships: the small model's 80-d window embedding, bundled positives only": measure(
-            small, teacher.bundled, no_reference, a, cfg, policies, window_s, yam, confirm, clips),
+            small, teacher.bundled, no_reference, a, cfg, policies, window_s, yam, confirm, clips
+        ),
         "as it ships: YAMNet's 1024-d embedding, bundled positives only": measure(
-            big, bundled.__getitem__, no_reference, a, cfg, policies, window_s, yam, confirm, clips),
+            big, bundled.__getitem__, no_reference, a, cfg, policies, window_s, yam, confirm, clips
+        ),
         "proposals (the small model at the shipped thresholds, before YAMNet): the small model's 80-d window "
         "embedding, with the shipped training positives": measure(
-            small, teacher.bundled, lambda lab: teacher.reference.get(lab, []), a, cfg, policies, window_s, None, {},
-            clips),
-        "second opinion off: the small model's 80-d window embedding, with the shipped training positives":
-            measure(small, teacher0.bundled, lambda lab: teacher0.reference.get(lab, []), a, cfg, policies0,
-                    window_s, None, {}, clips),
+            small,
+            teacher.bundled,
+            lambda lab: teacher.reference.get(lab, []),
+            a,
+            cfg,
+            policies,
+            window_s,
+            None,
+            {},
+            clips,
+        ),
+        "second opinion off: the small model's 80-d window embedding, with the shipped training positives": measure(
+            small,
+            teacher0.bundled,
+            lambda lab: teacher0.reference.get(lab, []),
+            a,
+            cfg,
+            policies0,
+            window_s,
+            None,
+            {},
+            clips,
+        ),
     }
 
-    L = ["# The per-home verifier: marked false alarms against the same kind of sound", "",
-         f"Command: `python bench/verifier.py --draws {a.draws}` ({(time.time() - t0) / 60:.0f} min). Folds 4 and 5 "
-         "(never trained on), the product as it ships (small model, second opinion, decider) and with the second "
-         "opinion off (the small model at its own thresholds, where many more sounds fire). A home marks K of a "
-         "kind's clips that set off the label; the verifier is fitted on the shipped model's 80-d window "
-         f"embeddings as the service fits it (the bundled positives as positives; guard at "
-         f"{100 * cfg.verifier.max_positive_loss:.0f} % of held-out bundled positives), {a.draws} random draws "
-         "each. FP rate: the share of the kind's other clips raising an event of the label. Recall: the share of "
-         "the folds' barks (cries) raising one. A head the guard refuses leaves the label as it was.", "",
-         "", ]
+    L = [
+        "# The per-home verifier: marked false alarms against the same kind of sound",
+        "",
+        f"Command: `python bench/verifier.py --draws {a.draws}` ({(time.time() - t0) / 60:.0f} min). Folds 4 and 5 "
+        "(never trained on), the product as it ships (small model, second opinion, decider) and with the second "
+        "opinion off (the small model at its own thresholds, where many more sounds fire). A home marks K of a "
+        "kind's clips that set off the label; the verifier is fitted on the shipped model's 80-d window "
+        f"embeddings as the service fits it (the bundled positives as positives; guard at "
+        f"{100 * cfg.verifier.max_positive_loss:.0f} % of held-out bundled positives), {a.draws} random draws "
+        "each. FP rate: the share of the kind's other clips raising an event of the label. Recall: the share of "
+        "the folds' barks (cries) raising one. A head the guard refuses leaves the label as it was.",
+        "",
+        "",
+    ]
     for title, rows in tables.items():
-        L += [f"## {title}", "",
-              "| kind | label | K | clips (firing) | FP rate before | after | recall before | after | heads kept |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        L += [
+            f"## {title}",
+            "",
+            "| kind | label | K | clips (firing) | FP rate before | after | recall before | after | heads kept |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         at5 = []
         for kind, lab, k, n, nf, m in rows:
             if m is None:
                 continue
             fb, fa, rb, ra, kept = m
-            L.append(f"| {kind} | {lab} | {k} | {n} ({nf}) | {100 * fb:.1f} % | {100 * fa:.1f} % | {100 * rb:.1f} % | "
-                     f"{100 * ra:.1f} % | {kept}/{a.draws} |")
+            L.append(
+                f"| {kind} | {lab} | {k} | {n} ({nf}) | {100 * fb:.1f} % | {100 * fa:.1f} % | {100 * rb:.1f} % | "
+                f"{100 * ra:.1f} % | {kept}/{a.draws} |"
+            )
             if k == 5:
                 at5.append(m)
         few = sorted({f"{kind}/{lab}" for kind, lab, k, n, nf, m in rows if m is None and k == 1})
@@ -214,9 +281,12 @@ def main(argv=None) -> int:
         if at5:
             fb, fa = np.mean([m[0] for m in at5]), np.mean([m[1] for m in at5])
             drop = np.mean([m[2] - m[3] for m in at5])
-            L += ["", f"At K = 5, averaged over the {len(at5)} kind/label pairs with enough firing clips: FP rate "
-                  f"{100 * fb:.1f} % -> {100 * fa:.1f} % ({fb / max(fa, 1e-9):.1f}x fewer), recall "
-                  f"{100 * drop:.1f} points lost (goal: 5x fewer, at most 3 points)."]
+            L += [
+                "",
+                f"At K = 5, averaged over the {len(at5)} kind/label pairs with enough firing clips: FP rate "
+                f"{100 * fb:.1f} % -> {100 * fa:.1f} % ({fb / max(fa, 1e-9):.1f}x fewer), recall "
+                f"{100 * drop:.1f} points lost (goal: 5x fewer, at most 3 points).",
+            ]
         L.append("")
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))

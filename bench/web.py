@@ -56,7 +56,7 @@ def wait_http(url: str, proc: subprocess.Popen) -> None:
             return
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(proc.stderr.read())
+                raise SystemExit(proc.stderr.read()) from None
             time.sleep(0.1)
     raise SystemExit("detector web did not start")
 
@@ -74,13 +74,29 @@ def main() -> int:
     state = tmp / "state"
     cfg_file = tmp / "config.yaml"
     port = 8700 + os.getpid() % 200
-    cfg_file.write_text(yaml.safe_dump({"state_dir": str(state), "mqtt": {"enabled": False},
-                                        "clips": {"enabled": True, "dir": str(state / "clips")},
-                                        "web": {"port": port}}))
-    subprocess.run([sys.executable, "-m", "detector", "--config", str(cfg_file), "run", "--input", str(DEMO), "--fast"],
-                   cwd=ROOT, check=True, capture_output=True)  # a history with clips, for the page
-    web = subprocess.Popen([sys.executable, "-m", "detector", "--config", str(cfg_file), "web"], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cfg_file.write_text(
+        yaml.safe_dump(
+            {
+                "state_dir": str(state),
+                "mqtt": {"enabled": False},
+                "clips": {"enabled": True, "dir": str(state / "clips")},
+                "web": {"port": port},
+            }
+        )
+    )
+    subprocess.run(
+        [sys.executable, "-m", "detector", "--config", str(cfg_file), "run", "--input", str(DEMO), "--fast"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )  # a history with clips, for the page
+    web = subprocess.Popen(
+        [sys.executable, "-m", "detector", "--config", str(cfg_file), "web"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/static/style.css", web)
@@ -104,8 +120,13 @@ def main() -> int:
             pipe = make_pipeline(cfg, clf, [], second)
             reader = None
             if live:
-                pipe.sinks.append(LiveSink(state / "live.sock", pipe, {"device": "bench", "model": clf.path.name,
-                                                                       "thresholds": pipe.on_thresholds}))
+                pipe.sinks.append(
+                    LiveSink(
+                        state / "live.sock",
+                        pipe,
+                        {"device": "bench", "model": clf.path.name, "thresholds": pipe.on_thresholds},
+                    )
+                )
                 reader = subprocess.Popen([curl, "-sN", url + "/api/live"], stdout=subprocess.DEVNULL)
                 time.sleep(1.0)  # the page is open and streaming before the audio starts
             t, t0 = time.process_time(), time.monotonic()
@@ -131,17 +152,25 @@ def main() -> int:
         web.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
     m_off, m_on = float(np.median(off)), float(np.median(on))
-    L = ["# The review page's cost", "",
-         f"Command: `python bench/web.py --minutes {a.minutes:g} --repeats {a.repeats}`. The demo repeated to "
-         f"{a.minutes:g} min of audio through the real pipeline (small model, second opinion, decider), paced "
-         "in real time as a microphone delivers it, without the live feed and with it while `detector web` streams it to an SSE client in another "
-         f"process (a page open on the live view); alternating, {a.repeats} runs each, medians.", "",
-         "| | CPU s per s of audio | runs |", "|---|---:|---|",
-         f"| no live feed (reference) | {m_off:.4f} | {', '.join(f'{v:.4f}' for v in off)} |",
-         f"| live feed, page streaming | {m_on:.4f} | {', '.join(f'{v:.4f}' for v in on)} |", "",
-         f"Ratio: **{m_on / m_off:.3f}x** (goal: at most 1.10x).", "",
-         f"The web process's resident memory: **{idle:.0f} MB** idle, {drawn:.0f} MB once it has drawn a "
-         "spectrogram (it then holds the small model for the score trace).", ""]
+    L = [
+        "# The review page's cost",
+        "",
+        f"Command: `python bench/web.py --minutes {a.minutes:g} --repeats {a.repeats}`. The demo repeated to "
+        f"{a.minutes:g} min of audio through the real pipeline (small model, second opinion, decider), paced "
+        "in real time as a microphone delivers it, without the live feed and with it while `detector web` streams it to an SSE client in another "
+        f"process (a page open on the live view); alternating, {a.repeats} runs each, medians.",
+        "",
+        "| | CPU s per s of audio | runs |",
+        "|---|---:|---|",
+        f"| no live feed (reference) | {m_off:.4f} | {', '.join(f'{v:.4f}' for v in off)} |",
+        f"| live feed, page streaming | {m_on:.4f} | {', '.join(f'{v:.4f}' for v in on)} |",
+        "",
+        f"Ratio: **{m_on / m_off:.3f}x** (goal: at most 1.10x).",
+        "",
+        f"The web process's resident memory: **{idle:.0f} MB** idle, {drawn:.0f} MB once it has drawn a "
+        "spectrogram (it then holds the small model for the score trace).",
+        "",
+    ]
     a.out.write_text("\n".join(L))
     print("\n".join(L))
     return 0

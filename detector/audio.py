@@ -99,8 +99,15 @@ class MicrophoneSource:
     is closed and reopened with exponential backoff.
     """
 
-    def __init__(self, device: str | int | None = None, rate: int = 16000, block_s: float = 0.1,
-                 ring_s: float = 30.0, max_samples: int | None = None, stall_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        device: str | int | None = None,
+        rate: int = 16000,
+        block_s: float = 0.1,
+        ring_s: float = 30.0,
+        max_samples: int | None = None,
+        stall_s: float = 3.0,
+    ) -> None:
         self.device, self.rate, self.block_s = device, rate, block_s
         self.max_samples = max_samples  # stop after this many model-rate samples (tests, calibration)
         self.stall_s = stall_s
@@ -111,8 +118,10 @@ class MicrophoneSource:
         else:
             multiples = [r for r in rates if r % rate == 0]
             if not multiples:
-                raise DeviceError(f"input device {self.name!r} offers {rates} Hz, none a multiple of {rate} Hz: "
-                                  "choose ALSA's 'default' or a 'plughw' device, which resample")
+                raise DeviceError(
+                    f"input device {self.name!r} offers {rates} Hz, none a multiple of {rate} Hz: "
+                    "choose ALSA's 'default' or a 'plughw' device, which resample"
+                )
             self.device_rate = min(multiples)
         factor = self.device_rate // rate
         self._limit = None if max_samples is None else max_samples * factor  # device-rate samples to capture
@@ -143,8 +152,14 @@ class MicrophoneSource:
     def _open(self) -> None:
         import sounddevice as sd
 
-        self._stream = sd.InputStream(device=self.index, samplerate=self.device_rate, channels=1, dtype="int16",
-                                      blocksize=int(self.block_s * self.device_rate), callback=self._callback)
+        self._stream = sd.InputStream(
+            device=self.index,
+            samplerate=self.device_rate,
+            channels=1,
+            dtype="int16",
+            blocksize=int(self.block_s * self.device_rate),
+            callback=self._callback,
+        )
         self._stream.start()
 
     def _close(self) -> None:
@@ -167,8 +182,9 @@ class MicrophoneSource:
         try:
             self._open()
         except self._portaudio_error as e:  # busy (another program holds it), or it cannot do what we ask
-            raise DeviceError(f"cannot open input device {self.name!r} at {self.device_rate} Hz: {e} "
-                              "(is another program using it?)") from e
+            raise DeviceError(
+                f"cannot open input device {self.name!r} at {self.device_rate} Hz: {e} (is another program using it?)"
+            ) from e
         try:
             last_data = time.monotonic()
             while not self._stop.is_set():
@@ -193,8 +209,9 @@ class MicrophoneSource:
             self._close()
 
     def _reopen(self, backoff: float) -> float:
-        log.warning("input device %r delivered nothing for %.0f s: reopening in %.0f s", self.name,
-                    self.stall_s, backoff)
+        log.warning(
+            "input device %r delivered nothing for %.0f s: reopening in %.0f s", self.name, self.stall_s, backoff
+        )
         self._close()
         if self._stop.wait(backoff):
             return backoff
@@ -213,8 +230,15 @@ class FileSource:
     """Replays a recording in blocks, paced in real time (as a microphone would) or as fast as possible; read
     as it goes, so that a file of hours costs no more memory than one of seconds."""
 
-    def __init__(self, path: str | Path, rate: int = 16000, block_s: float = 0.1, realtime: bool = False,
-                 pad: int = 0, max_s: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        rate: int = 16000,
+        block_s: float = 0.1,
+        realtime: bool = False,
+        pad: int = 0,
+        max_s: float | None = None,
+    ) -> None:
         """``pad``: samples of silence before and after the recording (scan: a file cut from a stream);
         ``max_s``: play only this much of it."""
         self.path, self.rate, self.block_s, self.realtime = Path(path), rate, block_s, realtime

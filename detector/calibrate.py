@@ -21,7 +21,7 @@ import yaml
 
 from .audio import FileSource, MicrophoneSource, resolve_device
 from .audiofile import duration_s, read_audio
-from .config import Config, DEFAULT_PATH, included, load, merged
+from .config import DEFAULT_PATH, Config, included, load, merged
 from .confirm import confirm_thresholds, load_second_opinion
 from .decision import LabelPolicy
 from .frontend import LogMel
@@ -81,8 +81,9 @@ class LabelResult:
 
 
 # -- capture ---------------------------------------------------------------------------------------
-def record(cfg: Config, seconds: float, device: str | None, input_file: str | None, rate: int,
-           out=sys.stderr) -> Recording:
+def record(
+    cfg: Config, seconds: float, device: str | None, input_file: str | None, rate: int, out=sys.stderr
+) -> Recording:
     """Through the same capture path as `detector run`, with a progress bar and a live level meter."""
     n = int(round(seconds * rate))
     if input_file:
@@ -104,7 +105,9 @@ def record(cfg: Config, seconds: float, device: str | None, input_file: str | No
             frac = got / n
             bar = "#" * int(30 * frac) + "-" * (30 - int(30 * frac))
             meter = "|" * max(0, int((level + 90) / 3))
-            msg = f"[{bar}] {100 * frac:5.1f} %  {max(0.0, (n - got) / rate):5.0f} s left  {level:6.1f} dBFS {meter:<30}"
+            msg = (
+                f"[{bar}] {100 * frac:5.1f} %  {max(0.0, (n - got) / rate):5.0f} s left  {level:6.1f} dBFS {meter:<30}"
+            )
             out.write(("\r" + msg) if tty else (msg + "\n"))
             out.flush()
         if got >= n:
@@ -134,8 +137,15 @@ def window_scores(cfg: Config, clf: Classifier, x: np.ndarray) -> list[Window]:
     return keep.windows
 
 
-def starts(windows: list[Window], label: str, policy: LabelPolicy, window_s: float, audio: np.ndarray | None = None,
-           second: CachedYamnet | None = None, confirm: dict[str, float] | None = None) -> list:
+def starts(
+    windows: list[Window],
+    label: str,
+    policy: LabelPolicy,
+    window_s: float,
+    audio: np.ndarray | None = None,
+    second: CachedYamnet | None = None,
+    confirm: dict[str, float] | None = None,
+) -> list:
     """Event starts the real decider raises for one label over a sequence of windows, each confirmed by the
     second opinion on ``audio`` when ``confirm`` names the label."""
     return [e for e in replay(windows, {label: policy}, window_s, audio, 16000, second, confirm) if e.state == "start"]
@@ -144,9 +154,18 @@ def starts(windows: list[Window], label: str, policy: LabelPolicy, window_s: flo
 GATE_STEPS_DB = (0.0, 3.0, 6.0, 10.0, 15.0)  # event levels above the room's median noise, tried for the gate
 
 
-def quietest_found(cfg: Config, clf: Classifier, x: np.ndarray, positives: dict[str, list[np.ndarray]],
-                   noise_db: float, policies: dict[str, LabelPolicy], window_s: float,
-                   second: CachedYamnet | None, confirm: dict[str, float], rng) -> float | None:
+def quietest_found(
+    cfg: Config,
+    clf: Classifier,
+    x: np.ndarray,
+    positives: dict[str, list[np.ndarray]],
+    noise_db: float,
+    policies: dict[str, LabelPolicy],
+    window_s: float,
+    second: CachedYamnet | None,
+    confirm: dict[str, float],
+    rng,
+) -> float | None:
     """The quietest level (loudest second, dBFS) at which the detector as configured, level gate aside,
     still finds any of the bundled positives laid into this room: a gate above it would lose far-away
     events that are found today. None if none is found at any of the levels tried."""
@@ -156,8 +175,9 @@ def quietest_found(cfg: Config, clf: Classifier, x: np.ndarray, positives: dict[
                 continue
             ungated = replace(policies[lab], min_dbfs=-120.0)
             mixes = mix_positives(x, sounds, step, rng)
-            found = [bool(starts(window_scores(cfg, clf, m), lab, ungated, window_s, m, second, confirm))
-                     for m in mixes]
+            found = [
+                bool(starts(window_scores(cfg, clf, m), lab, ungated, window_s, m, second, confirm)) for m in mixes
+            ]
             if any(found):
                 return round(noise_db + step, 1)
     return None
@@ -198,9 +218,15 @@ def load_positives(folder: Path, labels: list[str], rate: int) -> dict[str, list
     return out
 
 
-def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, list[np.ndarray]],
-            event_dbfs: dict[str, float], seed: int = 0,
-            second: CachedYamnet | None = None) -> tuple[dict, list[LabelResult]]:
+def analyse(
+    cfg: Config,
+    clf: Classifier,
+    rec: Recording,
+    positives: dict[str, list[np.ndarray]],
+    event_dbfs: dict[str, float],
+    seed: int = 0,
+    second: CachedYamnet | None = None,
+) -> tuple[dict, list[LabelResult]]:
     """``second``: count the events the second opinion confirms (the product's), or None for the small
     model alone."""
     confirm = confirm_thresholds(cfg, clf, second.model if second is not None else None)
@@ -208,9 +234,13 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
     block = rec.rate // 10
     levels = np.array([dbfs(x[i : i + block]) for i in range(0, x.size - block + 1, block)])
     stats = {
-        "seconds": rec.seconds, "device": rec.device, "rate": rec.rate, "overflows": rec.overflows,
+        "seconds": rec.seconds,
+        "device": rec.device,
+        "rate": rec.rate,
+        "overflows": rec.overflows,
         "dbfs_percentiles": {str(q): float(np.percentile(levels, q)) for q in (5, 25, 50, 75, 95, 99)},
-        "dbfs_max": float(levels.max()), "clipped_samples": int(np.sum(np.abs(x) >= 32767 / 32768)),
+        "dbfs_max": float(levels.max()),
+        "clipped_samples": int(np.sum(np.abs(x) >= 32767 / 32768)),
         "dc_offset": float(np.mean(x)),
         "mel_spectrum_db": LogMel(clf.frontend).compute(x).mean(axis=0).tolist(),
         "second_opinion": confirm or None,
@@ -222,8 +252,9 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
 
     noise_windows = window_scores(cfg, clf, x)
     rng = np.random.default_rng(seed)
-    floor = quietest_found(cfg, clf, x, positives, noise_db, base_policies, window_s, second, confirm,
-                           np.random.default_rng(seed + 1))
+    floor = quietest_found(
+        cfg, clf, x, positives, noise_db, base_policies, window_s, second, confirm, np.random.default_rng(seed + 1)
+    )
     gate = level_gate(noise_db, floor, min(event_dbfs.values()), cfg.detection.min_dbfs)
     stats["suggested_min_dbfs"], stats["quietest_found_dbfs"] = gate, floor
     stats["min_dbfs_now"] = cfg.detection.min_dbfs
@@ -233,6 +264,7 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
 
         def started(windows, audio, policy, lab=lab):
             return starts(windows, lab, policy, window_s, audio, second, confirm)
+
         snr = event_dbfs[lab] - noise_db
         same_places = copy.deepcopy(rng)  # replays the placements the next line draws
         mixes = mix_positives(x, positives.get(lab, []), snr, rng)
@@ -245,13 +277,23 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
 
         def policy(t, gate_db=None):
             on = float(t)
-            return LabelPolicy(on=on, off=min(base.off, on), min_hits=base.min_hits, hold_s=base.hold_s,
-                               smoothing=base.smoothing, min_dbfs=base.min_dbfs if gate_db is None else gate_db)
+            return LabelPolicy(
+                on=on,
+                off=min(base.off, on),
+                min_hits=base.min_hits,
+                hold_s=base.hold_s,
+                smoothing=base.smoothing,
+                min_dbfs=base.min_dbfs if gate_db is None else gate_db,
+            )
 
         grid = np.unique(np.concatenate([THRESHOLDS, [base.on]]))
         fa_curve = [len(started(noise_windows, x, policy(t, gate))) for t in grid]
-        rec_curve = [float(np.mean([bool(started(w, m, policy(t, gate))) for w, m in zip(mix_windows, mixes)]))
-                     if mix_windows else float("nan") for t in grid]
+        rec_curve = [
+            float(np.mean([bool(started(w, m, policy(t, gate))) for w, m in zip(mix_windows, mixes)]))
+            if mix_windows
+            else float("nan")
+            for t in grid
+        ]
         fa_default = started(noise_windows, x, base)
         # <= 1 false alarm per hour: on a short recording that means none at all in it.
         allowed = int(np.floor(MAX_FA_PER_HOUR * hours))
@@ -259,36 +301,69 @@ def analyse(cfg: Config, clf: Classifier, rec: Recording, positives: dict[str, l
         ok = [i for i, fa in enumerate(fa_curve) if fa <= allowed and grid[i] >= base.on]
         i_sug = ok[0] if ok else len(grid) - 1
         suggested = float(grid[i_sug])
-        r_default = (float(np.mean([bool(started(w, m, base)) for w, m in zip(mix_windows, mixes)]))
-                     if mix_windows else float("nan"))
+        r_default = (
+            float(np.mean([bool(started(w, m, base)) for w, m in zip(mix_windows, mixes)]))
+            if mix_windows
+            else float("nan")
+        )
         r_sug = rec_curve[i_sug]
-        r_near = (float(np.mean([bool(started(w, m, policy(suggested, gate))) for w, m in zip(near_windows, near_mixes)]))
-                  if near_windows else float("nan"))
+        r_near = (
+            float(np.mean([bool(started(w, m, policy(suggested, gate))) for w, m in zip(near_windows, near_mixes)]))
+            if near_windows
+            else float("nan")
+        )
         worst = sorted(((e.start, e.score) for e in fa_default), key=lambda s: -s[1])[:5]
         feasible = bool(ok) and r_sug >= 0.8
         if not ok:
-            advice = (f"no threshold keeps {lab} false alarms at <= {MAX_FA_PER_HOUR:g}/h in this room: "
-                      "move the microphone away from the noise source")
+            advice = (
+                f"no threshold keeps {lab} false alarms at <= {MAX_FA_PER_HOUR:g}/h in this room: "
+                "move the microphone away from the noise source"
+            )
         elif r_sug < 0.8 and r_near < 0.8:  # louder does not help: the misses are the model's, not the room's
-            advice = (f"{lab} recall at {MAX_FA_PER_HOUR:g} false alarm/h would be {100 * r_sug:.0f} %, and "
-                      f"{100 * r_near:.0f} % at {near_snr:.0f} dB SNR: the model misses some of these sounds "
-                      "wherever the microphone is")
+            advice = (
+                f"{lab} recall at {MAX_FA_PER_HOUR:g} false alarm/h would be {100 * r_sug:.0f} %, and "
+                f"{100 * r_near:.0f} % at {near_snr:.0f} dB SNR: the model misses some of these sounds "
+                "wherever the microphone is"
+            )
         elif r_sug < 0.8:
-            advice = (f"{lab} recall at {MAX_FA_PER_HOUR:g} false alarm/h would be {100 * r_sug:.0f} %, "
-                      f"{100 * r_near:.0f} % at {near_snr:.0f} dB SNR: move the microphone closer to where the "
-                      "dog or the baby is")
+            advice = (
+                f"{lab} recall at {MAX_FA_PER_HOUR:g} false alarm/h would be {100 * r_sug:.0f} %, "
+                f"{100 * r_near:.0f} % at {near_snr:.0f} dB SNR: move the microphone closer to where the "
+                "dog or the baby is"
+            )
         else:
             advice = f"{lab}: feasible, recall {100 * r_sug:.0f} % at the suggested threshold"
-        results.append(LabelResult(lab, base.on, len(fa_default), worst, suggested, fa_curve[i_sug], r_default,
-                                   r_sug, snr, near_snr, r_near, feasible, advice, grid.tolist(), fa_curve,
-                                   rec_curve))
+        results.append(
+            LabelResult(
+                lab,
+                base.on,
+                len(fa_default),
+                worst,
+                suggested,
+                fa_curve[i_sug],
+                r_default,
+                r_sug,
+                snr,
+                near_snr,
+                r_near,
+                feasible,
+                advice,
+                grid.tolist(),
+                fa_curve,
+                rec_curve,
+            )
+        )
     return stats, results
 
 
 # -- outputs ---------------------------------------------------------------------------------------
 def suggestion_yaml(stats: dict, results: list[LabelResult]) -> dict:
-    return {"detection": {"min_dbfs": stats["suggested_min_dbfs"],
-                          "labels": {r.label: {"on_threshold": round(r.suggested, 2)} for r in results}}}
+    return {
+        "detection": {
+            "min_dbfs": stats["suggested_min_dbfs"],
+            "labels": {r.label: {"on_threshold": round(r.suggested, 2)} for r in results},
+        }
+    }
 
 
 OVERRIDES = "calibration.yaml"
@@ -318,12 +393,21 @@ def apply_to_config(path: Path, snippet: dict) -> Path:
         if (off.get("off_threshold") or 0) > v["on_threshold"]:
             new["detection"]["labels"][lab]["off_threshold"] = None
     try:
-        write_like(path, overrides, f"# Thresholds measured in this room by `detector calibrate --apply`, "
-                   f"{time.strftime('%Y-%m-%d %H:%M')}.\n# They override {path.name}; delete this file and the "
-                   f"include line there to go back.\n" + yaml.safe_dump(new, sort_keys=False))
+        write_like(
+            path,
+            overrides,
+            f"# Thresholds measured in this room by `detector calibrate --apply`, "
+            f"{time.strftime('%Y-%m-%d %H:%M')}.\n# They override {path.name}; delete this file and the "
+            f"include line there to go back.\n" + yaml.safe_dump(new, sort_keys=False),
+        )
         if inc is None:
-            write_like(path, path, text + ("" if text.endswith("\n") or not text else "\n")
-                       + f"\n# room thresholds from `detector calibrate --apply`\ninclude: {OVERRIDES}\n")
+            write_like(
+                path,
+                path,
+                text
+                + ("" if text.endswith("\n") or not text else "\n")
+                + f"\n# room thresholds from `detector calibrate --apply`\ninclude: {OVERRIDES}\n",
+            )
         load(path)  # validate: a bad merge never reaches the daemon
     except Exception:
         for f, b in backups.items():
@@ -378,56 +462,100 @@ def save_noise(rec: Recording, state_dir: Path) -> Path:
     return p
 
 
-def write_report(out: Path, stats: dict, results: list[LabelResult], snippet: dict, noise_path: Path | None,
-                 event_dbfs: dict, clf: Classifier) -> Path:
+def write_report(
+    out: Path,
+    stats: dict,
+    results: list[LabelResult],
+    snippet: dict,
+    noise_path: Path | None,
+    event_dbfs: dict,
+    clf: Classifier,
+) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(out, stats, results)
     p = stats["dbfs_percentiles"]
-    L = ["# Room calibration", "",
-         "**The recording is assumed to hold no barks or cries: every detection on it counts as a false alarm.**", "",
-         f"- device: {stats['device']}, {stats['rate']} Hz, {stats['seconds']:.0f} s, input overflows: {stats['overflows']}",
-         f"- level (dBFS, 100 ms blocks): p5 {p['5']:.1f}, median {p['50']:.1f}, p95 {p['95']:.1f}, "
-         f"p99 {p['99']:.1f}, max {stats['dbfs_max']:.1f}",
-         f"- clipped samples: {stats['clipped_samples']}; DC offset: {stats['dc_offset']:+.5f}",
-         f"- model: {clf.path.name}"
-         + (f", confirmed by the second opinion (YAMNet at least {stats['second_opinion']})"
-            if stats.get("second_opinion") else ", alone (no second opinion)"), "",
-         "## False alarms and recall", "",
-         f"Recall: the bundled positives mixed into this room's noise at the SNR the room implies (typical event "
-         f"level {event_dbfs} dBFS, an assumption, minus the median noise level). Target: <= {MAX_FA_PER_HOUR:g} "
-         f"false alarm per hour; on a {stats['seconds'] / 60:.1f}-minute recording that means none in it.", "",
-         "| label | room SNR | threshold now | false alarms/h now | recall now | suggested | false alarms/h | recall | verdict |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    L = [
+        "# Room calibration",
+        "",
+        "**The recording is assumed to hold no barks or cries: every detection on it counts as a false alarm.**",
+        "",
+        f"- device: {stats['device']}, {stats['rate']} Hz, {stats['seconds']:.0f} s, input overflows: {stats['overflows']}",
+        f"- level (dBFS, 100 ms blocks): p5 {p['5']:.1f}, median {p['50']:.1f}, p95 {p['95']:.1f}, "
+        f"p99 {p['99']:.1f}, max {stats['dbfs_max']:.1f}",
+        f"- clipped samples: {stats['clipped_samples']}; DC offset: {stats['dc_offset']:+.5f}",
+        f"- model: {clf.path.name}"
+        + (
+            f", confirmed by the second opinion (YAMNet at least {stats['second_opinion']})"
+            if stats.get("second_opinion")
+            else ", alone (no second opinion)"
+        ),
+        "",
+        "## False alarms and recall",
+        "",
+        f"Recall: the bundled positives mixed into this room's noise at the SNR the room implies (typical event "
+        f"level {event_dbfs} dBFS, an assumption, minus the median noise level). Target: <= {MAX_FA_PER_HOUR:g} "
+        f"false alarm per hour; on a {stats['seconds'] / 60:.1f}-minute recording that means none in it.",
+        "",
+        "| label | room SNR | threshold now | false alarms/h now | recall now | suggested | false alarms/h | recall | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     hours = stats["seconds"] / 3600
     for r in results:
-        L.append(f"| {r.label} | {r.room_snr_db:.1f} dB | {r.default_threshold:.2f} | {r.false_alarms_default / hours:.1f} | "
-                 f"{100 * r.recall_default:.0f} % | {r.suggested:.2f} | {r.false_alarms_suggested / hours:.1f} | "
-                 f"{100 * r.recall_suggested:.0f} % | {r.advice} |")
+        L.append(
+            f"| {r.label} | {r.room_snr_db:.1f} dB | {r.default_threshold:.2f} | {r.false_alarms_default / hours:.1f} | "
+            f"{100 * r.recall_default:.0f} % | {r.suggested:.2f} | {r.false_alarms_suggested / hours:.1f} | "
+            f"{100 * r.recall_suggested:.0f} % | {r.advice} |"
+        )
     for r in results:
         if r.worst:
-            L += ["", f"Worst {r.label} false alarms at the current threshold (time in the recording, score): "
-                  + ", ".join(f"{t:.1f} s ({s:.2f})" for t, s in r.worst)]
-    L += ["", "## Suggested configuration", "", "```yaml", yaml.safe_dump(snippet, sort_keys=False).rstrip(), "```", "",
-          f"`min_dbfs` {stats['suggested_min_dbfs']:g}: windows quieter than that can start no event. It is the "
-          "median noise level + 6 dB, capped 10 dB below the quietest typical event level, 3 dB below the quietest "
-          "level at which any of the bundled barks or cries laid into this room is still found"
-          + (f" ({stats['quietest_found_dbfs']:g} dBFS)" if stats.get("quietest_found_dbfs") is not None else
-             " (none was, at the levels tried)")
-          + f", and never below the gate in force ({stats['min_dbfs_now']:g}). Events quieter than "
-          f"{stats['suggested_min_dbfs']:g} dBFS, such as a dog barking far away, are what a raised gate costs."]
+            L += [
+                "",
+                f"Worst {r.label} false alarms at the current threshold (time in the recording, score): "
+                + ", ".join(f"{t:.1f} s ({s:.2f})" for t, s in r.worst),
+            ]
+    L += [
+        "",
+        "## Suggested configuration",
+        "",
+        "```yaml",
+        yaml.safe_dump(snippet, sort_keys=False).rstrip(),
+        "```",
+        "",
+        f"`min_dbfs` {stats['suggested_min_dbfs']:g}: windows quieter than that can start no event. It is the "
+        "median noise level + 6 dB, capped 10 dB below the quietest typical event level, 3 dB below the quietest "
+        "level at which any of the bundled barks or cries laid into this room is still found"
+        + (
+            f" ({stats['quietest_found_dbfs']:g} dBFS)"
+            if stats.get("quietest_found_dbfs") is not None
+            else " (none was, at the levels tried)"
+        )
+        + f", and never below the gate in force ({stats['min_dbfs_now']:g}). Events quieter than "
+        f"{stats['suggested_min_dbfs']:g} dBFS, such as a dog barking far away, are what a raised gate costs.",
+    ]
     if noise_path:
-        L += ["", f"The recording is kept (owner-only) as `{noise_path}` for training: "
-              f"`python scripts/train.py --noise-dir {noise_path.parent}`."]
+        L += [
+            "",
+            f"The recording is kept (owner-only) as `{noise_path}` for training: "
+            f"`python scripts/train.py --noise-dir {noise_path.parent}`.",
+        ]
     for name in plots:
         L += ["", f"![{name}]({name})"]
     md = out / "calibration.md"
     md.write_text("\n".join(L) + "\n")
     summary = {k: v for k, v in stats.items() if k != "mel_spectrum_db"} | {
-        "suggestion": snippet, "noise_recording": str(noise_path) if noise_path else None,
-        "typical_event_dbfs": event_dbfs, "max_false_alarms_per_hour": MAX_FA_PER_HOUR,
-        "labels": {r.label: {k: v for k, v in vars(r).items() if k not in ("grid", "fa_curve", "recall_curve")}
-                   | {"false_alarms_per_hour_default": r.false_alarms_default / hours,
-                      "false_alarms_per_hour_suggested": r.false_alarms_suggested / hours} for r in results}}
+        "suggestion": snippet,
+        "noise_recording": str(noise_path) if noise_path else None,
+        "typical_event_dbfs": event_dbfs,
+        "max_false_alarms_per_hour": MAX_FA_PER_HOUR,
+        "labels": {
+            r.label: {k: v for k, v in vars(r).items() if k not in ("grid", "fa_curve", "recall_curve")}
+            | {
+                "false_alarms_per_hour_default": r.false_alarms_default / hours,
+                "false_alarms_per_hour_suggested": r.false_alarms_suggested / hours,
+            }
+            for r in results
+        },
+    }
     (out / "calibration.json").write_text(json.dumps(summary, indent=1))
     return md
 
@@ -493,8 +621,11 @@ def unwritable(cfg: Config, args) -> list[str]:
 
 def calibrate(cfg: Config, args) -> int:
     if problems := unwritable(cfg, args):
-        print(f"detector calibrate: {'; '.join(problems)}. Run it as a user who may (sudo), or set --out, "
-              "state_dir or --no-keep.", file=sys.stderr)
+        print(
+            f"detector calibrate: {'; '.join(problems)}. Run it as a user who may (sudo), or set --out, "
+            "state_dir or --no-keep.",
+            file=sys.stderr,
+        )
         return 2
     clf = Classifier(cfg.model_path())
     rate = clf.frontend.sample_rate
@@ -506,14 +637,19 @@ def calibrate(cfg: Config, args) -> int:
         seconds = min(seconds, args.seconds)
     least = MIN_APPLY_SECONDS if args.apply else MIN_SECONDS
     if seconds < least:
-        print(f"detector calibrate: {seconds:.1f} s of the room is too short: at least {least:.0f} s "
-              f"{'to --apply' if args.apply else 'to measure'}, since thresholds set from a few seconds would only "
-              "fit those seconds", file=sys.stderr)
+        print(
+            f"detector calibrate: {seconds:.1f} s of the room is too short: at least {least:.0f} s "
+            f"{'to --apply' if args.apply else 'to measure'}, since thresholds set from a few seconds would only "
+            "fit those seconds",
+            file=sys.stderr,
+        )
         return 2
     if not args.input:
         resolve_device(args.device if args.device is not None else cfg.audio.device)  # before the banner
-        print("Recording the room: keep it as it usually is (TV, fridge, street), but with no barking or crying.",
-              file=sys.stderr)
+        print(
+            "Recording the room: keep it as it usually is (TV, fridge, street), but with no barking or crying.",
+            file=sys.stderr,
+        )
     rec = record(cfg, args.seconds, args.device, args.input, rate)
     try:
         check_alive(rec)
@@ -522,7 +658,9 @@ def calibrate(cfg: Config, args) -> int:
         return EXIT_DEAD_INPUT
     positives = load_positives(Path(args.positives) if args.positives else BUNDLED_POSITIVES, clf.labels, rate)
     second = load_second_opinion(cfg)
-    stats, results = analyse(cfg, clf, rec, positives, event_dbfs, second=None if second is None else CachedYamnet(second))
+    stats, results = analyse(
+        cfg, clf, rec, positives, event_dbfs, second=None if second is None else CachedYamnet(second)
+    )
     snippet = suggestion_yaml(stats, results)
     state = Path(cfg.state_dir)
     noise_path = save_noise(rec, state) if keeps_noise(args) else None
@@ -533,6 +671,8 @@ def calibrate(cfg: Config, args) -> int:
     if args.apply:
         path = Path(args.config) if args.config else DEFAULT_PATH
         backup = apply_to_config(path, snippet)
-        print(f"applied to {backup.parent / backup.name.split('.bak-')[0]}, which {path.name} includes (backup: "
-              f"{backup.name if backup.exists() else 'none, the file was new'})")
+        print(
+            f"applied to {backup.parent / backup.name.split('.bak-')[0]}, which {path.name} includes (backup: "
+            f"{backup.name if backup.exists() else 'none, the file was new'})"
+        )
     return 0

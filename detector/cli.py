@@ -51,7 +51,9 @@ def cmd_evaluate(args) -> int:
 
     cfg = _load_config(args)
     try:
-        res = evaluate(cfg, _classifier(cfg), Path(args.manifest), Path(args.root) if args.root else None, Path(args.out))
+        res = evaluate(
+            cfg, _classifier(cfg), Path(args.manifest), Path(args.root) if args.root else None, Path(args.out)
+        )
     except ManifestError as e:
         print(f"detector evaluate: {e}", file=sys.stderr)
         return 2
@@ -59,17 +61,20 @@ def cmd_evaluate(args) -> int:
         print(f"detector evaluate: no clip of {args.manifest} could be scored", file=sys.stderr)
         return 1
     for lab, m in res["labels"].items():
-        print(f"{lab}: AUC {m['auc']:.3f}  recall {m['recall']:.3f}  FP rate {m['fpr']:.3f} "
-              f"at threshold {m['threshold']:.3f} ({m['positives']} positives, {m['negatives']} negatives)")
+        print(
+            f"{lab}: AUC {m['auc']:.3f}  recall {m['recall']:.3f}  FP rate {m['fpr']:.3f} "
+            f"at threshold {m['threshold']:.3f} ({m['positives']} positives, {m['negatives']} negatives)"
+        )
     print(f"report: {Path(args.out) / 'evaluation.md'}")
     return 1 if res["skipped"] else 0
 
 
 def cmd_web(args) -> int:
     try:
-        from .web import serve
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
+
+        from .web import serve
     except ImportError as e:
         print(f"detector web: {e.name} is not installed: pip install '.[web]'", file=sys.stderr)
         return 2
@@ -85,8 +90,10 @@ def cmd_devices(args) -> int:
         return 1
     for d in devs:
         rates = supported_rates(d["index"])
-        print(f"[{d['index']}] {d['name']}: {d['channels']} ch, default {d['default_rate']:.0f} Hz, "
-              f"rates {', '.join(map(str, rates)) or 'none usable'}")
+        print(
+            f"[{d['index']}] {d['name']}: {d['channels']} ch, default {d['default_rate']:.0f} Hz, "
+            f"rates {', '.join(map(str, rates)) or 'none usable'}"
+        )
     return 0
 
 
@@ -109,11 +116,21 @@ def cmd_config(args) -> int:
         second = load_second_opinion(cfg)
         policies = cfg.detection.policies(clf.thresholds_for(confirm_thresholds(cfg, clf, second)))
         d["model"] = str(clf.path)
-        d["second_opinion"] |= {"model": str(second.path) if second else None,
-                                "labels": confirm_thresholds(cfg, clf, second)}
-        d["detection"]["labels"] = {lab: {"on_threshold": p.on, "off_threshold": p.off, "min_hits": p.min_hits,
-                                          "hold_s": p.hold_s, "smoothing": p.smoothing, "min_dbfs": p.min_dbfs}
-                                    for lab, p in policies.items()}
+        d["second_opinion"] |= {
+            "model": str(second.path) if second else None,
+            "labels": confirm_thresholds(cfg, clf, second),
+        }
+        d["detection"]["labels"] = {
+            lab: {
+                "on_threshold": p.on,
+                "off_threshold": p.off,
+                "min_hits": p.min_hits,
+                "hold_s": p.hold_s,
+                "smoothing": p.smoothing,
+                "min_dbfs": p.min_dbfs,
+            }
+            for lab, p in policies.items()
+        }
         print(yaml.safe_dump(d, sort_keys=False), end="")
     return 0
 
@@ -176,8 +193,10 @@ def cmd_events(args) -> int:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.start))
             length = f"{row.end - row.start:5.1f} s" if row.end is not None else "  open"
             confirm = f" confirm {row.confirm_score:.2f}" if row.confirm_score is not None else ""
-            print(f"{row.id}  {when}  {row.label:<5} {length}  score {row.score:.2f}{confirm}  "
-                  f"{row.verdict or ''}".rstrip())
+            print(
+                f"{row.id}  {when}  {row.label:<5} {length}  score {row.score:.2f}{confirm}  "
+                f"{row.verdict or ''}".rstrip()
+            )
     return 0
 
 
@@ -216,8 +235,10 @@ def cmd_verifier(args) -> int:
             return 2
         again, lost = teacher.restaled
         if again or lost:
-            print(f"{again + lost} verdict(s) were given under another model: {again} re-embedded from their clips, "
-                  f"{lost} without a clip: mark those sounds again to teach this model")
+            print(
+                f"{again + lost} verdict(s) were given under another model: {again} re-embedded from their clips, "
+                f"{lost} without a clip: mark those sounds again to teach this model"
+            )
         for t in taught:
             print(describe(t))
         print(f"saved {path}")
@@ -225,9 +246,11 @@ def cmd_verifier(args) -> int:
     v = Verifier.load(path, sha)
     db = history.connect(cfg.history_path())
     for lab, n_false, n_right in db.execute(
-            "SELECT label, COUNT(*) FILTER (WHERE verdict = 'false_alarm'), COUNT(*) FILTER (WHERE verdict = "
-            "'confirmed') FROM events "
-            "WHERE model_sha256 = ? GROUP BY label", (sha,)):
+        "SELECT label, COUNT(*) FILTER (WHERE verdict = 'false_alarm'), COUNT(*) FILTER (WHERE verdict = "
+        "'confirmed') FROM events "
+        "WHERE model_sha256 = ? GROUP BY label",
+        (sha,),
+    ):
         state = "on" if v is not None and lab in v.heads else "off"
         print(f"{lab}: verifier {state}; {n_false} marked false alarm(s), {n_right} marked right")
     return 0
@@ -266,10 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: <state_dir>/calibration)")
     p.add_argument("--positives", help="folder of bark/ and cry/ clips to mix in (default: bundled)")
     p.add_argument("--apply", action="store_true", help="write the suggested thresholds into the config file")
-    p.add_argument("--event-dbfs", action="append", metavar="LABEL=DB", type=_label_db,
-                   help="typical level of an event in this room (default bark=-22, cry=-28)")
-    p.add_argument("--no-keep", action="store_true",
-                   help="do not keep the microphone's recording for training (--input is never copied)")
+    p.add_argument(
+        "--event-dbfs",
+        action="append",
+        metavar="LABEL=DB",
+        type=_label_db,
+        help="typical level of an event in this room (default bark=-22, cry=-28)",
+    )
+    p.add_argument(
+        "--no-keep",
+        action="store_true",
+        help="do not keep the microphone's recording for training (--input is never copied)",
+    )
     p.add_argument("--small-only", action="store_true", help="the small model alone, without the second opinion")
     p.set_defaults(func=cmd_calibrate)
 
@@ -305,8 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = (args.log_level or os.environ.get("BARKCRY_LOG_LEVEL") or "info").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from .audio import DeviceError
     from .audiofile import AudioFileError
     from .model import ModelError
@@ -331,13 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:  # noqa: BLE001 - a bug still gets one line; the traceback is for --log-level debug
         logging.getLogger("detector").debug("unexpected error", exc_info=True)
-        print(f"detector: unexpected error: {type(e).__name__}: {e} (--log-level debug shows where)",
-              file=sys.stderr)
+        print(f"detector: unexpected error: {type(e).__name__}: {e} (--log-level debug shows where)", file=sys.stderr)
         return 1
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-

@@ -54,19 +54,26 @@ class DetectionConfig:
         typo such as "barks" would otherwise change nothing, silently)."""
         for label in self.labels:
             if label not in model_thresholds:
-                raise ConfigError(f"detection.labels.{label}: the model has no such label; expected one of "
-                                  f"{', '.join(model_thresholds)}")
+                raise ConfigError(
+                    f"detection.labels.{label}: the model has no such label; expected one of "
+                    f"{', '.join(model_thresholds)}"
+                )
         out = {}
         for label, thr in model_thresholds.items():
             lc = self.labels.get(label, LabelConfig())
             on = lc.on_threshold if lc.on_threshold is not None else thr
             pick = lambda v, d: d if v is None else v  # noqa: E731
             if lc.off_threshold is not None and lc.off_threshold > on:
-                raise ConfigError(f"detection.labels.{label}.off_threshold: got {lc.off_threshold}, expected at "
-                                  f"most the on threshold in force ({on})")
+                raise ConfigError(
+                    f"detection.labels.{label}.off_threshold: got {lc.off_threshold}, expected at "
+                    f"most the on threshold in force ({on})"
+                )
             out[label] = LabelPolicy(
-                on=on, off=pick(lc.off_threshold, round(on * self.off_ratio, 4)), min_hits=pick(lc.min_hits, self.min_hits),
-                hold_s=pick(lc.hold_s, self.hold_s), smoothing=pick(lc.smoothing, self.smoothing),
+                on=on,
+                off=pick(lc.off_threshold, round(on * self.off_ratio, 4)),
+                min_hits=pick(lc.min_hits, self.min_hits),
+                hold_s=pick(lc.hold_s, self.hold_s),
+                smoothing=pick(lc.smoothing, self.smoothing),
                 min_dbfs=pick(lc.min_dbfs, self.min_dbfs),
             )
         return out
@@ -225,30 +232,56 @@ class Config:
                 v = getattr(lc, k)
                 _check(v is None or 0 < v <= 1, f"detection.labels.{label}.{k}", v, "a score in (0, 1]")
             if lc.on_threshold is not None and lc.off_threshold is not None:
-                _check(lc.off_threshold <= lc.on_threshold, f"detection.labels.{label}.off_threshold",
-                       lc.off_threshold, f"at most on_threshold ({lc.on_threshold})")
-            for k, ok, expected in (("min_hits", lambda v: v >= 1, "an integer >= 1"),
-                                    ("smoothing", lambda v: v >= 1, "an integer >= 1"),
-                                    ("hold_s", lambda v: v >= 0, "seconds >= 0")):
+                _check(
+                    lc.off_threshold <= lc.on_threshold,
+                    f"detection.labels.{label}.off_threshold",
+                    lc.off_threshold,
+                    f"at most on_threshold ({lc.on_threshold})",
+                )
+            for k, ok, expected in (
+                ("min_hits", lambda v: v >= 1, "an integer >= 1"),
+                ("smoothing", lambda v: v >= 1, "an integer >= 1"),
+                ("hold_s", lambda v: v >= 0, "seconds >= 0"),
+            ):
                 v = getattr(lc, k)
                 _check(v is None or ok(v), f"detection.labels.{label}.{k}", v, expected)
-        _check(d.ongoing_every_s >= 1, "detection.ongoing_every_s", d.ongoing_every_s,
-               "seconds >= 1 (each update is a QoS 1 message)")
-        _check(-120 <= d.min_dbfs <= 0, "detection.min_dbfs", d.min_dbfs,
-               "dBFS in [-120, 0] (a full-scale sine is about -3; above 0 nothing is ever loud enough)")
+        _check(
+            d.ongoing_every_s >= 1,
+            "detection.ongoing_every_s",
+            d.ongoing_every_s,
+            "seconds >= 1 (each update is a QoS 1 message)",
+        )
+        _check(
+            -120 <= d.min_dbfs <= 0,
+            "detection.min_dbfs",
+            d.min_dbfs,
+            "dBFS in [-120, 0] (a full-scale sine is about -3; above 0 nothing is ever loud enough)",
+        )
         for label, lc in d.labels.items():
-            _check(lc.min_dbfs is None or -120 <= lc.min_dbfs <= 0, f"detection.labels.{label}.min_dbfs",
-                   lc.min_dbfs, "dBFS in [-120, 0]")
+            _check(
+                lc.min_dbfs is None or -120 <= lc.min_dbfs <= 0,
+                f"detection.labels.{label}.min_dbfs",
+                lc.min_dbfs,
+                "dBFS in [-120, 0]",
+            )
         _check(0 < self.clips.max_s <= 600, "clips.max_s", self.clips.max_s, "seconds in (0, 600]")
         _check(self.clips.max_days > 0, "clips.max_days", self.clips.max_days, "days > 0")
         _check(self.clips.max_total_mb > 0, "clips.max_total_mb", self.clips.max_total_mb, "megabytes > 0")
         _check(self.clips.pre_roll_s >= 0, "clips.pre_roll_s", self.clips.pre_roll_s, "seconds >= 0")
         _check(self.history.keep_days > 0, "history.keep_days", self.history.keep_days, "days > 0")
         _check(self.history.keep_rows >= 1, "history.keep_rows", self.history.keep_rows, "an integer >= 1")
-        _check(self.verifier.min_false_alarms >= 1, "verifier.min_false_alarms", self.verifier.min_false_alarms,
-               "an integer >= 1")
-        _check(0 <= self.verifier.max_positive_loss < 1, "verifier.max_positive_loss", self.verifier.max_positive_loss,
-               "a share in [0, 1)")
+        _check(
+            self.verifier.min_false_alarms >= 1,
+            "verifier.min_false_alarms",
+            self.verifier.min_false_alarms,
+            "an integer >= 1",
+        )
+        _check(
+            0 <= self.verifier.max_positive_loss < 1,
+            "verifier.max_positive_loss",
+            self.verifier.max_positive_loss,
+            "a share in [0, 1)",
+        )
         so = self.second_opinion
         for label, t in so.labels.items():
             _check(t is None or 0 < t <= 1, f"second_opinion.labels.{label}", t, "a score in (0, 1], or null")
@@ -259,19 +292,35 @@ class Config:
         _check(bool(m.host.strip()), "mqtt.host", m.host, "the broker's host name or address")
         _check(5 <= m.keepalive <= 65535, "mqtt.keepalive", m.keepalive, "seconds in [5, 65535]")
         _check(m.level_every_s > 0, "mqtt.level_every_s", m.level_every_s, "seconds > 0")
-        _check(bool(m.device_id) and not any(c in m.device_id for c in "#+/") and m.device_id.isprintable(),
-               "mqtt.device_id", m.device_id, "a name without '#', '+' or '/' (it is one MQTT topic level)")
+        _check(
+            bool(m.device_id) and not any(c in m.device_id for c in "#+/") and m.device_id.isprintable(),
+            "mqtt.device_id",
+            m.device_id,
+            "a name without '#', '+' or '/' (it is one MQTT topic level)",
+        )
         if m.tls is not None:
             for k in ("ca_file", "cert_file", "key_file"):
                 f = getattr(m.tls, k)
                 _check(f is None or Path(f).is_file(), f"mqtt.tls.{k}", f, "a file that exists")
-            _check((m.tls.cert_file is None) == (m.tls.key_file is None), "mqtt.tls.key_file", m.tls.key_file,
-                   "set together with mqtt.tls.cert_file (a client certificate needs both)")
+            _check(
+                (m.tls.cert_file is None) == (m.tls.key_file is None),
+                "mqtt.tls.key_file",
+                m.tls.key_file,
+                "set together with mqtt.tls.cert_file (a client certificate needs both)",
+            )
         _check(m.queue_size >= 1, "mqtt.queue_size", m.queue_size, "an integer >= 1")
-        _check(m.password is None or m.password_file is None, "mqtt.password_file", m.password_file,
-               "either mqtt.password or mqtt.password_file, not both")
-        _check(bool(m.prefix) and "#" not in m.prefix and "+" not in m.prefix, "mqtt.prefix", m.prefix,
-               "a topic prefix without wildcards")
+        _check(
+            m.password is None or m.password_file is None,
+            "mqtt.password_file",
+            m.password_file,
+            "either mqtt.password or mqtt.password_file, not both",
+        )
+        _check(
+            bool(m.prefix) and "#" not in m.prefix and "+" not in m.prefix,
+            "mqtt.prefix",
+            m.prefix,
+            "a topic prefix without wildcards",
+        )
         for label, e in self.episodes.items():
             _check(e.gap_s >= 0, f"episodes.{label}.gap_s", e.gap_s, "seconds >= 0")
             _check(e.min_s > 0, f"episodes.{label}.min_s", e.min_s, "seconds > 0")
@@ -285,12 +334,24 @@ class Config:
         _check(0 < h.queue_share <= 1, "health.queue_share", h.queue_share, "a share in (0, 1]")
         w = self.web
         _check(0 < w.port < 65536, "web.port", w.port, "a TCP port (1-65535)")
-        _check(w.password is None or w.password_file is None, "web.password_file", w.password_file,
-               "either web.password or web.password_file, not both")
-        _check(loopback(w.host) or bool(w.password or w.password_file), "web.host", w.host,
-               "127.0.0.1, or set web.password: the page shows and plays what the microphone heard")
-        _check(self.log_level.lower() in ("debug", "info", "warning", "error"), "log_level", self.log_level,
-               "one of debug, info, warning, error")
+        _check(
+            w.password is None or w.password_file is None,
+            "web.password_file",
+            w.password_file,
+            "either web.password or web.password_file, not both",
+        )
+        _check(
+            loopback(w.host) or bool(w.password or w.password_file),
+            "web.host",
+            w.host,
+            "127.0.0.1, or set web.password: the page shows and plays what the microphone heard",
+        )
+        _check(
+            self.log_level.lower() in ("debug", "info", "warning", "error"),
+            "log_level",
+            self.log_level,
+            "one of debug, info, warning, error",
+        )
 
     def model_path(self) -> Path:
         from .model import DEFAULT_MODEL
@@ -325,7 +386,8 @@ def _type_name(tp) -> str:
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return {type(None): "null", str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(
-        tp, getattr(tp, "__name__", str(tp)))
+        tp, getattr(tp, "__name__", str(tp))
+    )
 
 
 def _convert(tp, value, key: str):
@@ -375,8 +437,10 @@ def _build(cls, data, prefix: str = ""):
     for k in data:
         if isinstance(k, bool):
             where = f"{prefix}.{str(k).lower()}" if prefix else str(k).lower()
-            raise ConfigError(f"{where}: YAML reads on/off/yes/no keys as booleans; did you mean on_threshold "
-                              f"or off_threshold? Expected one of {', '.join(names)}")
+            raise ConfigError(
+                f"{where}: YAML reads on/off/yes/no keys as booleans; did you mean on_threshold "
+                f"or off_threshold? Expected one of {', '.join(names)}"
+            )
         if k not in names:
             where = f"{prefix}.{k}" if prefix else str(k)
             raise ConfigError(f"{where}: unknown key, expected one of {', '.join(names)}")
@@ -436,8 +500,9 @@ def load(path: Path | str | None) -> Config:
         cfg = _build(Config, data)
         secret = p if cfg.mqtt.password else Path(cfg.mqtt.password_file) if cfg.mqtt.password_file else None
         if secret is not None and secret.exists() and secret.stat().st_mode & 0o004:
-            logging.getLogger(__name__).warning("%s holds the MQTT password and anyone on this machine can read "
-                                                "it: chmod o-r %s", secret, secret)
+            logging.getLogger(__name__).warning(
+                "%s holds the MQTT password and anyone on this machine can read it: chmod o-r %s", secret, secret
+            )
     cfg.validate()
     return cfg
 

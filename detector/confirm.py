@@ -47,8 +47,10 @@ def confirm_thresholds(cfg: Config, clf: Classifier, second: Yamnet | None) -> d
         return {}
     for label in cfg.second_opinion.labels:
         if label not in clf.labels or label not in second.labels:
-            raise ConfigError(f"second_opinion.labels.{label}: no such label in both models; expected one of "
-                              f"{', '.join(lab for lab in clf.labels if lab in second.labels)}")
+            raise ConfigError(
+                f"second_opinion.labels.{label}: no such label in both models; expected one of "
+                f"{', '.join(lab for lab in clf.labels if lab in second.labels)}"
+            )
     chosen = clf.sidecar.extra.get("second_opinion", {}).get("confirm")
     if chosen is None:
         chosen = {lab: DEFAULT_CONFIRM for lab in clf.labels if lab in second.labels}
@@ -77,8 +79,16 @@ class Verdict:
 
 
 class SecondOpinion:
-    def __init__(self, model: Yamnet, thresholds: dict[str, float], history: RingBuffer | ArrayHistory, rate: int,
-                 recheck_s: float = 0.5, margin_s: float = 0.5, patch_hop_s: float = 0.24) -> None:
+    def __init__(
+        self,
+        model: Yamnet,
+        thresholds: dict[str, float],
+        history: RingBuffer | ArrayHistory,
+        rate: int,
+        recheck_s: float = 0.5,
+        margin_s: float = 0.5,
+        patch_hop_s: float = 0.24,
+    ) -> None:
         if rate != model.sidecar.frontend.sample_rate:
             raise ValueError(f"YAMNet takes {model.sidecar.frontend.sample_rate} Hz audio, the pipeline runs at {rate}")
         # label -> YAMNet's score that confirms it; the other labels' events pass as the small model raised them
@@ -167,16 +177,28 @@ class SecondOpinion:
         self.confirmed[ev.label] += 1
         self._confirmed[ev.label] = (ev.id, c.best)
         self._verdicts.append(Verdict(ev, True, c.best, c.embedding))
-        log.debug("second opinion confirmed a %s candidate from %.2f s at %.2f s: small model %.3f, YAMNet %.3f",
-                  ev.label, ev.start, t_end, ev.score, c.best)
+        log.debug(
+            "second opinion confirmed a %s candidate from %.2f s at %.2f s: small model %.3f, YAMNet %.3f",
+            ev.label,
+            ev.start,
+            t_end,
+            ev.score,
+            c.best,
+        )
         return replace(ev, time=max(ev.time, t_end), confirm_score=c.best)
 
     def _reject(self, c: _Candidate) -> None:
         ev = c.start
         self.rejected[ev.label] += 1
         self._verdicts.append(Verdict(ev, False, c.best, c.embedding))
-        log.debug("second opinion rejected a %s candidate at %.2f s: small model %.3f, YAMNet %.3f (< %.2f)",
-                  ev.label, ev.start, ev.score, c.best, self.thresholds[ev.label])
+        log.debug(
+            "second opinion rejected a %s candidate at %.2f s: small model %.3f, YAMNet %.3f (< %.2f)",
+            ev.label,
+            ev.start,
+            ev.score,
+            c.best,
+            self.thresholds[ev.label],
+        )
 
     def _stamp(self, ev: Event) -> Event:
         """Ongoing and end messages of a confirmed event carry its confirmation score."""

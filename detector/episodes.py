@@ -59,7 +59,9 @@ class EpisodeTracker(Sink):
             if ep.active == 0 and ep.last_end is not None and t - ep.last_end > c.gap_s:
                 self._close(label, ep)
             elif ep.announced is None and t - ep.start >= c.min_s:
-                ep.announced = Event(uuid.uuid4().hex, f"{label}_episode", "start", ep.start, None, t, ep.score, ep.dbfs)
+                ep.announced = Event(
+                    uuid.uuid4().hex, f"{label}_episode", "start", ep.start, None, t, ep.score, ep.dbfs
+                )
                 ep.last_report = t
                 self._tell(ep.announced)
             elif ep.announced is not None and t - ep.last_report >= self.ongoing_every_s:

@@ -41,7 +41,7 @@ class FrontendParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FrontendParams":
+    def from_dict(cls, d: dict) -> FrontendParams:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

@@ -74,9 +74,15 @@ class Health:
         except OSError:
             pass
         uptime = time.time() - self.started
-        return {"last_audio": round(time.time() - (r.now - r.last_audio), 1), "overflows": r.overflows,
-                "reopens": r.reopens, "queue": r.queue, "rss_mb": rss, "uptime_s": round(uptime),
-                "cpu_percent": round(100 * (cpu.user + cpu.system) / max(uptime, 1e-3), 2)}
+        return {
+            "last_audio": round(time.time() - (r.now - r.last_audio), 1),
+            "overflows": r.overflows,
+            "reopens": r.reopens,
+            "queue": r.queue,
+            "rss_mb": rss,
+            "uptime_s": round(uptime),
+            "cpu_percent": round(100 * (cpu.user + cpu.system) / max(uptime, 1e-3), 2),
+        }
 
 
 class HealthReporter:

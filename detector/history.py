@@ -51,9 +51,15 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_label_start ON events (label, start);
 """
 COLUMN_DECLS = [  # the schema's columns that ALTER TABLE can add (all but the key and the NOT NULL ones)
-    ("end", "REAL"), ("confirm_score", "REAL"), ("clip", "TEXT"), ("embedding", "BLOB"), ("window_embeddings", "BLOB"),
-    ("verdict", "TEXT CHECK (verdict IN ('false_alarm', 'confirmed'))"), ("verdict_at", "REAL"),
-    ("verdict_from", "TEXT")]
+    ("end", "REAL"),
+    ("confirm_score", "REAL"),
+    ("clip", "TEXT"),
+    ("embedding", "BLOB"),
+    ("window_embeddings", "BLOB"),
+    ("verdict", "TEXT CHECK (verdict IN ('false_alarm', 'confirmed'))"),
+    ("verdict_at", "REAL"),
+    ("verdict_from", "TEXT"),
+]
 BEST_WINDOWS = 8  # an event keeps the small model's embeddings of its highest-scoring windows
 
 
@@ -115,8 +121,10 @@ def mark(db: sqlite3.Connection, event_id: str, verdict: str | None, source: str
     """Record the owner's verdict on one event; None takes it back."""
     if verdict is not None and verdict not in VERDICTS:
         raise HistoryError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
-    cur = db.execute("UPDATE events SET verdict = ?, verdict_at = ?, verdict_from = ? WHERE id = ?",
-                     (verdict, time.time() if verdict else None, source if verdict else None, event_id))
+    cur = db.execute(
+        "UPDATE events SET verdict = ?, verdict_at = ?, verdict_from = ? WHERE id = ?",
+        (verdict, time.time() if verdict else None, source if verdict else None, event_id),
+    )
     if cur.rowcount != 1:
         raise HistoryError(f"no event with id {event_id!r}")
 
@@ -133,8 +141,12 @@ def mark_latest(db: sqlite3.Connection, label: str, verdict: str, source: str) -
 
 def false_alarms(db: sqlite3.Connection, model_sha256: str) -> dict[str, int]:
     """Label -> events marked false alarms under this model."""
-    return dict(db.execute("SELECT label, COUNT(*) FROM events WHERE verdict = 'false_alarm' AND model_sha256 = ? "
-                           "GROUP BY label", (model_sha256,)).fetchall())
+    return dict(
+        db.execute(
+            "SELECT label, COUNT(*) FROM events WHERE verdict = 'false_alarm' AND model_sha256 = ? GROUP BY label",
+            (model_sha256,),
+        ).fetchall()
+    )
 
 
 def purge(db: sqlite3.Connection) -> int:
@@ -147,8 +159,9 @@ def prune(db: sqlite3.Connection, keep_days: float, keep_rows: int, now: float |
     """Drop rows older than ``keep_days`` and beyond the newest ``keep_rows``."""
     now = time.time() if now is None else now
     n = db.execute("DELETE FROM events WHERE start < ?", (now - keep_days * 86400,)).rowcount
-    n += db.execute("DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY start DESC LIMIT ?)",
-                    (keep_rows,)).rowcount
+    n += db.execute(
+        "DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY start DESC LIMIT ?)", (keep_rows,)
+    ).rowcount
     return n
 
 
@@ -159,8 +172,15 @@ class HistorySink(Sink):
     """Writes each event's row (on its start, then its end), and the owner's verdicts that arrive over MQTT,
     from a thread of its own."""
 
-    def __init__(self, path: Path, model_sha256: str, clock: WallClock, keep_days: float, keep_rows: int,
-                 on_marked: Callable[[dict[str, int]], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        model_sha256: str,
+        clock: WallClock,
+        keep_days: float,
+        keep_rows: int,
+        on_marked: Callable[[dict[str, int]], None] | None = None,
+    ) -> None:
         """``on_marked(false alarms marked per label)``: called on the writer's thread after each verdict
         recorded from MQTT."""
         self.path, self.model_sha256, self.clock = Path(path), model_sha256, clock
@@ -247,9 +267,17 @@ class HistorySink(Sink):
         emb = self._embeddings.pop(ev.id, None)
         best = self._best.pop(ev.id, []) if ev.state == "end" else []
         windows = np.stack([e for _, e in best]).astype(np.float16).tobytes() if best else None
-        row = (ev.id, ev.label, self.clock.wall(ev.start), None if ev.end is None else self.clock.wall(ev.end),
-               ev.score, ev.confirm_score, ev.dbfs, None if emb is None else emb.astype(np.float16).tobytes(),
-               windows)
+        row = (
+            ev.id,
+            ev.label,
+            self.clock.wall(ev.start),
+            None if ev.end is None else self.clock.wall(ev.end),
+            ev.score,
+            ev.confirm_score,
+            ev.dbfs,
+            None if emb is None else emb.astype(np.float16).tobytes(),
+            windows,
+        )
         try:
             self._q.put_nowait((ev.state, row))
         except queue.Full:  # the card has stopped answering: the audio loop must not wait for it
@@ -270,12 +298,16 @@ class HistorySink(Sink):
             state, (eid, label, start, end, score, confirm, dbfs, emb, windows) = item
             try:
                 if state == "start":
-                    self.db.execute("INSERT OR IGNORE INTO events (id, label, start, score, confirm_score, dbfs, "
-                                    "model_sha256, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                    (eid, label, start, score, confirm, dbfs, self.model_sha256, emb))
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO events (id, label, start, score, confirm_score, dbfs, "
+                        "model_sha256, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (eid, label, start, score, confirm, dbfs, self.model_sha256, emb),
+                    )
                 else:
-                    self.db.execute("UPDATE events SET end = ?, score = ?, dbfs = ?, window_embeddings = ? "
-                                    "WHERE id = ?", (end, score, dbfs, windows, eid))
+                    self.db.execute(
+                        "UPDATE events SET end = ?, score = ?, dbfs = ?, window_embeddings = ? WHERE id = ?",
+                        (end, score, dbfs, windows, eid),
+                    )
                 written += 1
                 if written % 100 == 0:
                     prune(self.db, self.keep_days, self.keep_rows)

@@ -15,8 +15,8 @@ from .audiofile import AudioFileError, read_audio
 from .calibrate import BUNDLED_POSITIVES, window_scores
 from .config import Config
 from .confirm import confirm_thresholds, load_second_opinion
-from .model import Classifier
 from .history import BEST_WINDOWS
+from .model import Classifier
 from .verifier import Lesson, Taught, Verifier, marked, teach
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,10 @@ class Teacher:
 
     def firing(self, x: np.ndarray, label: str) -> np.ndarray | None:
         """The embeddings of the windows of ``x`` over ``label``'s on threshold, best first, or None."""
-        ws = sorted((w for w in window_scores(self.cfg, self.clf, x) if w.scores[label] >= self.on[label]),
-                    key=lambda w: -w.scores[label])
+        ws = sorted(
+            (w for w in window_scores(self.cfg, self.clf, x) if w.scores[label] >= self.on[label]),
+            key=lambda w: -w.scores[label],
+        )
         return np.stack([w.embedding for w in ws]) if ws else None
 
     def sounds(self, files: list[Path], label: str) -> list[np.ndarray]:
@@ -80,31 +82,39 @@ class Teacher:
     def bundled(self, label: str) -> list[np.ndarray]:
         """The bundled calibration positives' firing windows, worked out once."""
         if self._bundled is None:
-            self._bundled = {lab: self.sounds(sorted((BUNDLED_POSITIVES / lab).glob("*.flac")), lab)
-                             for lab in self.clf.labels}
+            self._bundled = {
+                lab: self.sounds(sorted((BUNDLED_POSITIVES / lab).glob("*.flac")), lab) for lab in self.clf.labels
+            }
         return self._bundled[label]
 
     def lesson(self, db, label: str) -> Lesson:
         dim = self.clf.embedding_size
         rooms = sorted((Path(self.cfg.state_dir) / "noise").glob("*.flac"))
-        return Lesson(marked(db, label, "false_alarm", self.sha, dim), self.sounds(rooms, label),
-                      marked(db, label, "confirmed", self.sha, dim), self.bundled(label),
-                      self.reference.get(label, []))
+        return Lesson(
+            marked(db, label, "false_alarm", self.sha, dim),
+            self.sounds(rooms, label),
+            marked(db, label, "confirmed", self.sha, dim),
+            self.bundled(label),
+            self.reference.get(label, []),
+        )
 
     def restale(self, db) -> tuple[int, int]:
         """Verdicts given under another model: their embeddings mean nothing to this one. Re-embed those whose
         clip is kept; the rest must be taught again. Returns (re-embedded, lost)."""
         done = lost = 0
-        rows = db.execute("SELECT id, label, clip FROM events WHERE verdict IS NOT NULL AND model_sha256 != ?",
-                          (self.sha,)).fetchall()
+        rows = db.execute(
+            "SELECT id, label, clip FROM events WHERE verdict IS NOT NULL AND model_sha256 != ?", (self.sha,)
+        ).fetchall()
         for eid, label, clip in rows:
             sounds = self.sounds([Path(clip)], label) if clip and Path(clip).is_file() else []
             if not sounds:
                 lost += 1
                 continue
             ranked = sounds[0][:BEST_WINDOWS]  # as the history keeps them: the best windows
-            db.execute("UPDATE events SET window_embeddings = ?, model_sha256 = ? WHERE id = ?",
-                       (ranked.astype(np.float16).tobytes(), self.sha, eid))
+            db.execute(
+                "UPDATE events SET window_embeddings = ?, model_sha256 = ? WHERE id = ?",
+                (ranked.astype(np.float16).tobytes(), self.sha, eid),
+            )
             done += 1
         return done, lost
 
@@ -126,8 +136,9 @@ def describe(t: Taught) -> str:
     if t.false_alarms_after is not None:
         line += f", {t.false_alarms_after} of them would still fire (each left out of the fit in turn)"
     if t.recall_before is not None:
-        line += (f"; held-out bundled {t.label} clips found {100 * t.recall_before:.0f} % -> "
-                 f"{100 * t.recall_after:.0f} %")
+        line += (
+            f"; held-out bundled {t.label} clips found {100 * t.recall_before:.0f} % -> {100 * t.recall_after:.0f} %"
+        )
     return line
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 _DB_TO_LN = np.float32(np.log(10.0) / 10.0)  # 10 ** (dB / 10) == exp(dB * this): 2.7x faster than np.power
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 KEEP = 240  # windows sent to a new reader: the last 60 s at the default hop
 
 
-def why(pipeline: "Pipeline", w: "Window") -> dict[str, str]:
+def why(pipeline: Pipeline, w: Window) -> dict[str, str]:
     """Per label, what this window meant: an event, or the reason there is none."""
     out = {}
     active = pipeline.decider.active
@@ -47,12 +47,22 @@ def why(pipeline: "Pipeline", w: "Window") -> dict[str, str]:
 
 def encode(item: tuple) -> bytes:
     t, wall, dbfs, scores, reasons = item
-    return json.dumps({"t": round(t, 2), "wall": round(wall, 2), "dbfs": round(dbfs, 1),
-                       "scores": {k: round(v, 3) for k, v in scores.items()}, "why": reasons or {}}).encode() + b"\n"
+    return (
+        json.dumps(
+            {
+                "t": round(t, 2),
+                "wall": round(wall, 2),
+                "dbfs": round(dbfs, 1),
+                "scores": {k: round(v, 3) for k, v in scores.items()},
+                "why": reasons or {},
+            }
+        ).encode()
+        + b"\n"
+    )
 
 
 class LiveSink(Sink):
-    def __init__(self, path: Path, pipeline: "Pipeline", hello: dict) -> None:
+    def __init__(self, path: Path, pipeline: Pipeline, hello: dict) -> None:
         """``hello``: what a reader is told first (device, model, thresholds, pid, start time)."""
         self.path, self.pipeline = Path(path), pipeline
         self.hello = hello | {"pid": os.getpid(), "started": time.time()}
@@ -85,7 +95,7 @@ class LiveSink(Sink):
                     continue
                 self._readers.append(conn)
 
-    def window(self, w: "Window") -> None:
+    def window(self, w: Window) -> None:
         with self._lock:
             if not self._readers:  # nobody is looking: keep the window for the next reader, make no line
                 self._recent.append((w.t_end, time.time(), w.dbfs, w.scores, None))

@@ -55,8 +55,9 @@ def threshold_for_fpr(neg_scores: np.ndarray, max_fpr: float, floor: float = 0.0
     return float(min(max(np.ceil(t * 1e4) / 1e4, floor), 0.99))
 
 
-def auc_interval(labels: np.ndarray, scores: np.ndarray, groups, level: float = 0.95, n_boot: int = 2000,
-                 seed: int = 0) -> tuple[float, float]:
+def auc_interval(
+    labels: np.ndarray, scores: np.ndarray, groups, level: float = 0.95, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """A bootstrap interval for ROC-AUC that resamples whole groups (recordings), positives and negatives
     separately. Clips cut from one recording are not independent: resampled one by one, the interval
     comes out too narrow. Each resample is a weighted Mann-Whitney count (ties half)."""

@@ -21,8 +21,7 @@ class MetricsSink(Sink):
         self.reopens = Gauge("barkcry_device_reopens", "Times the input device was reopened", registry=r)
         self.queue = Gauge("barkcry_mqtt_queue", "MQTT messages waiting for the broker", registry=r)
         self.dropped = Gauge("barkcry_mqtt_dropped", "MQTT messages dropped from a full queue", registry=r)
-        self.hop = Histogram("barkcry_hop_seconds", "Processing time per hop of audio", buckets=HOP_BUCKETS,
-                             registry=r)
+        self.hop = Histogram("barkcry_hop_seconds", "Processing time per hop of audio", buckets=HOP_BUCKETS, registry=r)
         for lab in labels:  # every series exists from the start, at 0
             self.scores.labels(lab)
             for state in ("start", "end"):

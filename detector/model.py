@@ -78,7 +78,7 @@ class Sidecar:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def read(cls, path: Path) -> "Sidecar":
+    def read(cls, path: Path) -> Sidecar:
         try:
             d = json.loads(Path(path).read_text())
         except FileNotFoundError as e:
@@ -113,8 +113,9 @@ class Sidecar:
         try:
             return QuietLift(float(d["target_db"]), float(d["max_db"]))
         except (TypeError, KeyError, ValueError) as e:
-            raise ModelError(f"model sidecar 'input.lift' is {d!r}: "
-                             'expected {"target_db": dB, "max_db": dB >= 0}') from e
+            raise ModelError(
+                f'model sidecar \'input.lift\' is {d!r}: expected {{"target_db": dB, "max_db": dB >= 0}}'
+            ) from e
 
     def to_dict(self) -> dict:
         return {"labels": self.labels, "frontend": self.frontend, "thresholds": self.thresholds, **self.extra}
@@ -123,8 +124,9 @@ class Sidecar:
 class Classifier:
     """Scores one window of log-mel frames: (window_frames, n_mels) dB -> {label: score in [0, 1]}."""
 
-    def __init__(self, model_path: Path | str = DEFAULT_MODEL, frontend: FrontendParams | None = None,
-                 num_threads: int = 1) -> None:
+    def __init__(
+        self, model_path: Path | str = DEFAULT_MODEL, frontend: FrontendParams | None = None, num_threads: int = 1
+    ) -> None:
         self.path = Path(model_path)
         if not self.path.is_file():
             raise ModelError(f"model file {self.path} not found")

@@ -31,16 +31,26 @@ class CachedYamnet:
         return self._memo[key]
 
 
-def replay(windows: Sequence[Window], policies: dict[str, LabelPolicy], window_s: float,
-           audio: np.ndarray | None = None, rate: int = 16000, second: Yamnet | CachedYamnet | None = None,
-           confirm: dict[str, float] | None = None, verifier: Verifier | None = None,
-           **second_opinion) -> list[Event]:
+def replay(
+    windows: Sequence[Window],
+    policies: dict[str, LabelPolicy],
+    window_s: float,
+    audio: np.ndarray | None = None,
+    rate: int = 16000,
+    second: Yamnet | CachedYamnet | None = None,
+    confirm: dict[str, float] | None = None,
+    verifier: Verifier | None = None,
+    **second_opinion,
+) -> list[Event]:
     """Every event message the pipeline raises over ``windows`` (of ``audio``, which the second opinion
     reads, confirming the labels of ``confirm`` at their thresholds; ``verifier``, the home's), the stream ending
     after the last window."""
     decider = Decider(policies, window_s)
-    gate = None if second is None or audio is None or not confirm else SecondOpinion(
-        second, confirm, ArrayHistory(audio), rate, **second_opinion)
+    gate = (
+        None
+        if second is None or audio is None or not confirm
+        else SecondOpinion(second, confirm, ArrayHistory(audio), rate, **second_opinion)
+    )
     on = {lab: p.on for lab, p in policies.items()}
     out: list[Event] = []
     for w in windows:

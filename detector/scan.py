@@ -47,8 +47,16 @@ class ScanSink(Sink):
         if self.keep_windows:
             self.windows.append(w)
         if self.scores and self.out is not None:
-            self.out.write(json.dumps({"file": self.file, "t": round(self._t(w.t_end), 3),
-                                       "scores": {k: round(v, 4) for k, v in w.scores.items()}}) + "\n")
+            self.out.write(
+                json.dumps(
+                    {
+                        "file": self.file,
+                        "t": round(self._t(w.t_end), 3),
+                        "scores": {k: round(v, 4) for k, v in w.scores.items()},
+                    }
+                )
+                + "\n"
+            )
 
     def event(self, ev: Event) -> None:
         if ev.state != "end":
@@ -57,15 +65,27 @@ class ScanSink(Sink):
         if self.keep_windows:
             self.ended.append(ev)
         if self.out is not None:
-            line = {"file": self.file, "label": ev.label, "start": round(self._t(ev.start), 2),
-                    "end": round(self._t(ev.end), 2), "score": round(ev.score, 4)}
+            line = {
+                "file": self.file,
+                "label": ev.label,
+                "start": round(self._t(ev.start), 2),
+                "end": round(self._t(ev.end), 2),
+                "score": round(ev.score, 4),
+            }
             if ev.confirm_score is not None:
                 line["confirm_score"] = round(ev.confirm_score, 4)
             self.out.write(json.dumps(line) + "\n")
 
 
-def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO | None, scores: bool = False,
-              keep_windows: bool = False, second: Yamnet | None = None) -> ScanSink:
+def scan_file(
+    cfg: Config,
+    clf: Classifier,
+    path: Path,
+    out: TextIO | None,
+    scores: bool = False,
+    keep_windows: bool = False,
+    second: Yamnet | None = None,
+) -> ScanSink:
     """Run one file through a fresh pipeline. Raises AudioFileError for unreadable files.
 
     A file is a cut from a stream: silence of a window less a hop goes before and after it, so a sound in
@@ -75,14 +95,16 @@ def scan_file(cfg: Config, clf: Classifier, path: Path, out: TextIO | None, scor
     fe = clf.frontend
     pad = fe.edge_pad(round(cfg.audio.hop_s * fe.sample_rate))
     src = FileSource(path, fe.sample_rate, block_s=1.0, pad=pad)
-    sink = ScanSink(str(path), out, scores, keep_windows=keep_windows, offset_s=pad / fe.sample_rate,
-                    duration_s=src.duration_s)
+    sink = ScanSink(
+        str(path), out, scores, keep_windows=keep_windows, offset_s=pad / fe.sample_rate, duration_s=src.duration_s
+    )
     make_pipeline(cfg, clf, [sink], second).run(src.blocks())
     return sink
 
 
-def scan(cfg: Config, clf: Classifier, files: list[str], scores: bool, out: TextIO = sys.stdout,
-         err: TextIO = sys.stderr) -> int:
+def scan(
+    cfg: Config, clf: Classifier, files: list[str], scores: bool, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     failed = 0
     second = load_second_opinion(cfg)
     for f in files:
@@ -100,8 +122,9 @@ class ManifestError(Exception):
     """A manifest that cannot be read or lacks a needed column."""
 
 
-def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, out_dir: Path,
-             err: TextIO = sys.stderr) -> dict:
+def evaluate(
+    cfg: Config, clf: Classifier, manifest: Path, root: Path | None, out_dir: Path, err: TextIO = sys.stderr
+) -> dict:
     """Clip score = max over windows; per-label AUC, recall and FP rate at the sidecar thresholds.
 
     Each AUC gets a 95 % bootstrap interval. An optional ``recording`` column names the recording a clip
@@ -115,12 +138,16 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
         raise ManifestError(f"cannot read manifest {manifest}: {e}") from e
     missing = {"path", "label", "source"} - set(reader.fieldnames or [])
     if missing:
-        raise ManifestError(f"manifest {manifest} lacks the column(s) {', '.join(sorted(missing))}: expected a CSV "
-                            "with at least path, label and source (as shared/data/manifest.csv)")
+        raise ManifestError(
+            f"manifest {manifest} lacks the column(s) {', '.join(sorted(missing))}: expected a CSV "
+            "with at least path, label and source (as shared/data/manifest.csv)"
+        )
     rows = [r for r in rows if r["label"] != "rir"]
     if rows and not any((root / r["path"]).exists() for r in rows):
-        raise ManifestError(f"none of the {len(rows)} files of {manifest} is under {root}: its paths are relative "
-                            "to --root (default: the manifest's folder)")
+        raise ManifestError(
+            f"none of the {len(rows)} files of {manifest} is under {root}: its paths are relative "
+            "to --root (default: the manifest's folder)"
+        )
     labels = clf.labels
     second = load_second_opinion(cfg)
     clips, scores, fired, skipped = [], [], [], []
@@ -139,23 +166,35 @@ def evaluate(cfg: Config, clf: Classifier, manifest: Path, root: Path | None, ou
     s = np.asarray(scores).reshape(-1, len(labels))
     ev = np.asarray(fired, dtype=bool).reshape(-1, len(labels))
     recordings = np.array([c.get("recording") or c["path"] for c in clips])
-    result = {"clips": len(clips), "skipped": skipped, "labels": {}, "by_source": {}, "costliest": {},
-              "second_opinion": second is not None}
+    result = {
+        "clips": len(clips),
+        "skipped": skipped,
+        "labels": {},
+        "by_source": {},
+        "costliest": {},
+        "second_opinion": second is not None,
+    }
     for j, lab in enumerate(labels):
         pos = np.array([c["label"] == lab for c in clips], dtype=bool)
         keep = pos | np.array([c["label"] not in labels for c in clips], dtype=bool)
         rec, fpr = rate_at(pos[keep], s[keep, j], clf.thresholds[lab])
-        result["labels"][lab] = {"auc": roc_auc(pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
-                                 "auc_ci95": auc_interval(pos[keep], s[keep, j], recordings[keep]),
-                                 "threshold": clf.thresholds[lab], "positives": int(pos.sum()),
-                                 "event_recall": float(ev[pos, j].mean()) if pos.any() else float("nan"),
-                                 "event_fpr": float(ev[keep & ~pos, j].mean()) if (keep & ~pos).any() else float("nan"),
-                                 "negatives": int((keep & ~pos).sum())}
+        result["labels"][lab] = {
+            "auc": roc_auc(pos[keep], s[keep, j]),
+            "recall": rec,
+            "fpr": fpr,
+            "auc_ci95": auc_interval(pos[keep], s[keep, j], recordings[keep]),
+            "threshold": clf.thresholds[lab],
+            "positives": int(pos.sum()),
+            "event_recall": float(ev[pos, j].mean()) if pos.any() else float("nan"),
+            "event_fpr": float(ev[keep & ~pos, j].mean()) if (keep & ~pos).any() else float("nan"),
+            "negatives": int((keep & ~pos).sum()),
+        }
         result["costliest"][lab] = costliest_clips(clips, s[:, j], pos, keep & ~pos)
     for src in sorted({(c["label"], c["source"]) for c in clips}):
         idx = [i for i, c in enumerate(clips) if (c["label"], c["source"]) == src]
         result["by_source"][f"{src[0]}/{src[1]}"] = {"n": len(idx)} | {
-            lab: float((s[idx, j] >= clf.thresholds[lab]).mean()) for j, lab in enumerate(labels)}
+            lab: float((s[idx, j] >= clf.thresholds[lab]).mean()) for j, lab in enumerate(labels)
+        }
     out_dir.mkdir(parents=True, exist_ok=True)
     plot = _plot_roc(clips, s, labels, out_dir / "roc.png")
     _write_report(result, manifest, out_dir / "evaluation.md", plot)
@@ -174,8 +213,10 @@ def costliest_clips(clips: list[dict], s: np.ndarray, pos: np.ndarray, neg: np.n
         return []
     rows = [*zip(lost_pos, np.flatnonzero(pos)), *zip(lost_neg, np.flatnonzero(neg))]
     rows = sorted((r for r in rows if r[0] > 0), key=lambda r: -r[0])[: 2 * top]
-    return [{"path": clips[i]["path"], "label": clips[i]["label"], "score": float(s[i]), "share": float(lost / total)}
-            for lost, i in rows]
+    return [
+        {"path": clips[i]["path"], "label": clips[i]["label"], "score": float(s[i]), "share": float(lost / total)}
+        for lost, i in rows
+    ]
 
 
 def _plot_roc(clips, s, labels, path: Path) -> bool:
@@ -205,34 +246,62 @@ def _plot_roc(clips, s, labels, path: Path) -> bool:
 
 
 def _write_report(result: dict, manifest: Path, path: Path, plot: bool) -> None:
-    L = [f"# Evaluation of the model on {manifest}", "",
-         f"{result['clips']} clips scored (clip score = max over 1 s windows, 0.25 s hop); "
-         f"{len(result['skipped'])} unreadable, skipped.", "",
-         "| label | ROC-AUC | 95 % interval | threshold | recall | FP rate | positives | negatives |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    L = [
+        f"# Evaluation of the model on {manifest}",
+        "",
+        f"{result['clips']} clips scored (clip score = max over 1 s windows, 0.25 s hop); "
+        f"{len(result['skipped'])} unreadable, skipped.",
+        "",
+        "| label | ROC-AUC | 95 % interval | threshold | recall | FP rate | positives | negatives |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for lab, m in result["labels"].items():
         lo, hi = m["auc_ci95"]
-        L.append(f"| {lab} | {m['auc']:.3f} | {lo:.3f}-{hi:.3f} | {m['threshold']:.3f} | {m['recall']:.3f} | "
-                 f"{m['fpr']:.3f} | {m['positives']} | {m['negatives']} |")
-    L += ["", "Events: the share of clips on which the detector raised an event of the label "
-          + ("(small model, then the second opinion: the product as it runs)." if result["second_opinion"]
-             else "(the small model alone)."), "",
-          "| label | event recall | event FP rate |", "|---|---:|---:|"]
+        L.append(
+            f"| {lab} | {m['auc']:.3f} | {lo:.3f}-{hi:.3f} | {m['threshold']:.3f} | {m['recall']:.3f} | "
+            f"{m['fpr']:.3f} | {m['positives']} | {m['negatives']} |"
+        )
+    L += [
+        "",
+        "Events: the share of clips on which the detector raised an event of the label "
+        + (
+            "(small model, then the second opinion: the product as it runs)."
+            if result["second_opinion"]
+            else "(the small model alone)."
+        ),
+        "",
+        "| label | event recall | event FP rate |",
+        "|---|---:|---:|",
+    ]
     L += [f"| {lab} | {m['event_recall']:.3f} | {m['event_fpr']:.3f} |" for lab, m in result["labels"].items()]
-    L += ["", "The interval is a bootstrap over recordings (the manifest's optional `recording` column; "
-          "without it, over clips)."]
+    L += [
+        "",
+        "The interval is a bootstrap over recordings (the manifest's optional `recording` column; "
+        "without it, over clips).",
+    ]
     labels = list(result["labels"])
-    L += ["", "Per source: the fraction of clips whose score reaches each label's threshold "
-          "(recall for that label's own clips, false-positive rate otherwise).", "",
-          "| label/source | clips | " + " | ".join(labels) + " |", "|---|---:|" + "---:|" * len(labels)]
+    L += [
+        "",
+        "Per source: the fraction of clips whose score reaches each label's threshold "
+        "(recall for that label's own clips, false-positive rate otherwise).",
+        "",
+        "| label/source | clips | " + " | ".join(labels) + " |",
+        "|---|---:|" + "---:|" * len(labels),
+    ]
     for src, m in result["by_source"].items():
         L.append(f"| {src} | {m['n']} | " + " | ".join(f"{m[lab]:.3f}" for lab in labels) + " |")
     for lab, rows in result["costliest"].items():
-        L += ["", f"Clips that cost the {lab} AUC the most (share of the pairs ranked the wrong way): a positive "
-              "scored below negatives, or a negative above positives. Listen to these first.", "",
-              "| clip | label | score | share |", "|---|---|---:|---:|"]
-        L += [f"| {r['path']} | {r['label']} | {r['score']:.3f} | {r['share']:.0%} |" for r in rows] or \
-             ["| (none: every positive scored above every negative) | | | |"]
+        L += [
+            "",
+            f"Clips that cost the {lab} AUC the most (share of the pairs ranked the wrong way): a positive "
+            "scored below negatives, or a negative above positives. Listen to these first.",
+            "",
+            "| clip | label | score | share |",
+            "|---|---|---:|---:|",
+        ]
+        L += [f"| {r['path']} | {r['label']} | {r['score']:.3f} | {r['share']:.0%} |" for r in rows] or [
+            "| (none: every positive scored above every negative) | | | |"
+        ]
     if plot:
         L += ["", "![ROC](roc.png)"]
     if result["skipped"]:

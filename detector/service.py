@@ -19,7 +19,6 @@ from .config import Config, ConfigError
 from .confirm import load_second_opinion
 from .controls import ControlApplier, Controls
 from .episodes import EpisodeTracker
-from .stats import StatsReporter
 from .health import Health, HealthReporter, Reading
 from .history import HistorySink, connect, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
@@ -27,10 +26,11 @@ from .live import LiveSink
 from .loud import LoudSink
 from .model import Classifier, ModelError
 from .pipeline import make_pipeline
-from .verifier import Verifier
-from .sinks.clips import ClipSink
 from .sinks import Sink
+from .sinks.clips import ClipSink
 from .sinks.log import LogSink
+from .stats import StatsReporter
+from .verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ class Notifier:
             self.send("WATCHDOG=1")
 
 
-def open_history(cfg: Config, model_sha256: str, clock: WallClock,
-                 on_marked: Callable[[dict[str, int]], None] | None = None) -> HistorySink | None:
+def open_history(
+    cfg: Config, model_sha256: str, clock: WallClock, on_marked: Callable[[dict[str, int]], None] | None = None
+) -> HistorySink | None:
     """The event history, or None (said once) when it is off or its database cannot be opened: detection
     never depends on it."""
     if not cfg.history.enabled:
@@ -114,8 +115,9 @@ def open_live(cfg: Config, pipeline, source, clf: Classifier) -> LiveSink | None
     """The live feed for the review page, at <state_dir>/live.sock; None (said once) if it cannot be."""
     path = Path(cfg.state_dir) / "live.sock"
     try:
-        return LiveSink(path, pipeline, {"device": source.name, "model": clf.path.name,
-                                         "thresholds": pipeline.on_thresholds})
+        return LiveSink(
+            path, pipeline, {"device": source.name, "model": clf.path.name, "thresholds": pipeline.on_thresholds}
+        )
     except OSError as e:
         log.warning("live feed off: cannot listen on %s (%s)", path, e)
         return None
@@ -186,8 +188,7 @@ def check(cfg: Config) -> list[str]:
     return warnings
 
 
-def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True,
-                seconds: float | None = None) -> int:
+def run_service(cfg: Config, input_file: str | None = None, realtime: bool = True, seconds: float | None = None) -> int:
     logging.getLogger().setLevel(cfg.log_level.upper())
     clf = Classifier(cfg.model_path())
     rate = clf.frontend.sample_rate
@@ -199,8 +200,13 @@ def run_service(cfg: Config, input_file: str | None = None, realtime: bool = Tru
     return serve(cfg, clf, source, realtime)
 
 
-def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, realtime: bool = True,
-          stream: TextIO | None = None) -> int:
+def serve(
+    cfg: Config,
+    clf: Classifier,
+    source: FileSource | MicrophoneSource,
+    realtime: bool = True,
+    stream: TextIO | None = None,
+) -> int:
     """Run ``source`` through the pipeline into the sinks until it ends or a signal stops it. ``realtime``:
     the source delivers audio as it is heard (a microphone, a paced replay), so event times are wall times.
     ``stream``: where the log sink writes (default stdout)."""
@@ -232,10 +238,19 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     if cfg.mqtt.enabled:
         from .sinks.mqtt import MqttSink
 
-        mqtt_sink = MqttSink(cfg.mqtt, clf.labels, cfg.mqtt_password(), clf.path.stem, clock, __version__,
-                             on_feedback=history_sink.feedback if history_sink is not None else None,
-                             episodes=list(cfg.episodes), loud=cfg.loud.enabled, stats=history_sink is not None,
-                             on_control=controls.command)
+        mqtt_sink = MqttSink(
+            cfg.mqtt,
+            clf.labels,
+            cfg.mqtt_password(),
+            clf.path.stem,
+            clock,
+            __version__,
+            on_feedback=history_sink.feedback if history_sink is not None else None,
+            episodes=list(cfg.episodes),
+            loud=cfg.loud.enabled,
+            stats=history_sink is not None,
+            on_control=controls.command,
+        )
         mqtt_sink.start()
         if history_sink is not None:
             mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
@@ -243,16 +258,26 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     if history_sink is not None:
         sinks.append(history_sink)
     pipeline = make_pipeline(cfg, clf, sinks, load_second_opinion(cfg))
-    log.info("listening on %s with model %s (thresholds %s)", source.name, clf.path.name,
-             {k: p.on for k, p in pipeline.decider.policies.items()})
+    log.info(
+        "listening on %s with model %s (thresholds %s)",
+        source.name,
+        clf.path.name,
+        {k: p.on for k, p in pipeline.decider.policies.items()},
+    )
     if pipeline.second is not None:
         log.info("second opinion: %s confirms %s", pipeline.second.model.path.name, pipeline.second.thresholds)
     # episodes go where events are announced: the log and MQTT (the history keeps the events themselves)
     episodes = EpisodeTracker(episode_labels(cfg, clf), [s for s in (sinks[0], mqtt_sink) if s is not None])
     pipeline.sinks.append(episodes)
     if cfg.loud.enabled:
-        pipeline.sinks.append(LoudSink(cfg.loud, mqtt_sink.loud_state if mqtt_sink is not None else
-                                       lambda on: log.info("loud sound: %s", "on" if on else "off")))
+        pipeline.sinks.append(
+            LoudSink(
+                cfg.loud,
+                mqtt_sink.loud_state
+                if mqtt_sink is not None
+                else lambda on: log.info("loud sound: %s", "on" if on else "off"),
+            )
+        )
     metrics = open_metrics(cfg, clf)
     if metrics is not None:
         pipeline.sinks.append(metrics)
@@ -260,8 +285,11 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     if live is not None:
         pipeline.sinks.append(live)
     if cfg.clips.enabled:
-        pipeline.sinks.append(ClipSink(cfg.clips, pipeline.history, rate, clock,
-                                       history_sink.clip_saved if history_sink is not None else None))
+        pipeline.sinks.append(
+            ClipSink(
+                cfg.clips, pipeline.history, rate, clock, history_sink.clip_saved if history_sink is not None else None
+            )
+        )
 
     notifier = Notifier()
     stopping = {"signal": None}
@@ -277,15 +305,19 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
     watch = VerifierWatch(verifier_path(cfg), sha) if teaching else None
-    stats = StatsReporter(history_sink.path, clf.labels, mqtt_sink.stats) \
-        if history_sink is not None and mqtt_sink is not None else None
+    stats = (
+        StatsReporter(history_sink.path, clf.labels, mqtt_sink.stats)
+        if history_sink is not None and mqtt_sink is not None
+        else None
+    )
     if stats is not None:
         pipeline.sinks.append(EndWatch(stats.ended))
     applier = ControlApplier(controls, pipeline, mqtt_sink.controls if mqtt_sink is not None else lambda states: None)
     applier.update(time.time())
     told = [x.health for x in (mqtt_sink, live) if x is not None]  # Home Assistant, the review page
-    health = HealthReporter(Health(cfg.health, Path(cfg.state_dir)),
-                            lambda reasons, figures: [tell(reasons, figures) for tell in told], log)
+    health = HealthReporter(
+        Health(cfg.health, Path(cfg.state_dir)), lambda reasons, figures: [tell(reasons, figures) for tell in told], log
+    )
     overflows, last_audio, gap_ended = 0, time.monotonic(), False
     zeros, warned_zeros = 0, False  # samples of exact silence in a row
     try:
@@ -294,8 +326,11 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
                 last_audio, gap_ended = time.monotonic(), False
                 zeros = zeros + block.size if not block.any() else 0
                 if zeros >= SILENT_WARN_S * rate and not warned_zeros:
-                    log.warning("the input has been exact silence for %.0f s: is the microphone muted or its "
-                                "gain at zero? (alsamixer)", SILENT_WARN_S)
+                    log.warning(
+                        "the input has been exact silence for %.0f s: is the microphone muted or its "
+                        "gain at zero? (alsamixer)",
+                        SILENT_WARN_S,
+                    )
                 warned_zeros = zeros >= SILENT_WARN_S * rate
             elif not gap_ended and time.monotonic() - last_audio >= NO_AUDIO_END_S:
                 gap_ended = True
@@ -316,14 +351,26 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
             notifier.alive()
             info = source.info()
             if metrics is not None and block.size:
-                metrics.loop((time.perf_counter() - t_hop) / max(1.0, block.size / pipeline.hop_samples),
-                             info.overflows, info.reopens, mqtt_sink.pending() if mqtt_sink else 0,
-                             mqtt_sink.dropped if mqtt_sink else 0)
+                metrics.loop(
+                    (time.perf_counter() - t_hop) / max(1.0, block.size / pipeline.hop_samples),
+                    info.overflows,
+                    info.reopens,
+                    mqtt_sink.pending() if mqtt_sink else 0,
+                    mqtt_sink.dropped if mqtt_sink else 0,
+                )
             if stats is not None:
                 stats.update()
-            health.update(Reading(time.monotonic(), last_audio, zeros / rate, info.reopens, info.overflows,
-                                  mqtt_sink.pending() if mqtt_sink is not None else 0,
-                                  cfg.mqtt.queue_size if mqtt_sink is not None else 0))
+            health.update(
+                Reading(
+                    time.monotonic(),
+                    last_audio,
+                    zeros / rate,
+                    info.reopens,
+                    info.overflows,
+                    mqtt_sink.pending() if mqtt_sink is not None else 0,
+                    cfg.mqtt.queue_size if mqtt_sink is not None else 0,
+                )
+            )
             if info.overflows != overflows:
                 log.warning("audio input overflowed %d time(s) so far: samples were lost", info.overflows)
                 overflows = info.overflows
@@ -344,12 +391,13 @@ def serve(cfg: Config, clf: Classifier, source: FileSource | MicrophoneSource, r
             metrics.close()
         if pipeline.second is not None:
             g = pipeline.second
-            log.info("second opinion: confirmed %s, rejected %s (%d YAMNet inferences)",
-                     g.confirmed, g.rejected, g.inferences)
+            log.info(
+                "second opinion: confirmed %s, rejected %s (%d YAMNet inferences)",
+                g.confirmed,
+                g.rejected,
+                g.inferences,
+            )
         log.info("stopped%s", f" on signal {stopping['signal']}" if stopping["signal"] else "")
         for s, handler in previous.items():
             signal.signal(s, handler)
     return 0
-
-
-

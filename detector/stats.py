@@ -19,7 +19,8 @@ def day_stats(db: sqlite3.Connection, labels: list[str], now: float) -> dict[str
         today, minutes, hour = db.execute(
             "SELECT COUNT(*), COALESCE(SUM(MAX(0, COALESCE(end, ?) - MAX(start, ?))), 0) / 60.0, "
             "SUM(start >= ?) FROM events WHERE label = ? AND COALESCE(end, ?) >= ?",
-            (now, midnight, now - 3600, lab, now, midnight)).fetchone()
+            (now, midnight, now - 3600, lab, now, midnight),
+        ).fetchone()
         out[lab] = {"today": today, "minutes_today": round(minutes, 1), "last_hour": hour or 0}
     return out
 

@@ -40,7 +40,7 @@ class Head:
         return {"w": self.w.tolist(), "b": self.b, "mean": self.mean.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Head":
+    def from_dict(cls, d: dict) -> Head:
         return cls(np.asarray(d["w"]), float(d["b"]), np.asarray(d["mean"]), np.asarray(d["scale"]))
 
 
@@ -86,12 +86,19 @@ class Verifier:
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump({"model_sha256": self.model_sha256, "fitted_at": time.time(), "fit": fit or {},
-                       "heads": {k: h.to_dict() for k, h in self.heads.items()}}, f)
+            json.dump(
+                {
+                    "model_sha256": self.model_sha256,
+                    "fitted_at": time.time(),
+                    "fit": fit or {},
+                    "heads": {k: h.to_dict() for k, h in self.heads.items()},
+                },
+                f,
+            )
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, model_sha256: str) -> "Verifier | None":
+    def load(cls, path: Path, model_sha256: str) -> Verifier | None:
         """The saved verifier, or None (said in the log) when there is none, it is unreadable, or it was taught
         on another model: its embeddings mean nothing to this one."""
         try:
@@ -103,16 +110,23 @@ class Verifier:
             log.warning("verifier %s cannot be read (%s): not used", path, e)
             return None
         if v.model_sha256 != model_sha256:
-            log.warning("verifier %s was taught on another model (sha256 %s…): not used; mark false alarms "
-                        "again to teach it this one", path, v.model_sha256[:12])
+            log.warning(
+                "verifier %s was taught on another model (sha256 %s…): not used; mark false alarms "
+                "again to teach it this one",
+                path,
+                v.model_sha256[:12],
+            )
             return None
         return v
 
 
 def marked(db: sqlite3.Connection, label: str, verdict: str, model_sha256: str, dim: int) -> list[np.ndarray]:
     """The (k, dim) window embeddings of each event of ``label`` marked ``verdict`` under this model."""
-    rows = db.execute("SELECT window_embeddings FROM events WHERE label = ? AND verdict = ? AND model_sha256 = ? "
-                      "AND window_embeddings IS NOT NULL", (label, verdict, model_sha256))
+    rows = db.execute(
+        "SELECT window_embeddings FROM events WHERE label = ? AND verdict = ? AND model_sha256 = ? "
+        "AND window_embeddings IS NOT NULL",
+        (label, verdict, model_sha256),
+    )
     return [np.frombuffer(r[0], np.float16).astype(np.float32).reshape(-1, dim) for r in rows]
 
 
@@ -161,9 +175,23 @@ def teach(label: str, lesson: Lesson, min_false_alarms: int, max_positive_loss: 
     guard = head(lesson.false_alarms, fit_half)
     before = float(np.mean([passes(None, s) for s in held]))
     after = float(np.mean([passes(guard, s) for s in held]))
-    left_in = sum(passes(head(lesson.false_alarms[:i] + lesson.false_alarms[i + 1:], fit_half), s)
-                  for i, s in enumerate(lesson.false_alarms)) if n > 1 else None
+    left_in = (
+        sum(
+            passes(head(lesson.false_alarms[:i] + lesson.false_alarms[i + 1 :], fit_half), s)
+            for i, s in enumerate(lesson.false_alarms)
+        )
+        if n > 1
+        else None
+    )
     if before - after > max_positive_loss:
-        return Taught(label, None, f"refused: it would lose {100 * (before - after):.0f} % of the held-out bundled "
-                      f"{label} clips (at most {100 * max_positive_loss:.0f} % allowed)", n, left_in, before, after)
+        return Taught(
+            label,
+            None,
+            f"refused: it would lose {100 * (before - after):.0f} % of the held-out bundled "
+            f"{label} clips (at most {100 * max_positive_loss:.0f} % allowed)",
+            n,
+            left_in,
+            before,
+            after,
+        )
     return Taught(label, head(lesson.false_alarms, lesson.bundled), "on", n, left_in, before, after)

@@ -62,12 +62,17 @@ def spectrogram(cfg: Config, clip: Path, start: float, end: float) -> dict:
     q = np.clip((mel - (top - 80.0)) * 255.0 / 80.0, 0, 255).astype(np.uint8)
     ws = window_scores(cfg, clf, x)
     dur = x.size / clf.frontend.sample_rate
-    return {"frames": int(q.shape[0]), "mels": int(q.shape[1]), "duration": dur,
-            "mel": base64.b64encode(q.tobytes()).decode(), "top_db": top,
-            "event": [max(0.0, dur - (end - start)), dur],
-            "t": [round(w.t_end, 3) for w in ws],
-            "scores": {lab: [round(w.scores[lab], 3) for w in ws] for lab in clf.labels},
-            "thresholds": clf.thresholds}
+    return {
+        "frames": int(q.shape[0]),
+        "mels": int(q.shape[1]),
+        "duration": dur,
+        "mel": base64.b64encode(q.tobytes()).decode(),
+        "top_db": top,
+        "event": [max(0.0, dur - (end - start)), dur],
+        "t": [round(w.t_end, 3) for w in ws],
+        "scores": {lab: [round(w.scores[lab], 3) for w in ws] for lab in clf.labels},
+        "thresholds": clf.thresholds,
+    }
 
 
 def clip_path(cfg: Config, db, event_id: str) -> Path | None:
@@ -85,10 +90,19 @@ def verifier_state(cfg: Config, db, labels: list[str]) -> dict:
         saved = json.loads(verifier_path(cfg).read_text())
     except (OSError, ValueError):
         saved = {}
-    marks = {lab: n for lab, n in db.execute(
-        "SELECT label, COUNT(*) FROM events WHERE verdict = 'false_alarm' GROUP BY label")}
-    return {lab: {"false_alarms": marks.get(lab, 0), "on": lab in saved.get("heads", {}),
-                  "fit": saved.get("fit", {}).get(lab), "fitted_at": saved.get("fitted_at")} for lab in labels}
+    marks = {
+        lab: n
+        for lab, n in db.execute("SELECT label, COUNT(*) FROM events WHERE verdict = 'false_alarm' GROUP BY label")
+    }
+    return {
+        lab: {
+            "false_alarms": marks.get(lab, 0),
+            "on": lab in saved.get("heads", {}),
+            "fit": saved.get("fit", {}).get(lab),
+            "fitted_at": saved.get("fitted_at"),
+        }
+        for lab in labels
+    }
 
 
 def service_cpu(state: WebState, pid: int) -> float | None:
@@ -118,8 +132,14 @@ def make_app(state: WebState):
     from starlette.middleware import Middleware
     from starlette.middleware.base import BaseHTTPMiddleware
     from starlette.requests import Request
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, \
-        StreamingResponse
+    from starlette.responses import (
+        FileResponse,
+        HTMLResponse,
+        JSONResponse,
+        RedirectResponse,
+        Response,
+        StreamingResponse,
+    )
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
@@ -134,17 +154,27 @@ def make_app(state: WebState):
 
     class Guard(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next):
-            if state.secret is not None and request.url.path not in ("/login",) \
-                    and not request.url.path.startswith("/static/"):
+            if (
+                state.secret is not None
+                and request.url.path not in ("/login",)
+                and not request.url.path.startswith("/static/")
+            ):
                 cookie = request.cookies.get(COOKIE, "")
                 bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
                 if not (hmac.compare_digest(cookie, state.session) or hmac.compare_digest(bearer, state.secret)):
-                    if request.method == "GET" and "text/html" in request.headers.get("accept", "") \
-                            and not cookie and not bearer:
+                    if (
+                        request.method == "GET"
+                        and "text/html" in request.headers.get("accept", "")
+                        and not cookie
+                        and not bearer
+                    ):
                         return RedirectResponse("/login", 303)
                     return JSONResponse({"error": "not signed in"}, 401)
-            if request.method == "POST" and request.url.path != "/login" and not hmac.compare_digest(
-                    request.headers.get("x-csrf-token", ""), state.csrf):
+            if (
+                request.method == "POST"
+                and request.url.path != "/login"
+                and not hmac.compare_digest(request.headers.get("x-csrf-token", ""), state.csrf)
+            ):
                 return JSONResponse({"error": "missing or wrong CSRF token"}, 403)
             return await call_next(request)
 
@@ -214,13 +244,20 @@ def make_app(state: WebState):
             lines = live_lines(state.live_path)
             hello = json.loads(await asyncio.wait_for(anext(lines), 2.0))["hello"]
             await lines.aclose()
-        except (OSError, asyncio.TimeoutError, StopAsyncIteration, ValueError, KeyError):
+        except (TimeoutError, OSError, StopAsyncIteration, ValueError, KeyError):
             return JSONResponse(out)
-        return JSONResponse(out | {"service": "running", "device": hello["device"], "model": hello["model"],
-                                   "uptime_s": round(time.time() - hello["started"]),
-                                   "cpu_percent": service_cpu(state, hello["pid"]),
-                                   "problem": hello.get("problem", []),
-                                   "thresholds": hello["thresholds"]})
+        return JSONResponse(
+            out
+            | {
+                "service": "running",
+                "device": hello["device"],
+                "model": hello["model"],
+                "uptime_s": round(time.time() - hello["started"]),
+                "cpu_percent": service_cpu(state, hello["pid"]),
+                "problem": hello.get("problem", []),
+                "thresholds": hello["thresholds"],
+            }
+        )
 
     async def live(request: Request):
         async def stream():
@@ -232,13 +269,20 @@ def make_app(state: WebState):
             except OSError:
                 pass
             yield b"event: gone\ndata: {}\n\n"
+
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
     routes = [
-        Route("/", events_page), Route("/live", live_page), Route("/login", login, methods=["GET", "POST"]),
-        Route("/api/events", events), Route("/api/events/{id}/clip", clip),
-        Route("/api/events/{id}/spectrogram", spectro), Route("/api/events/{id}/verdict", verdict, methods=["POST"]),
-        Route("/api/verifier", verifier), Route("/api/health", health), Route("/api/live", live),
+        Route("/", events_page),
+        Route("/live", live_page),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/api/events", events),
+        Route("/api/events/{id}/clip", clip),
+        Route("/api/events/{id}/spectrogram", spectro),
+        Route("/api/events/{id}/verdict", verdict, methods=["POST"]),
+        Route("/api/verifier", verifier),
+        Route("/api/health", health),
+        Route("/api/live", live),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     return Starlette(routes=routes, middleware=[Middleware(Guard)])
@@ -252,8 +296,10 @@ def serve(cfg: Config, host: str | None = None, port: int | None = None) -> int:
     host, port = host or cfg.web.host, port or cfg.web.port
     secret = cfg.web.secret()
     if not loopback(host) and not secret:
-        raise ConfigError(f"web.host: got {host!r}, expected 127.0.0.1, or set web.password: the page shows and "
-                          "plays what the microphone heard")
+        raise ConfigError(
+            f"web.host: got {host!r}, expected 127.0.0.1, or set web.password: the page shows and "
+            "plays what the microphone heard"
+        )
     history.connect(cfg.history_path()).close()  # made if new, owner-only, before anyone reads it
     log.info("review page on http://%s:%d/%s", host, port, "" if secret else " (loopback only, no password)")
     uvicorn.run(make_app(WebState(cfg, secret)), host=host, port=port, log_level="warning", access_log=False)

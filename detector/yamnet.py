@@ -46,13 +46,19 @@ class YamnetFrontendParams:
 
 def mel_matrix(p: YamnetFrontendParams) -> np.ndarray:
     """tf.signal.linear_to_mel_weight_matrix: triangles in HTK mel over the rfft bins, the DC bin zeroed."""
+
     def hz_to_mel(f):
         return 1127.0 * np.log(1.0 + f / 700.0)
 
     bins = hz_to_mel(np.linspace(0.0, p.sample_rate / 2, p.n_fft // 2 + 1))
     edges = np.linspace(hz_to_mel(p.fmin), hz_to_mel(p.fmax), p.n_mels + 2)
-    w = np.maximum(0.0, np.minimum((bins[:, None] - edges[:-2]) / (edges[1:-1] - edges[:-2]),
-                                   (edges[2:] - bins[:, None]) / (edges[2:] - edges[1:-1])))
+    w = np.maximum(
+        0.0,
+        np.minimum(
+            (bins[:, None] - edges[:-2]) / (edges[1:-1] - edges[:-2]),
+            (edges[2:] - bins[:, None]) / (edges[2:] - edges[1:-1]),
+        ),
+    )
     w[0] = 0.0
     return w
 
@@ -88,7 +94,7 @@ class YamnetSidecar:
     label_classes: dict[str, list[str]]  # barkcry label -> the YAMNet classes that count for it
 
     @classmethod
-    def read(cls, path: Path) -> "YamnetSidecar":
+    def read(cls, path: Path) -> YamnetSidecar:
         try:
             d = json.loads(Path(path).read_text())
             fe = YamnetFrontendParams(**d["frontend"])
@@ -122,7 +128,9 @@ class Yamnet:
         p = self.sidecar.frontend
         inp = self._interp.get_input_details()[0]
         if tuple(inp["shape"]) != (1, p.patch_frames, p.n_mels, 1):
-            raise ModelError(f"YAMNet model input shape {tuple(inp['shape'])} is not (1, {p.patch_frames}, {p.n_mels}, 1)")
+            raise ModelError(
+                f"YAMNet model input shape {tuple(inp['shape'])} is not (1, {p.patch_frames}, {p.n_mels}, 1)"
+            )
         self._in = inp["index"]
         # The outputs are told apart by size: the 521 logits and the embedding.
         outs = {int(o["shape"][-1]): o["index"] for o in self._interp.get_output_details()}
@@ -131,8 +139,9 @@ class Yamnet:
         self._logits = outs[len(self.sidecar.classes)]
         self._embedding = outs.get(EMBEDDING_SIZE)
         self.labels = list(self.sidecar.label_classes)
-        self.columns = {lab: [self.sidecar.classes.index(c) for c in names]
-                        for lab, names in self.sidecar.label_classes.items()}
+        self.columns = {
+            lab: [self.sidecar.classes.index(c) for c in names] for lab, names in self.sidecar.label_classes.items()
+        }
 
     def class_scores(self, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(521 sigmoid scores, embedding or None) of one (96, 64) log-mel patch."""

@@ -24,7 +24,9 @@ def main(argv: list[str]) -> int:
     model.write_bytes(out)
     sidecar = model.with_suffix(".json")
     d = json.loads(sidecar.read_text())
-    scores = d.get("outputs", {}).get("scores") or next(n for n in tensor_names(tflite) if "StatefulPartitionedCall" in n)
+    scores = d.get("outputs", {}).get("scores") or next(
+        n for n in tensor_names(tflite) if "StatefulPartitionedCall" in n
+    )
     d["outputs"] = {"scores": scores, "embedding": pooled}
     sidecar.write_text(json.dumps(d, indent=2) + "\n")
     print(f"{model}: outputs {d['outputs']}")

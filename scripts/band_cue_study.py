@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
-
 import screen  # noqa: E402
+
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.metrics import roc_auc  # noqa: E402

@@ -59,14 +59,22 @@ ROOMS = {
     "quiet": dict(bed_words=["giulbia_silence"], event_filter=lambda c: False, bed_db=-55, event_db=-40),
     "kitchen/appliance": dict(
         bed_words=["dishes", "running_tap", "exercise_bike"],
-        event_filter=lambda c: any(w in c.origin.lower() or w in c.path for w in
-                                   ("air_conditioner", "engine_idling", "drilling", "household", "jackhammer")),
-        bed_db=-42, event_db=-30),
+        event_filter=lambda c: any(
+            w in c.origin.lower() or w in c.path
+            for w in ("air_conditioner", "engine_idling", "drilling", "household", "jackhammer")
+        ),
+        bed_db=-42,
+        event_db=-30,
+    ),
     "street/TV": dict(
         bed_words=["white_noise", "pink_noise", "stereo_noise", "exercise_bike"],
-        event_filter=lambda c: c.source == "tuxpaint_speech" or any(
-            w in c.origin.lower() for w in ("street_music", "car_horn", "siren", "children_playing")),
-        bed_db=-45, event_db=-28),
+        event_filter=lambda c: (
+            c.source == "tuxpaint_speech"
+            or any(w in c.origin.lower() for w in ("street_music", "car_horn", "siren", "children_playing"))
+        ),
+        bed_db=-45,
+        event_db=-28,
+    ),
 }
 
 
@@ -75,7 +83,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "calibration_rooms.md")
-    ap.add_argument("--model", type=Path, help="a candidate model (.tflite beside its .json) instead of the shipped one")
+    ap.add_argument(
+        "--model", type=Path, help="a candidate model (.tflite beside its .json) instead of the shipped one"
+    )
     ap.add_argument("--event-folds", default="4,5", help="the folds the negative events laid over the beds come from")
     ap.add_argument("--seed", type=int, default=0, help="the draw of events, their levels and places")
     ap.add_argument("--json", type=Path, help="also write the rows here, as JSON")
@@ -94,32 +104,58 @@ def main(argv=None) -> int:
             sf.write(wav, x, FS)
             out = Path(d) / name.replace("/", "_")
             # --seconds: calibrate stops a recording there (default 300 s), and the room is longer.
-            r = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "calibrate", "--input",
-                                str(wav), "--seconds", str(a.minutes * 60), "--out", str(out), "--no-keep"],
-                               cwd=ROOT, capture_output=True, text=True)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "detector.cli",
+                    "--config",
+                    str(cfg),
+                    "calibrate",
+                    "--input",
+                    str(wav),
+                    "--seconds",
+                    str(a.minutes * 60),
+                    "--out",
+                    str(out),
+                    "--no-keep",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
             if r.returncode:
                 print(r.stderr, file=sys.stderr)
                 return 1
             res = json.loads((out / "calibration.json").read_text())
             for lab, v in res["labels"].items():
                 rows.append((name, res["dbfs_percentiles"]["50"], lab, v))
-    lines = ["# Calibration in three rooms built from the shared corpus", "",
-             f"Command: `python scripts/calibration_rooms.py --minutes {a.minutes:g}"
-             + (f" --model {a.model}" if a.model else "")
-             + (f" --event-folds {a.event_folds} --seed {a.seed}" if (folds, a.seed) != ((4, 5), 0) else "") + "`. Each room is "
-             f"{a.minutes:g} min; recall is on the bundled positives mixed in at the SNR the room implies.", "",
-             "| room | median level | label | room SNR | FA/h default | FA/h suggested | recall default | "
-             "recall suggested | threshold default -> suggested | verdict |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---|---|"]
+    lines = [
+        "# Calibration in three rooms built from the shared corpus",
+        "",
+        f"Command: `python scripts/calibration_rooms.py --minutes {a.minutes:g}"
+        + (f" --model {a.model}" if a.model else "")
+        + (f" --event-folds {a.event_folds} --seed {a.seed}" if (folds, a.seed) != ((4, 5), 0) else "")
+        + "`. Each room is "
+        f"{a.minutes:g} min; recall is on the bundled positives mixed in at the SNR the room implies.",
+        "",
+        "| room | median level | label | room SNR | FA/h default | FA/h suggested | recall default | "
+        "recall suggested | threshold default -> suggested | verdict |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---|",
+    ]
     for name, level, lab, v in rows:
-        lines.append(f"| {name} | {level:.1f} dBFS | {lab} | {v['room_snr_db']:.1f} dB | "
-                     f"{v['false_alarms_per_hour_default']:.0f} | {v['false_alarms_per_hour_suggested']:.0f} | "
-                     f"{100 * v['recall_default']:.0f} % | {100 * v['recall_suggested']:.0f} % | "
-                     f"{v['default_threshold']:.2f} -> {v['suggested']:.2f} | {v['advice']} |")
+        lines.append(
+            f"| {name} | {level:.1f} dBFS | {lab} | {v['room_snr_db']:.1f} dB | "
+            f"{v['false_alarms_per_hour_default']:.0f} | {v['false_alarms_per_hour_suggested']:.0f} | "
+            f"{100 * v['recall_default']:.0f} % | {100 * v['recall_suggested']:.0f} % | "
+            f"{v['default_threshold']:.2f} -> {v['suggested']:.2f} | {v['advice']} |"
+        )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(lines) + "\n")
     if a.json:
-        a.json.write_text(json.dumps([{"room": name, "median_dbfs": level, "label": lab} | v for name, level, lab, v in rows]))
+        a.json.write_text(
+            json.dumps([{"room": name, "median_dbfs": level, "label": lab} | v for name, level, lab, v in rows])
+        )
     print("\n".join(lines))
     return 0
 

@@ -41,8 +41,12 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bark_cry" / "check.md")
     ap.add_argument("--cache", type=Path, default=ROOT / "cache", help="where simulated rooms are cached")
-    ap.add_argument("--runs", type=Path, default=None,
-                    help="the training runs (default: reports/<model name>/runs.json, as scripts/train.py writes it)")
+    ap.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="the training runs (default: reports/<model name>/runs.json, as scripts/train.py writes it)",
+    )
     a = ap.parse_args(argv)
     runs_path = a.runs or ROOT / "reports" / a.model.stem / "runs.json"
 
@@ -51,38 +55,62 @@ def main(argv=None) -> int:
     scores = ts.score(clf.score_windows)
     m = summarize(ts.clips, scores, clf.thresholds)
 
-    n = {lab: (sum(c.label == lab for c in ts.clips), len({c.recording for c in ts.clips if c.label == lab}))
-         for lab in LABELS}
+    n = {
+        lab: (sum(c.label == lab for c in ts.clips), len({c.recording for c in ts.clips if c.label == lab}))
+        for lab in LABELS
+    }
     neg = [c for c in ts.clips if c.label not in LABELS]
-    L = [f"# {a.model.name} on the fold-5 test set", "",
-         f"Command: `python scripts/check_model.py {a.model.relative_to(ROOT) if a.model.is_relative_to(ROOT) else a.model}`"
-         f" (manifest {manifest_hash(a.data / 'manifest.csv')}). int8 through the device's runtime, sidecar "
-         f"thresholds {clf.thresholds}.", "",
-         "Test clips: " + ", ".join(f"{n[lab][0]} {lab} from {n[lab][1]} recordings" for lab in LABELS)
-         + f", {len(neg)} negative and noise clips from {len({c.recording for c in neg})}. The interval after each AUC is a 95 % "
-         "bootstrap that resamples whole recordings, positives and negatives apart.", ""]
+    L = [
+        f"# {a.model.name} on the fold-5 test set",
+        "",
+        f"Command: `python scripts/check_model.py {a.model.relative_to(ROOT) if a.model.is_relative_to(ROOT) else a.model}`"
+        f" (manifest {manifest_hash(a.data / 'manifest.csv')}). int8 through the device's runtime, sidecar "
+        f"thresholds {clf.thresholds}.",
+        "",
+        "Test clips: "
+        + ", ".join(f"{n[lab][0]} {lab} from {n[lab][1]} recordings" for lab in LABELS)
+        + f", {len(neg)} negative and noise clips from {len({c.recording for c in neg})}. The interval after each AUC is a 95 % "
+        "bootstrap that resamples whole recordings, positives and negatives apart.",
+        "",
+    ]
     L += report.condition_table(m)
     runs = json.loads(runs_path.read_text()) if runs_path.exists() else []
     extra = clf.sidecar.extra
-    L += ["", "## Against the issue's floors", "",
-          f"Recall, false positives and music from the table above; int8 parity and size from the sidecar; "
-          f"AUC over seeds from `{runs_path.relative_to(ROOT) if runs_path.is_relative_to(ROOT) else runs_path}`"
-          + ("" if runs else " (not found: no seed rows)") + ". Inference time: `reports/bench.md`.", ""]
+    L += [
+        "",
+        "## Against the issue's floors",
+        "",
+        f"Recall, false positives and music from the table above; int8 parity and size from the sidecar; "
+        f"AUC over seeds from `{runs_path.relative_to(ROOT) if runs_path.is_relative_to(ROOT) else runs_path}`"
+        + ("" if runs else " (not found: no seed rows)")
+        + ". Inference time: `reports/bench.md`.",
+        "",
+    ]
     L += report.floors_table(runs, m, extra["metrics"]["int8_vs_float"], extra["model"])
     contrast = np.array([contrast_db(res.corpus.audio[c.path]) for c in ts.clips])
-    L += ["", "## Where the misses come from", "",
-          f"Some test recordings already hold their event in noise: UrbanSound8K keeps dogs heard in the "
-          f"background of a street. Each positive's contrast is its loudest 100 ms over its median 100 ms "
-          f"(`evaluate.contrast_db`); below {CONTRAST_SPLIT_DB:g} dB the event hardly stands out of its own "
-          f"recording before any test noise is added. Each row is scored against every negative clip.", ""]
+    L += [
+        "",
+        "## Where the misses come from",
+        "",
+        f"Some test recordings already hold their event in noise: UrbanSound8K keeps dogs heard in the "
+        f"background of a street. Each positive's contrast is its loudest 100 ms over its median 100 ms "
+        f"(`evaluate.contrast_db`); below {CONTRAST_SPLIT_DB:g} dB the event hardly stands out of its own "
+        f"recording before any test noise is added. Each row is scored against every negative clip.",
+        "",
+    ]
     L += report.contrast_table(ts.clips, scores, clf.thresholds, contrast)
     L += ["", "Positives missed on clean audio at the sidecar thresholds:", ""]
     L += report.missed_table(ts.clips, scores["clean"], clf.thresholds, contrast)
-    L += ["", "## Where the clean AUC is lost", "",
-          "Each (positive, negative) pair of clips that the model ranks the wrong way costs the AUC one pair in "
-          "all of them. The recordings (a clip's source recording, as the intervals above resample them) whose "
-          "clips lose the most pairs, on each side, with the AUC the test would give without that recording's "
-          "clips. A few recordings holding most of the lost pairs say that the shortfall is theirs.", ""]
+    L += [
+        "",
+        "## Where the clean AUC is lost",
+        "",
+        "Each (positive, negative) pair of clips that the model ranks the wrong way costs the AUC one pair in "
+        "all of them. The recordings (a clip's source recording, as the intervals above resample them) whose "
+        "clips lose the most pairs, on each side, with the AUC the test would give without that recording's "
+        "clips. A few recordings holding most of the lost pairs say that the shortfall is theirs.",
+        "",
+    ]
     for lab in LABELS:
         L += report.auc_loss_table(ts.clips, scores["clean"], lab) + [""]
     a.out.parent.mkdir(parents=True, exist_ok=True)

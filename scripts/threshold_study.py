@@ -49,7 +49,11 @@ def main(argv=None) -> int:
     draws = {seed: validation_clips(res, split, (seed,), pad) for seed in seeds}
     draws["pooled (what scripts/train.py uses)"] = validation_clips(res, split, seeds, pad)
     print(f"sidecar thresholds {clf.thresholds}")
-    print("| validation draw | " + " | ".join(f"{lab} threshold | {lab} test recall | {lab} test FP" for lab in LABELS) + " |")
+    print(
+        "| validation draw | "
+        + " | ".join(f"{lab} threshold | {lab} test recall | {lab} test FP" for lab in LABELS)
+        + " |"
+    )
     print("|---|" + "---:|---:|---:|" * len(LABELS))
     for name, val in draws.items():
         picked, cells = pick_thresholds(val, val.score(clf.score_windows), 0.02), []

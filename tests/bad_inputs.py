@@ -50,8 +50,10 @@ def thresholds(**t) -> str:
 
 
 FLAC = DEMO.read_bytes()
-WAV_NO_FRAMES = (b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00\x02\x00"
-                 b"\x10\x00data\x00\x00\x00\x00")
+WAV_NO_FRAMES = (
+    b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00\x00}\x00\x00\x02\x00"
+    b"\x10\x00data\x00\x00\x00\x00"
+)
 MODEL_AT = "model: {tmp}/m.tflite\n"
 
 CASES = [
@@ -71,10 +73,16 @@ CASES = [
     Case("config", "on_threshold a word", "detection:\n  labels:\n    bark:\n      on_threshold: high\n"),
     Case("config", "on_threshold 1.5", "detection:\n  labels:\n    bark:\n      on_threshold: 1.5\n"),
     Case("config", "on_threshold 0", "detection:\n  labels:\n    cry:\n      on_threshold: 0\n"),
-    Case("config", "off_threshold above on_threshold",
-         "detection:\n  labels:\n    bark:\n      on_threshold: 0.5\n      off_threshold: 0.7\n"),
-    Case("config", "off_threshold alone, above the model's threshold",
-         "detection:\n  labels:\n    bark:\n      off_threshold: 0.95\n"),
+    Case(
+        "config",
+        "off_threshold above on_threshold",
+        "detection:\n  labels:\n    bark:\n      on_threshold: 0.5\n      off_threshold: 0.7\n",
+    ),
+    Case(
+        "config",
+        "off_threshold alone, above the model's threshold",
+        "detection:\n  labels:\n    bark:\n      off_threshold: 0.95\n",
+    ),
     Case("config", "a label the model lacks", "detection:\n  labels:\n    barks:\n      on_threshold: 0.9\n"),
     Case("config", "min_hits 0", "detection:\n  min_hits: 0\n"),
     Case("config", "a label's smoothing 0", "detection:\n  labels:\n    cry:\n      smoothing: 0\n"),
@@ -93,21 +101,36 @@ CASES = [
     Case("config", "mqtt.device_id #", "mqtt:\n  enabled: false\n  device_id: '#'\n"),
     Case("config", "mqtt.prefix with a wildcard", "mqtt:\n  enabled: false\n  prefix: home/+\n"),
     Case("config", "mqtt.queue_size 0", "mqtt:\n  enabled: false\n  queue_size: 0\n"),
-    Case("config", "password and password_file both",
-         "mqtt:\n  enabled: false\n  password: a\n  password_file: /etc/hostname\n"),
+    Case(
+        "config",
+        "password and password_file both",
+        "mqtt:\n  enabled: false\n  password: a\n  password_file: /etc/hostname\n",
+    ),
     Case("config", "password_file missing", "mqtt:\n  enabled: true\n  username: pi\n  password_file: {tmp}/nope\n"),
     Case("config", "TLS ca_file missing", "mqtt:\n  enabled: true\n  tls:\n    ca_file: {tmp}/nope.crt\n"),
-    Case("config", "TLS ca_file not a certificate", "mqtt:\n  enabled: true\n  tls:\n    ca_file: {tmp}/bad.crt\n",
-         files={"bad.crt": "not a certificate\n"}),
-    Case("config", "TLS certificate without its key",
-         "mqtt:\n  enabled: true\n  tls:\n    cert_file: {tmp}/c.crt\n", files={"c.crt": "x\n"}),
+    Case(
+        "config",
+        "TLS ca_file not a certificate",
+        "mqtt:\n  enabled: true\n  tls:\n    ca_file: {tmp}/bad.crt\n",
+        files={"bad.crt": "not a certificate\n"},
+    ),
+    Case(
+        "config",
+        "TLS certificate without its key",
+        "mqtt:\n  enabled: true\n  tls:\n    cert_file: {tmp}/c.crt\n",
+        files={"c.crt": "x\n"},
+    ),
     Case("config", "clips.max_s 1e12", "clips:\n  enabled: true\n  dir: {tmp}/clips\n  max_s: 1.0e+12\n"),
     Case("config", "clips.max_s 0", "clips:\n  max_s: 0\n"),
     Case("config", "clips.pre_roll_s negative", "clips:\n  pre_roll_s: -1\n"),
     Case("config", "clips.max_total_mb 0", "clips:\n  max_total_mb: 0\n"),
     Case("config", "clips.dir shared with others (/tmp)", "clips:\n  enabled: true\n  dir: /tmp\n"),
-    Case("config", "clips.dir that cannot be created", "clips:\n  enabled: true\n  dir: {tmp}/afile/clips\n",
-         files={"afile": "x"}),
+    Case(
+        "config",
+        "clips.dir that cannot be created",
+        "clips:\n  enabled: true\n  dir: {tmp}/afile/clips\n",
+        files={"afile": "x"},
+    ),
     Case("config", "history.keep_days 0", "history:\n  keep_days: 0\n"),
     Case("config", "history.keep_rows 0", "history:\n  keep_rows: 0\n"),
     Case("config", "verifier.min_false_alarms 0", "verifier:\n  min_false_alarms: 0\n"),
@@ -124,47 +147,107 @@ CASES = [
     Case("model", "model file not a model", MODEL_AT, files={"m.tflite": b"garbage" * 100, "m.json": sidecar()}),
     Case("model", "sidecar missing", MODEL_AT, files={"m.tflite": MODEL.read_bytes()}),
     Case("model", "sidecar not JSON", MODEL_AT, files={"m.tflite": MODEL.read_bytes(), "m.json": "{"}),
-    Case("model", "sidecar without labels", MODEL_AT,
-         files={"m.tflite": MODEL.read_bytes(), "m.json": json.dumps({"frontend": {}, "thresholds": {}})}),
-    Case("model", "sidecar threshold a word", MODEL_AT,
-         files={"m.tflite": MODEL.read_bytes(), "m.json": thresholds(bark="high")}),
-    Case("model", "sidecar threshold 1.5", MODEL_AT,
-         files={"m.tflite": MODEL.read_bytes(), "m.json": thresholds(cry=1.5)}),
-    Case("model", "sidecar without a label's threshold", MODEL_AT,
-         files={"m.tflite": MODEL.read_bytes(), "m.json": sidecar(thresholds={"bark": 0.8})}),
-    Case("model", "sidecar of another frontend", MODEL_AT, files={
-        "m.tflite": MODEL.read_bytes(),
-        "m.json": sidecar(frontend=json.loads(MODEL.with_suffix(".json").read_text())["frontend"] | {"n_mels": 40})}),
-    Case("model", "second opinion model corrupt (a warning: the small model goes on)",
-         "second_opinion:\n  model: {tmp}/y.tflite\n", files={"y.tflite": b"garbage", "y.json": "{}"}, exit=0),
+    Case(
+        "model",
+        "sidecar without labels",
+        MODEL_AT,
+        files={"m.tflite": MODEL.read_bytes(), "m.json": json.dumps({"frontend": {}, "thresholds": {}})},
+    ),
+    Case(
+        "model",
+        "sidecar threshold a word",
+        MODEL_AT,
+        files={"m.tflite": MODEL.read_bytes(), "m.json": thresholds(bark="high")},
+    ),
+    Case(
+        "model",
+        "sidecar threshold 1.5",
+        MODEL_AT,
+        files={"m.tflite": MODEL.read_bytes(), "m.json": thresholds(cry=1.5)},
+    ),
+    Case(
+        "model",
+        "sidecar without a label's threshold",
+        MODEL_AT,
+        files={"m.tflite": MODEL.read_bytes(), "m.json": sidecar(thresholds={"bark": 0.8})},
+    ),
+    Case(
+        "model",
+        "sidecar of another frontend",
+        MODEL_AT,
+        files={
+            "m.tflite": MODEL.read_bytes(),
+            "m.json": sidecar(frontend=json.loads(MODEL.with_suffix(".json").read_text())["frontend"] | {"n_mels": 40}),
+        },
+    ),
+    Case(
+        "model",
+        "second opinion model corrupt (a warning: the small model goes on)",
+        "second_opinion:\n  model: {tmp}/y.tflite\n",
+        files={"y.tflite": b"garbage", "y.json": "{}"},
+        exit=0,
+    ),
     # -- audio files --------------------------------------------------------------------------
     Case("audio file", "scan: no such file", args=("scan", "{tmp}/nope.wav"), exit=1),
     Case("audio file", "scan: a directory", args=("scan", "{tmp}"), exit=1),
     Case("audio file", "scan: an empty file", args=("scan", "{tmp}/empty.wav"), files={"empty.wav": b""}, exit=1),
     Case("audio file", "scan: not audio", args=("scan", "{tmp}/t.flac"), files={"t.flac": "hello\n"}, exit=1),
-    Case("audio file", "scan: a WAV without samples", args=("scan", "{tmp}/z.wav"), files={"z.wav": WAV_NO_FRAMES},
-         exit=1),
-    Case("audio file", "scan: a FLAC cut short", args=("scan", "{tmp}/cut.flac"),
-         files={"cut.flac": FLAC[: len(FLAC) // 3]}, exit=1),
+    Case(
+        "audio file",
+        "scan: a WAV without samples",
+        args=("scan", "{tmp}/z.wav"),
+        files={"z.wav": WAV_NO_FRAMES},
+        exit=1,
+    ),
+    Case(
+        "audio file",
+        "scan: a FLAC cut short",
+        args=("scan", "{tmp}/cut.flac"),
+        files={"cut.flac": FLAC[: len(FLAC) // 3]},
+        exit=1,
+    ),
     Case("audio file", "run --input: no such file", args=("run", "--input", "{tmp}/nope.wav", "--fast")),
-    Case("audio file", "run --input: not audio", args=("run", "--input", "{tmp}/t.wav", "--fast"),
-         files={"t.wav": b"RIFF\x00\x00\x00\x00WAVEnot audio"}),
-    Case("audio file", "calibrate --input: not audio", args=("calibrate", "--input", "{tmp}/t.wav", "--no-keep"),
-         files={"t.wav": b"RIFF\x00\x00\x00\x00WAVEnot audio"}),
-    Case("audio file", "evaluate: manifest missing", args=("evaluate", "--manifest", "{tmp}/m.csv", "--out",
-                                                            "{tmp}/ev"), exit=2),
-    Case("audio file", "evaluate: manifest without a label column", args=(
-        "evaluate", "--manifest", "{tmp}/m.csv", "--out", "{tmp}/ev"), files={"m.csv": "path,source\na.flac,x\n"},
-        exit=2),
-    Case("audio file", "evaluate: a manifest whose paths are not under --root", args=(
-        "evaluate", "--manifest", "{tmp}/m.csv", "--out", "{tmp}/ev"),
-        files={"m.csv": "path,label,source\nbark/a.flac,bark,x\nbark/b.flac,bark,x\n"}),
+    Case(
+        "audio file",
+        "run --input: not audio",
+        args=("run", "--input", "{tmp}/t.wav", "--fast"),
+        files={"t.wav": b"RIFF\x00\x00\x00\x00WAVEnot audio"},
+    ),
+    Case(
+        "audio file",
+        "calibrate --input: not audio",
+        args=("calibrate", "--input", "{tmp}/t.wav", "--no-keep"),
+        files={"t.wav": b"RIFF\x00\x00\x00\x00WAVEnot audio"},
+    ),
+    Case(
+        "audio file",
+        "evaluate: manifest missing",
+        args=("evaluate", "--manifest", "{tmp}/m.csv", "--out", "{tmp}/ev"),
+        exit=2,
+    ),
+    Case(
+        "audio file",
+        "evaluate: manifest without a label column",
+        args=("evaluate", "--manifest", "{tmp}/m.csv", "--out", "{tmp}/ev"),
+        files={"m.csv": "path,source\na.flac,x\n"},
+        exit=2,
+    ),
+    Case(
+        "audio file",
+        "evaluate: a manifest whose paths are not under --root",
+        args=("evaluate", "--manifest", "{tmp}/m.csv", "--out", "{tmp}/ev"),
+        files={"m.csv": "path,label,source\nbark/a.flac,bark,x\nbark/b.flac,bark,x\n"},
+    ),
     # -- devices ------------------------------------------------------------------------------
     Case("device", "run: no such input device", "audio:\n  device: nosuchmic\n", args=("run",)),
     Case("device", "run: an input device index that does not exist", "audio:\n  device: 99\n", args=("run",)),
     Case("device", "calibrate: no such input device", args=("calibrate", "--device", "nosuchmic", "--seconds", "60")),
-    Case("command", "calibrate: a recording too short to set thresholds from",
-         args=("calibrate", "--input", "{tmp}/short.flac", "--no-keep", "--apply"), files={"short.flac": FLAC}),
+    Case(
+        "command",
+        "calibrate: a recording too short to set thresholds from",
+        args=("calibrate", "--input", "{tmp}/short.flac", "--no-keep", "--apply"),
+        files={"short.flac": FLAC},
+    ),
     Case("command", "calibrate: a recording too short to measure", args=("calibrate", "--seconds", "0.3")),
     # -- commands -----------------------------------------------------------------------------
     Case("command", "mark: an unknown event id", args=("mark", "nosuchid", "false")),
@@ -204,8 +287,9 @@ def run_case(case: Case) -> list[tuple[tuple[str, ...], int, str, str]]:
         out = []
         env = os.environ | {"PYTHONWARNINGS": "ignore"}
         for a in runs:
-            r = subprocess.run([sys.executable, "-m", "detector", *a], cwd=ROOT, capture_output=True, text=True,
-                               timeout=120, env=env)
+            r = subprocess.run(
+                [sys.executable, "-m", "detector", *a], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+            )
             lines = error_lines(r.stderr) or r.stdout.splitlines() or [""]
             out.append((a, r.returncode, normalise(lines[0], tmp), normalise(r.stderr, tmp)))
         return out
@@ -219,12 +303,17 @@ def run_all() -> list[tuple[Case, list]]:
 
 
 def table(results) -> str:
-    L = ["# Bad inputs and what barkcry answers", "",
-         "Command: `python tests/bad_inputs.py` (kept by `tests/test_bad_inputs.py`). Each case runs the real CLI "
-         "on a fresh directory (`<tmp>`) holding a config that starts from `mqtt.enabled: false` and a state "
-         "directory there. A config case runs through `config check` and through `run`, which must agree; a model "
-         "case that stops `config check` stops `scan` too.", "",
-         "| # | area | case | command | exit | first line |", "|---:|---|---|---|---:|---|"]
+    L = [
+        "# Bad inputs and what barkcry answers",
+        "",
+        "Command: `python tests/bad_inputs.py` (kept by `tests/test_bad_inputs.py`). Each case runs the real CLI "
+        "on a fresh directory (`<tmp>`) holding a config that starts from `mqtt.enabled: false` and a state "
+        "directory there. A config case runs through `config check` and through `run`, which must agree; a model "
+        "case that stops `config check` stops `scan` too.",
+        "",
+        "| # | area | case | command | exit | first line |",
+        "|---:|---|---|---|---:|---|",
+    ]
     for i, (case, runs) in enumerate(results, 1):
         for a, code, first, _ in runs:
             cmd = " ".join(x for x in a if not x.endswith("config.yaml") and x != "--config")

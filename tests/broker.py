@@ -28,8 +28,13 @@ class Broker:
     proc: subprocess.Popen | None = None
 
     def conf(self) -> Path:
-        lines = [f"listener {self.port} 127.0.0.1", "user root", "persistence false",
-                 f"log_dest file {self.dir / 'mosquitto.log'}", "log_type all"]
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "user root",
+            "persistence false",
+            f"log_dest file {self.dir / 'mosquitto.log'}",
+            "log_type all",
+        ]
         if self.username:
             pw = self.dir / "passwd"
             pw.write_text("")
@@ -38,14 +43,21 @@ class Broker:
         else:
             lines += ["allow_anonymous true"]
         if self.ca_file:
-            lines += [f"cafile {self.ca_file}", f"certfile {self.dir / 'server.crt'}", f"keyfile {self.dir / 'server.key'}"]
+            lines += [
+                f"cafile {self.ca_file}",
+                f"certfile {self.dir / 'server.crt'}",
+                f"keyfile {self.dir / 'server.key'}",
+            ]
         p = self.dir / "mosquitto.conf"
         p.write_text("\n".join(lines) + "\n")
         return p
 
-    def start(self) -> "Broker":
-        self.proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.conf())],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def start(self) -> Broker:
+        self.proc = subprocess.Popen(
+            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.conf())],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -70,8 +82,12 @@ class Broker:
         return c
 
     def mqtt_config(self) -> dict:
-        d = {"host": "localhost" if self.ca_file else "127.0.0.1", "port": self.port, "device_id": "testpi",
-             "keepalive": 5}
+        d = {
+            "host": "localhost" if self.ca_file else "127.0.0.1",
+            "port": self.port,
+            "device_id": "testpi",
+            "keepalive": 5,
+        }
         if self.username:
             d |= {"username": self.username, "password": self.password}
         if self.ca_file:
@@ -81,16 +97,58 @@ class Broker:
 
 def make_tls(d: Path) -> str:
     """A self-signed CA and a server certificate for localhost, made with openssl."""
+
     def run(*a):
         subprocess.run(a, check=True, capture_output=True)
 
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=barkcry test CA",
-        "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"))
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-        "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"))
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=barkcry test CA",
+        "-keyout",
+        str(d / "ca.key"),
+        "-out",
+        str(d / "ca.crt"),
+    )
+    run(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        str(d / "server.key"),
+        "-out",
+        str(d / "server.csr"),
+    )
     (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
-        "-CAcreateserial", "-days", "2", "-out", str(d / "server.crt"), "-extfile", str(d / "ext.cnf"))
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        str(d / "server.csr"),
+        "-CA",
+        str(d / "ca.crt"),
+        "-CAkey",
+        str(d / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        str(d / "server.crt"),
+        "-extfile",
+        str(d / "ext.cnf"),
+    )
     return str(d / "ca.crt")
 
 

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import soundfile as sf
-
 from conftest import ROOT
+
 from detector.audiofile import audio_blocks, read_audio
 from detector.resample import Resampler, StreamingResampler
 
@@ -48,9 +48,11 @@ def test_a_two_hour_stereo_file_scans_in_flat_memory(tmp_path, shipped_model):
         for _ in range(2 * 360):
             f.write(block)
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would count the forking test process
-    code = ("import re, sys\nfrom detector.cli import main\nrc = main(['--config', '/dev/null', 'scan', "
-            f"{str(path)!r}])\nhwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())\n"
-            "print(int(hwm.group(1)) // 1024, file=sys.stderr)\nsys.exit(rc)")
+    code = (
+        "import re, sys\nfrom detector.cli import main\nrc = main(['--config', '/dev/null', 'scan', "
+        f"{str(path)!r}])\nhwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())\n"
+        "print(int(hwm.group(1)) // 1024, file=sys.stderr)\nsys.exit(rc)"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "long.flac: no events" in r.stderr  # a file without events says so, on stderr

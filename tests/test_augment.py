@@ -6,8 +6,20 @@ import pytest
 pytest.importorskip("scipy")
 from detector.audiofile import read_audio  # noqa: E402
 from detector.training.augment import (  # noqa: E402
-    MIC_FLOOR_DBFS, Augmenter, change_pitch, extend_band, fit_length, lowpass, mask_bands, mic_floor_features, mix_at_snr, power, resample_round_trip,
-    reverberate, shift_level, simulate_rooms,
+    MIC_FLOOR_DBFS,
+    Augmenter,
+    change_pitch,
+    extend_band,
+    fit_length,
+    lowpass,
+    mask_bands,
+    mic_floor_features,
+    mix_at_snr,
+    power,
+    resample_round_trip,
+    reverberate,
+    shift_level,
+    simulate_rooms,
 )
 
 FS = 16000
@@ -156,7 +168,9 @@ def band_power(x: np.ndarray, lo: float, hi: float) -> float:
 @pytest.mark.parametrize("level_db", [-30.0, -20.0, -12.0])
 def test_bandwidth_extension_fills_the_empty_upper_band_at_the_requested_level(data_root, level_db):
     # A Donate-a-Cry cry: recorded at 8 kHz, nothing above 4 kHz.
-    cry = read_audio(data_root / "cry/donateacry/02c3b725-26e4-4a2c-9336-04ddc58836d9-1430726196216-1.7-m-04-hu.flac", FS)
+    cry = read_audio(
+        data_root / "cry/donateacry/02c3b725-26e4-4a2c-9336-04ddc58836d9-1430726196216-1.7-m-04-hu.flac", FS
+    )
     assert band_power(cry, 4000, 8000) < 1e-3 * band_power(cry, 0, 4000)
     out = extend_band(cry, level_db, FS)
     assert out.size == cry.size

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import bad_inputs
+import pytest
 from bad_inputs import CASES, REPORT, run_all, table
 
 
@@ -21,7 +20,7 @@ def test_there_are_enough_cases_across_every_area():
 
 def test_each_bad_input_gets_one_line_and_its_exit_code(results):
     for case, runs in results:
-        for args, code, first, stderr in runs:
+        for args, code, _first, stderr in runs:
             where = f"{case.area}: {case.what}: {' '.join(args[2:])}"
             assert "Traceback" not in stderr, where + "\n" + stderr
             assert code == case.exit, f"{where}: exit {code}, expected {case.exit}\n{stderr}"

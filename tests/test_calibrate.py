@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
-
 from conftest import ROOT, need
 from test_capture import fakemic_env
 
@@ -75,11 +74,14 @@ def noisy_room(tmp_path_factory, data_root):
     default thresholds raise false alarms (checked, not assumed)."""
     import csv
 
-    from detector.model import Classifier
     from test_model import clip_max
 
+    from detector.model import Classifier
+
     clf = Classifier(ROOT / "models/bark_cry.tflite")
-    rows = [r for r in csv.DictReader(open(data_root / "manifest.csv")) if r["label"] == "negative" and r["fold"] in "45"]
+    rows = [
+        r for r in csv.DictReader(open(data_root / "manifest.csv")) if r["label"] == "negative" and r["fold"] in "45"
+    ]
     scored = []
     for r in rows:
         x = read_audio(data_root / r["path"], FS)
@@ -137,8 +139,14 @@ def test_apply_writes_a_valid_config_and_a_backup(tmp_path, shipped_model):
     assert set(yaml.safe_load(overrides.read_text())["detection"]["labels"]) == {"bark", "cry"}
     (backup,) = tmp_path.glob("config.yaml.bak-*")
     assert backup.read_text() == before
-    shown = yaml.safe_load(subprocess.run([sys.executable, "-m", "detector", "--config", str(cfg), "config", "show"],
-                                          cwd=ROOT, capture_output=True, text=True).stdout)
+    shown = yaml.safe_load(
+        subprocess.run(
+            [sys.executable, "-m", "detector", "--config", str(cfg), "config", "show"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert shown["detection"]["hold_s"] == 2.0  # the user's own settings survive
     applied = yaml.safe_load(overrides.read_text())["detection"]["labels"]["cry"]["on_threshold"]
     assert shown["detection"]["labels"]["cry"]["on_threshold"] == applied
@@ -196,8 +204,13 @@ def test_a_raised_level_gate_keeps_a_far_bark_the_defaults_catch(tmp_path, data_
     sf.write(clip, far, FS, subtype="FLOAT")
 
     cfg = config_file(tmp_path)
-    scan = lambda: subprocess.run([sys.executable, "-m", "detector", "--config", str(cfg), "scan", str(clip)],  # noqa: E731
-                                  cwd=ROOT, capture_output=True, text=True, timeout=120)
+    scan = lambda: subprocess.run(
+        [sys.executable, "-m", "detector", "--config", str(cfg), "scan", str(clip)],  # noqa: E731
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert '"label": "bark"' in scan().stdout, "precondition: the defaults find the far bark"
     r = calibrate("--input", str(room), "--out", str(tmp_path / "rep"), "--apply", config=cfg)
     assert r.returncode == 0, r.stderr

@@ -13,7 +13,6 @@ import sys
 
 import numpy as np
 import soundfile as sf
-
 from conftest import ROOT, need
 
 ALSA_CONF = """
@@ -60,8 +59,9 @@ def test_capture_is_bit_exact(tmp_path):
     x = demo_int16()
     env = fakemic_env(tmp_path, x)
     out = tmp_path / "captured.npy"
-    r = subprocess.run([sys.executable, "-c", CAPTURE, str(x.size), str(out)], env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", CAPTURE, str(x.size), str(out)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     got = np.load(out)
     assert got.size == x.size
@@ -73,8 +73,13 @@ def test_pipeline_finds_events_from_the_microphone(tmp_path, shipped_model):
     env = fakemic_env(tmp_path, x)
     cfg = tmp_path / "c.yaml"
     cfg.write_text("mqtt:\n  enabled: false\n")
-    r = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "run",
-                        "--seconds", str(x.size / 16000)], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "detector.cli", "--config", str(cfg), "run", "--seconds", str(x.size / 16000)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     evs = [json.loads(line)["event"] for line in r.stdout.splitlines() if line.startswith("{")]
     truth = json.loads((ROOT / "detector/data/demo.json").read_text())["events"]
@@ -86,8 +91,12 @@ def test_pipeline_finds_events_from_the_microphone(tmp_path, shipped_model):
     # Onsets line up with what the file path finds in the same recording, within one hop (0.25 s) of
     # capture timing. (Against the annotation they may differ by up to a window: a slowly rising cry is
     # only recognised once most of a 1 s window holds it.)
-    scan = subprocess.run([sys.executable, "-m", "detector.cli", "scan", str(ROOT / "detector/data/demo.flac")],
-                          capture_output=True, text=True, timeout=120)
+    scan = subprocess.run(
+        [sys.executable, "-m", "detector.cli", "scan", str(ROOT / "detector/data/demo.flac")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert scan.returncode == 0, scan.stderr
     file_starts = [json.loads(line)["start"] for line in scan.stdout.splitlines()]
     got = [e["start"] - starts[0]["start"] for e in starts]
@@ -99,16 +108,22 @@ def test_missing_device_lists_available(tmp_path):
     env = fakemic_env(tmp_path, np.zeros(16000, np.int16))
     cfg = tmp_path / "c.yaml"
     cfg.write_text("mqtt:\n  enabled: false\naudio:\n  device: no such microphone\n")
-    r = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "run"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "detector.cli", "--config", str(cfg), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert "no such microphone" in r.stderr and "available inputs" in r.stderr and "fakemic" in r.stderr
 
 
 def test_devices_lists_fakemic(tmp_path):
     env = fakemic_env(tmp_path, np.zeros(16000, np.int16))
-    r = subprocess.run([sys.executable, "-m", "detector.cli", "devices"], env=env, capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "detector.cli", "devices"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     assert "fakemic" in r.stdout and "16000" in r.stdout
 
@@ -144,8 +159,13 @@ def test_a_stalled_device_is_reopened_and_capture_goes_on(tmp_path):
     fd = os.open(fifo, os.O_RDWR)
     os.write(fd, x[:16000].tobytes())  # 1 s, then the device stalls
     out = tmp_path / "captured.npy"
-    proc = subprocess.Popen([sys.executable, "-c", REOPEN, str(x.size), str(out)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", REOPEN, str(x.size), str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stderr: list[str] = []
     threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True).start()
     try:

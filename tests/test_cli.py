@@ -11,15 +11,15 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 
 
 def run(*args, cwd=ROOT, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "detector.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "detector.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture
@@ -70,17 +70,20 @@ def test_scan_without_scores_prints_only_events(shipped_model):
     labels = {e["label"] for e in events}
     assert labels == {t["label"] for t in truth if t["label"] != "negative"}
     for e in events:  # every event overlaps a true event of its label
-        assert any(t["label"] == e["label"] and e["start"] < t["end"] + 0.5 and e["end"] > t["start"] - 0.5
-                   for t in truth), e
+        assert any(
+            t["label"] == e["label"] and e["start"] < t["end"] + 0.5 and e["end"] > t["start"] - 0.5 for t in truth
+        ), e
 
 
 def test_evaluate_writes_a_report_and_skips_broken(tmp_path, data_root, shipped_model, broken):
     rows = list(csv.DictReader(open(data_root / "manifest.csv")))
     hard = "bark/us8k/43786-3-1-0.flac"  # the fold-5 bark the shipped model ranks lowest (reports/bark_cry/check.md)
-    pick = [r for r in rows if r["path"] == hard] + \
-           [r for r in rows if r["fold"] == "5" and r["label"] == "bark" and r["path"] != hard][:3] + \
-           [r for r in rows if r["fold"] == "5" and r["label"] == "cry"][:4] + \
-           [r for r in rows if r["fold"] == "5" and r["label"] == "negative"][:8]
+    pick = (
+        [r for r in rows if r["path"] == hard]
+        + [r for r in rows if r["fold"] == "5" and r["label"] == "bark" and r["path"] != hard][:3]
+        + [r for r in rows if r["fold"] == "5" and r["label"] == "cry"][:4]
+        + [r for r in rows if r["fold"] == "5" and r["label"] == "negative"][:8]
+    )
     for r in pick:
         r["path"] = str(data_root / r["path"])
     pick.append(dict(pick[0], path=str(broken), label="negative", source="broken"))
@@ -102,7 +105,8 @@ def test_evaluate_writes_a_report_and_skips_broken(tmp_path, data_root, shipped_
     costly = res["costliest"]["bark"]
     assert costly and costly[0]["path"].endswith(hard) and costly[0]["label"] == "bark"
     assert all(0 < c["share"] <= 1 for c in costly) and [c["share"] for c in costly] == sorted(
-        (c["share"] for c in costly), reverse=True)
+        (c["share"] for c in costly), reverse=True
+    )
     assert res["labels"]["bark"]["auc"] < 1
     md = (out / "evaluation.md").read_text()
     assert "ROC-AUC" in md and "bark/us8k" in md and "cost the bark AUC the most" in md
@@ -154,12 +158,15 @@ def test_bad_config_value_names_key_value_and_expectation(tmp_path):
     assert "detection.labels.bark.on_threshold" in r.stderr and "'high'" in r.stderr and "number" in r.stderr
 
 
-@pytest.mark.parametrize("yaml_text, key, expected", [
-    ("detection:\n  labels:\n    barks:\n      on_threshold: 0.9\n", "detection.labels.barks", "bark, cry"),
-    ("detection:\n  labels:\n    bark:\n      min_hits: 0\n", "detection.labels.bark.min_hits", "integer >= 1"),
-    ("detection:\n  labels:\n    cry:\n      hold_s: -1\n", "detection.labels.cry.hold_s", "seconds >= 0"),
-    ("clips:\n  max_s: 0\n", "clips.max_s", "seconds in (0, 600]"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, key, expected",
+    [
+        ("detection:\n  labels:\n    barks:\n      on_threshold: 0.9\n", "detection.labels.barks", "bark, cry"),
+        ("detection:\n  labels:\n    bark:\n      min_hits: 0\n", "detection.labels.bark.min_hits", "integer >= 1"),
+        ("detection:\n  labels:\n    cry:\n      hold_s: -1\n", "detection.labels.cry.hold_s", "seconds >= 0"),
+        ("clips:\n  max_s: 0\n", "clips.max_s", "seconds in (0, 600]"),
+    ],
+)
 def test_config_check_finds_what_scan_and_run_would_trip_on(tmp_path, shipped_model, yaml_text, key, expected):
     """A per-label override is checked like its global default, and a label the model lacks is named:
     before, scan and run died with a traceback, or ignored the label, while config check said OK."""
@@ -238,8 +245,13 @@ def test_log_level_on_the_command_line_wins_over_the_config(tmp_path, shipped_mo
 
 
 def test_python_dash_m_detector_and_a_bad_event_level(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "detector", "calibrate", "--event-dbfs", "bark", "--input", "x.flac"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "detector", "calibrate", "--event-dbfs", "bark", "--input", "x.flac"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "expected LABEL=DB, e.g. bark=-22" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -36,7 +36,9 @@ def test_the_oldest_clips_go_once_the_cap_is_reached(tmp_path):
     rate = 16000
     ring = RingBuffer(rate * 20)
     ring.write(np.random.default_rng(0).uniform(-0.5, 0.5, rate * 10).astype(np.float32))  # noise: ~ 30 kB/s
-    sink = ClipSink(ClipsConfig(enabled=True, dir=str(tmp_path / "clips"), pre_roll_s=0.0, max_total_mb=0.5), ring, rate)
+    sink = ClipSink(
+        ClipsConfig(enabled=True, dir=str(tmp_path / "clips"), pre_roll_s=0.0, max_total_mb=0.5), ring, rate
+    )
     for i in range(8):
         sink.event(Event(f"{i:08x}" * 4, "bark", "end", 1.0, 5.0, 5.0, 0.9, -20.0))  # 4 s: ~ 0.15 MB each
     files = list((tmp_path / "clips").glob("*.flac"))

@@ -9,9 +9,9 @@ import sys
 import time
 
 import yaml
-
 from broker import Broker, Collector, free_port
 from conftest import ROOT
+
 from detector.audio import FileSource
 from detector.config import Config
 from detector.confirm import load_second_opinion
@@ -62,18 +62,30 @@ def test_a_command_takes_effect_at_the_next_hop(tmp_path, shipped_model):
 def test_switch_and_selects_over_mqtt_survive_a_restart(tmp_path, mosquitto_bin, shipped_model):
     b = Broker(tmp_path, free_port()).start()
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"),
-                                   "mqtt": {"host": "127.0.0.1", "port": b.port, "device_id": "testpi"}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {"state_dir": str(tmp_path / "state"), "mqtt": {"host": "127.0.0.1", "port": b.port, "device_id": "testpi"}}
+        )
+    )
     sub = Collector(b, "barkcry/testpi/#")
     pub = b.client()
     pub.connect("127.0.0.1", b.port)
     pub.loop_start()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(DEMO)],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # real time
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(DEMO)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # real time
         assert sub.wait_for(lambda m: any(t == "barkcry/testpi/status" and p == "online" for t, p, _ in m), 30)
-        for topic, payload in (("bark/enabled/set", "OFF"), ("cry/sensitivity/set", "high"),
-                               ("bark/snooze/set", "forever"), ("dog/enabled/set", "OFF")):
+        for topic, payload in (
+            ("bark/enabled/set", "OFF"),
+            ("cry/sensitivity/set", "high"),
+            ("bark/snooze/set", "forever"),
+            ("dog/enabled/set", "OFF"),
+        ):
             pub.publish(f"barkcry/testpi/{topic}", payload, qos=1).wait_for_publish(5)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
@@ -82,8 +94,13 @@ def test_switch_and_selects_over_mqtt_survive_a_restart(tmp_path, mosquitto_bin,
         assert err.count("control ignored") == 1  # the bad snooze (dog has no control topic at all)
         # a restart: the controls are read back, and said again
         sub.messages.clear()
-        r = subprocess.run([sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(DEMO),
-                            "--fast"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(DEMO), "--fast"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         events = [json.loads(x)["event"] for x in r.stdout.splitlines() if x.startswith("{")]
         assert {e["label"] for e in events} == {"cry"}

@@ -36,8 +36,14 @@ def _pool_with_aux(n: int = 96, k: int = 5) -> WindowPool:
         feats[i, :, 3 * c : 3 * c + 3] += 40
     groups = np.arange(n) % 2
     targets = np.stack([groups == 0, np.zeros(n, bool)], axis=1).astype(np.float32)
-    return WindowPool(feats, targets, groups, [(f"w{i}",) for i in range(n)], ["bark", "negative"],
-                      aux=np.eye(k, dtype=np.float16)[cls])
+    return WindowPool(
+        feats,
+        targets,
+        groups,
+        [(f"w{i}",) for i in range(n)],
+        ["bark", "negative"],
+        aux=np.eye(k, dtype=np.float16)[cls],
+    )
 
 
 def test_the_aux_head_learns_the_reference_classes_and_leaves_the_served_model_as_it_was():

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import soundfile as sf
 import yaml
-
 from broker import Broker, Collector, free_port
 from conftest import ROOT
+
 from detector.audiofile import read_audio
 from detector.config import EpisodeConfig
 from detector.decision import Event
@@ -26,8 +26,11 @@ def crying_scene(data_root, path) -> tuple[float, float]:
     """6 minutes: 20 s of a quiet room, cries of the held-out fold with 3-10 s pauses until 4 min 40 s,
     then the quiet room again. Returns (first cry's start, last cry's end), in seconds."""
     rng = np.random.default_rng(0)
-    rows = [r for r in csv.DictReader(open(data_root / "manifest.csv"))
-            if r["label"] == "cry" and r["fold"] == "5" and r["source"] == "donateacry"]
+    rows = [
+        r
+        for r in csv.DictReader(open(data_root / "manifest.csv"))
+        if r["label"] == "cry" and r["fold"] == "5" and r["source"] == "donateacry"
+    ]
     x = (rng.standard_normal(6 * 60 * FS) * 10 ** (-60 / 20)).astype(np.float32)
     t, first, last = 20.0, None, 0.0
     for r in rows:
@@ -48,12 +51,20 @@ def test_a_six_minute_cry_makes_one_episode_over_mqtt(tmp_path, data_root, mosqu
     first, last = crying_scene(data_root, scene)
     b = Broker(tmp_path, free_port()).start()
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"),
-                                   "mqtt": {"host": "127.0.0.1", "port": b.port, "device_id": "testpi"}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {"state_dir": str(tmp_path / "state"), "mqtt": {"host": "127.0.0.1", "port": b.port, "device_id": "testpi"}}
+        )
+    )
     sub = Collector(b, "barkcry/testpi/#")
     try:
-        r = subprocess.run([sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(scene),
-                            "--fast"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(scene), "--fast"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr
         assert sub.wait_for(lambda m: any('"cry_episode_end"' in p for _, p, _ in m), 20)
     finally:

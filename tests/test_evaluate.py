@@ -36,8 +36,10 @@ def test_a_test_clip_sits_in_silence_and_the_noise_runs_through_it():
     x = np.random.default_rng(0).uniform(-0.5, 0.5, 8000).astype(np.float32)
     audio, noise = {"a": x}, [np.random.default_rng(1).standard_normal(64000).astype(np.float32)]
     rir = np.r_[1.0, np.zeros(99)].astype(np.float32)
-    clean, noisy = (next(condition_audio([_clip("a")], audio, lm, noise, [rir], 7, c))
-                    for c in (CONDITIONS[0], next(c for c in CONDITIONS if c.snr_db == 0 and not c.room_mic)))
+    clean, noisy = (
+        next(condition_audio([_clip("a")], audio, lm, noise, [rir], 7, c))
+        for c in (CONDITIONS[0], next(c for c in CONDITIONS if c.snr_db == 0 and not c.room_mic))
+    )
     assert clean.size == noisy.size == x.size + 2 * pad
     assert not clean[:pad].any() and not clean[-pad:].any() and np.array_equal(clean[pad:-pad], x)
     assert np.abs(noisy[:pad]).min() > 0  # noise through the padding: a stream, not a cut
@@ -57,8 +59,13 @@ def test_an_event_at_a_clip_start_is_in_two_windows_once_padded():
 
 
 def test_the_pick_is_the_lowest_validation_loss_within_the_parity_gate():
-    run = lambda seed, loss, diff: SimpleNamespace(split="fold5", variant="augmented", seed=seed,  # noqa: E731
-                                                   val_loss=loss, val_int8_max_diff=diff)
+    run = lambda seed, loss, diff: SimpleNamespace(
+        split="fold5",
+        variant="augmented",
+        seed=seed,  # noqa: E731
+        val_loss=loss,
+        val_int8_max_diff=diff,
+    )
     teacher = SimpleNamespace(split="fold5", variant="teacher", seed=9, val_loss=0.0, val_int8_max_diff=0.0)
     runs = [teacher, run(0, 0.10, 0.07), run(1, 0.12, 0.04), run(2, 0.11, 0.05)]
     assert best_run(runs, "fold5").seed == 2

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import need
+
 from detector.audiofile import read_audio
 from detector.frontend import FrontendParams, LogMel
 
@@ -40,8 +40,11 @@ def test_int8_model_takes_rescaled_input_and_follows_float(tf_modules, data_root
     model.fit(x[..., None], np.stack([is_bark, 1 - is_bark], axis=1), epochs=15, batch_size=8, verbose=0)
     int8 = export.to_int8_tflite(model, x)
     assert int8.rescale == (0.05, 2.5)  # build_model's Rescaling(1 / 20, offset=2.5)
-    clf = export.int8_classifier(int8, {"labels": ["bark", "cry"], "frontend": FrontendParams().to_dict(),
-                                        "thresholds": {"bark": 0.5, "cry": 0.5}}, FrontendParams())
+    clf = export.int8_classifier(
+        int8,
+        {"labels": ["bark", "cry"], "frontend": FrontendParams().to_dict(), "thresholds": {"bark": 0.5, "cry": 0.5}},
+        FrontendParams(),
+    )
     ops = {clf._interp._get_op_details(i)["op_name"] for i in range(len(clf._interp._get_ops_details()))}
     assert "CONV_2D" in ops and not {"MUL", "ADD"} & ops, ops
     f, q = train.predict_windows(model, x), np.stack([clf.scores(w) for w in x])
@@ -75,9 +78,11 @@ def test_bands_model_never_hears_the_upper_bands_in_float_or_int8(tf_modules, da
     loud_band = x.copy()
     loud_band[:, :, 47] += 40.0  # the highest band it keeps does reach it
     assert not np.array_equal(train.predict_windows(model, loud_band), train.predict_windows(model, x))
-    clf = export.int8_classifier(export.to_int8_tflite(model, x), {
-        "labels": ["bark", "cry"], "frontend": FrontendParams().to_dict(),
-        "thresholds": {"bark": 0.5, "cry": 0.5}}, FrontendParams())
+    clf = export.int8_classifier(
+        export.to_int8_tflite(model, x),
+        {"labels": ["bark", "cry"], "frontend": FrontendParams().to_dict(), "thresholds": {"bark": 0.5, "cry": 0.5}},
+        FrontendParams(),
+    )
     np.testing.assert_array_equal(np.stack([clf.scores(w) for w in loud_top]), np.stack([clf.scores(w) for w in x]))
 
 

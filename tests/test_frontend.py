@@ -14,13 +14,24 @@ TOL_DB = 1e-3
 
 def librosa_logmel(y: np.ndarray, p: FrontendParams) -> np.ndarray:
     S = librosa.feature.melspectrogram(
-        y=y, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length,
-        window="hann", center=False, power=2.0, n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax, htk=False, norm="slaney",
+        y=y,
+        sr=p.sample_rate,
+        n_fft=p.n_fft,
+        hop_length=p.hop_length,
+        win_length=p.win_length,
+        window="hann",
+        center=False,
+        power=2.0,
+        n_mels=p.n_mels,
+        fmin=p.fmin,
+        fmax=p.fmax,
+        htk=False,
+        norm="slaney",
     )
     return librosa.power_to_db(S, ref=1.0, amin=p.amin, top_db=None).T
 
 
-@pytest.mark.parametrize("rel", ["bark/esc50/1-100032-A.flac", "cry/donateacry/" , "noise/giulbia_silence/"])
+@pytest.mark.parametrize("rel", ["bark/esc50/1-100032-A.flac", "cry/donateacry/", "noise/giulbia_silence/"])
 def test_matches_librosa_on_real_audio(data_root, rel):
     path = data_root / rel
     if path.is_dir():

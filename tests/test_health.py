@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 import yaml
-
 from broker import Broker, Collector, free_port
 from conftest import ROOT
+from test_capture import demo_int16, fakemic_env
+
 from detector.config import HealthConfig
 from detector.health import Health, Reading
-from test_capture import demo_int16, fakemic_env
 
 
 def test_a_microphone_that_goes_quiet_raises_problem_and_clears_it(tmp_path, mosquitto_bin, shipped_model):
@@ -27,11 +27,24 @@ def test_a_microphone_that_goes_quiet_raises_problem_and_clears_it(tmp_path, mos
     fd = os.open(fifo, os.O_RDWR)  # always a reader: see test_capture
     b = Broker(tmp_path, free_port()).start()
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "health": {"no_audio_s": 1.0, "reopened_s": 1.0},
-                                   "mqtt": {"host": "127.0.0.1", "port": b.port, "device_id": "testpi", "keepalive": 5}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "state_dir": str(tmp_path / "state"),
+                "health": {"no_audio_s": 1.0, "reopened_s": 1.0},
+                "mqtt": {"host": "127.0.0.1", "port": b.port, "device_id": "testpi", "keepalive": 5},
+            }
+        )
+    )
     sub = Collector(b, "barkcry/testpi/#")
-    proc = subprocess.Popen([sys.executable, "-m", "detector", "--config", str(cfg), "run"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "--config", str(cfg), "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     problem = lambda m: [p for t, p, _ in m if t == "barkcry/testpi/problem"]  # noqa: E731
     stop = threading.Event()
     quiet = threading.Event()
@@ -68,8 +81,10 @@ def test_a_microphone_that_goes_quiet_raises_problem_and_clears_it(tmp_path, mos
 
 
 def test_each_cause_has_its_threshold_and_clears_by_itself(tmp_path):
-    h = Health(HealthConfig(no_audio_s=10, muted_s=30, reopened_s=60, overflows_per_min=5, queue_share=0.5,
-                            min_free_mb=1e-3), tmp_path)
+    h = Health(
+        HealthConfig(no_audio_s=10, muted_s=30, reopened_s=60, overflows_per_min=5, queue_share=0.5, min_free_mb=1e-3),
+        tmp_path,
+    )
     ok = Reading(100.0, 99.9, 0.0, 0, 0, 0, 1000)
     assert h.reasons(ok) == {}
     assert set(h.reasons(Reading(120.0, 105.0, 0.0, 0, 0, 0, 1000))) == {"no_audio"}

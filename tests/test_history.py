@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from detector import history
 from detector.history import file_sha256
 
@@ -23,8 +23,9 @@ DEMO = ROOT / "detector" / "data" / "demo.flac"
 
 
 def detector(*args, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "detector.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "detector.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def config(tmp_path, **extra) -> str:
@@ -41,8 +42,9 @@ def test_run_records_each_event_once_owner_only(tmp_path, shipped_model):
     db_path = tmp_path / "state" / "events.db"
     assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
     db = sqlite3.connect(db_path)
-    rows = db.execute("SELECT id, label, start, end, confirm_score, model_sha256, embedding, window_embeddings "
-                      "FROM events").fetchall()
+    rows = db.execute(
+        "SELECT id, label, start, end, confirm_score, model_sha256, embedding, window_embeddings FROM events"
+    ).fetchall()
     assert sorted(r[1] for r in rows) == ["bark", "bark", "cry"]
     for eid, label, start, end, confirm, sha, emb, windows in rows:
         # the small model's embeddings of the event's best windows, for every label
@@ -75,8 +77,13 @@ def test_run_records_each_event_once_owner_only(tmp_path, shipped_model):
 def test_a_kill_loses_no_row_already_written(tmp_path, shipped_model):
     """`detector mark` works while the service runs, and a kill -9 keeps every committed row."""
     cfg = config(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "detector.cli", "--config", cfg, "run", "--input", str(DEMO)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # real time
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector.cli", "--config", cfg, "run", "--input", str(DEMO)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # real time
     db_path = tmp_path / "state" / "events.db"
     try:
         deadline, seen = time.monotonic() + 30, []
@@ -98,8 +105,10 @@ def test_retention_keeps_days_and_rows(tmp_path):
     db = history.connect(tmp_path / "events.db")
     now = time.time()
     for i in range(10):
-        db.execute("INSERT INTO events (id, label, start, score, dbfs, model_sha256) VALUES (?, 'bark', ?, 1, -20, 'x')",
-                   (f"e{i}", now - i * 86400))
+        db.execute(
+            "INSERT INTO events (id, label, start, score, dbfs, model_sha256) VALUES (?, 'bark', ?, 1, -20, 'x')",
+            (f"e{i}", now - i * 86400),
+        )
     assert history.prune(db, keep_days=5.5, keep_rows=100, now=now) == 4
     assert history.prune(db, keep_days=99, keep_rows=2, now=now) == 4
     assert [r.id for r in history.select(db)] == ["e1", "e0"]
@@ -123,8 +132,13 @@ def test_feedback_over_mqtt_marks_rows_and_bad_feedback_is_ignored(tmp_path, mos
         mqtt = {"host": "127.0.0.1", "port": b.port, "device_id": "testpi", "keepalive": 5}
         cfg = config(tmp_path, mqtt=mqtt)
         sub = Collector(b, "barkcry/testpi/#")
-        proc = subprocess.Popen([sys.executable, "-m", "detector.cli", "--config", cfg, "run", "--input", str(DEMO)],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # real time
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "detector.cli", "--config", cfg, "run", "--input", str(DEMO)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # real time
         assert sub.wait_for(lambda m: any('"bark_start"' in p for t, p, _ in m if t.endswith("/event")), 30)
         bark = next(json.loads(p)["id"] for t, p, _ in sub.messages if t.endswith("/event") and '"bark_start"' in p)
         pub = b.client()
@@ -132,8 +146,12 @@ def test_feedback_over_mqtt_marks_rows_and_bad_feedback_is_ignored(tmp_path, mos
         pub.loop_start()
         # Home Assistant's "Dog bark: false alarm" button, then garbage of every kind
         pub.publish("barkcry/testpi/bark/feedback", "false_alarm", qos=1).wait_for_publish(5)
-        for payload in ("not json", '{"id": "nope", "verdict": "false_alarm"}', json.dumps({"id": bark, "verdict": "maybe"}),
-                        "[1, 2]"):
+        for payload in (
+            "not json",
+            '{"id": "nope", "verdict": "false_alarm"}',
+            json.dumps({"id": bark, "verdict": "maybe"}),
+            "[1, 2]",
+        ):
             pub.publish("barkcry/testpi/feedback", payload, qos=1).wait_for_publish(5)
         pub.publish("barkcry/testpi/cry/feedback", "bogus", qos=1).wait_for_publish(5)
         out, err = proc.communicate(timeout=60)
@@ -170,8 +188,10 @@ def test_a_history_from_an_older_barkcry_gains_the_new_columns(tmp_path):
 
     path = tmp_path / "events.db"
     old = sqlite3.connect(path)
-    old.execute("CREATE TABLE events (id TEXT PRIMARY KEY, label TEXT NOT NULL, start REAL NOT NULL, end REAL, "
-                "score REAL NOT NULL, dbfs REAL NOT NULL, model_sha256 TEXT NOT NULL)")
+    old.execute(
+        "CREATE TABLE events (id TEXT PRIMARY KEY, label TEXT NOT NULL, start REAL NOT NULL, end REAL, "
+        "score REAL NOT NULL, dbfs REAL NOT NULL, model_sha256 TEXT NOT NULL)"
+    )
     old.execute("INSERT INTO events VALUES ('a', 'bark', 1.0, 2.0, 0.9, -20.0, 'x')")
     old.commit()
     old.close()

@@ -10,7 +10,6 @@ import time
 import urllib.request
 
 import yaml
-
 from conftest import ROOT
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
@@ -26,10 +25,22 @@ def test_metrics_show_the_counts_of_a_replay(tmp_path, shipped_model):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False},
-                                   "metrics": {"enabled": True, "port": port}}))
-    proc = subprocess.Popen([sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(DEMO)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # real time
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "state_dir": str(tmp_path / "state"),
+                "mqtt": {"enabled": False},
+                "metrics": {"enabled": True, "port": port},
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "--config", str(cfg), "run", "--input", str(DEMO)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # real time
     text, deadline = "", time.monotonic() + 60
     try:
         while time.monotonic() < deadline:

@@ -7,11 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from detector.audiofile import read_audio
 from detector.frontend import FrontendParams, LogMel
 from detector.model import Classifier, ModelError
-from conftest import ROOT
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 
@@ -73,8 +73,11 @@ def clf(shipped_model):
 def _fold5(data_root, label, source, n):
     import csv
 
-    rows = [r for r in csv.DictReader(open(data_root / "manifest.csv"))
-            if r["fold"] == "5" and r["label"] == label and r["source"] == source]
+    rows = [
+        r
+        for r in csv.DictReader(open(data_root / "manifest.csv"))
+        if r["fold"] == "5" and r["label"] == label and r["source"] == source
+    ]
     return [data_root / r["path"] for r in rows[:n]]
 
 
@@ -131,8 +134,10 @@ def test_far_away_barks_are_lifted_into_range(tmp_path, shipped_model, clf, data
     unlifted = Classifier(m)
     rng = np.random.default_rng(0)
     clips = [far_away(read_audio(p, 16000), -45, rng) for p in _fold5(data_root, "bark", "us8k", 12)]
-    hit = {name: np.mean([clip_max(c, x)[0] >= c.thresholds["bark"] for x in clips])
-           for name, c in (("lifted", clf), ("unlifted", unlifted))}
+    hit = {
+        name: np.mean([clip_max(c, x)[0] >= c.thresholds["bark"] for x in clips])
+        for name, c in (("lifted", clf), ("unlifted", unlifted))
+    }
     # Measured: 9 of 12 lifted, 1 of 12 without (the training report: 0.69 over all 42 fold-5 barks).
     assert hit["lifted"] >= 0.5 and hit["unlifted"] <= hit["lifted"] - 0.25, hit
 
@@ -145,10 +150,15 @@ def band_limit_audio(data_root) -> tuple[list, list, list]:
 
     from detector.training.augment import resample_round_trip
 
-    rows = [r for r in csv.DictReader(open(data_root / "manifest.csv")) if r["fold"] == "5" and r["label"] == "negative"]
+    rows = [
+        r for r in csv.DictReader(open(data_root / "manifest.csv")) if r["fold"] == "5" and r["label"] == "negative"
+    ]
     negatives = [read_audio(data_root / r["path"], 16000) for r in rows[::3]]  # all the fold's sources, in seconds
-    return ([read_audio(p, 16000) for p in _fold5(data_root, "cry", "donateacry", 20)], negatives,
-            [resample_round_trip(x, 16000) for x in negatives])
+    return (
+        [read_audio(p, 16000) for p in _fold5(data_root, "cry", "donateacry", 20)],
+        negatives,
+        [resample_round_trip(x, 16000) for x in negatives],
+    )
 
 
 def band_limit_scores(cry_score, audio) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -195,6 +205,7 @@ def _stripped(tmp_path, shipped_model):
         from detector.training.outputs import without_output
     except ImportError as e:
         from conftest import need
+
         need(False, f"the train extra edits flatbuffers: {e}")
     side = json.loads(shipped_model.with_suffix(".json").read_text())
     out = tmp_path / "old.tflite"

@@ -15,9 +15,9 @@ import uuid
 import numpy as np
 import pytest
 import yaml
-
 from broker import Broker, Collector, free_port, make_tls
 from conftest import ROOT
+
 from detector.clock import WallClock
 from detector.config import MQTTConfig
 from detector.decision import Event
@@ -46,8 +46,14 @@ def write_config(tmp_path, broker, **extra) -> str:
 
 
 def detector(*args, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "detector.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "detector.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def events(messages, base="barkcry/testpi"):
@@ -84,15 +90,19 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert retained["barkcry/testpi/bark"] == "OFF" and retained["barkcry/testpi/cry"] == "OFF"
     disc = {t: json.loads(p) for t, p in retained.items() if t.startswith("homeassistant/")}
     kinds = sorted(t.split("/")[1] for t in disc)
-    assert kinds == ["binary_sensor"] * 7 + ["button"] * 4 + ["event"] + ["select"] * 4 + ["sensor"] * 15 + ["switch"] * 2
+    assert (
+        kinds == ["binary_sensor"] * 7 + ["button"] * 4 + ["event"] + ["select"] * 4 + ["sensor"] * 15 + ["switch"] * 2
+    )
     for t, p in disc.items():
         assert p["unique_id"].startswith("barkcry_testpi") and p["device"]["identifiers"] == ["barkcry_testpi"]
         assert p["availability_topic"] == "barkcry/testpi/status"
         assert (p.get("state_topic") or p["command_topic"]).startswith("barkcry/testpi/")
         # The entity id Home Assistant gives it (default_entity_id since 2025.10): the README's examples.
         assert p["default_entity_id"] == f"{t.split('/')[1]}.{p['unique_id']}"
-    assert {p["default_entity_id"] for p in disc.values()} >= {"binary_sensor.barkcry_testpi_cry",
-                                                                "binary_sensor.barkcry_testpi_bark"}
+    assert {p["default_entity_id"] for p in disc.values()} >= {
+        "binary_sensor.barkcry_testpi_cry",
+        "binary_sensor.barkcry_testpi_bark",
+    }
     buttons = {p["name"]: (p["command_topic"], p["payload_press"]) for t, p in disc.items() if "/button/" in t}
     assert buttons["Dog bark: false alarm"] == ("barkcry/testpi/bark/feedback", "false_alarm")
     assert buttons["Baby cry: that was right"] == ("barkcry/testpi/cry/feedback", "confirmed")
@@ -102,9 +112,18 @@ def test_replay_publishes_events_discovery_and_state(tmp_path, broker, shipped_m
     assert retained["barkcry/testpi/cry_episode"] == "OFF"
     diagnostic = [p for p in disc.values() if p.get("entity_category") == "diagnostic"]
     assert sorted(p["name"] for p in diagnostic) == [
-        "Baby cry: false alarms marked", "Baby cry: taught by this home", "CPU", "Capture overflows",
-        "Dog bark: false alarms marked", "Dog bark: taught by this home", "Last audio", "MQTT backlog", "Memory",
-        "Problem", "Uptime"]
+        "Baby cry: false alarms marked",
+        "Baby cry: taught by this home",
+        "CPU",
+        "Capture overflows",
+        "Dog bark: false alarms marked",
+        "Dog bark: taught by this home",
+        "Last audio",
+        "MQTT backlog",
+        "Memory",
+        "Problem",
+        "Uptime",
+    ]
     problem = next(p for p in diagnostic if p["name"] == "Problem")
     assert problem["device_class"] == "problem" and problem["json_attributes_topic"] == "barkcry/testpi/health"
     assert retained["barkcry/testpi/problem"] == "OFF"
@@ -126,8 +145,9 @@ def test_last_will_marks_offline_after_kill9(tmp_path, mosquitto_bin, shipped_mo
         b.stop()
 
 
-def test_a_restart_after_a_kill_in_the_middle_of_a_bark_puts_the_sensor_back_off(tmp_path, mosquitto_bin,
-                                                                                  shipped_model):
+def test_a_restart_after_a_kill_in_the_middle_of_a_bark_puts_the_sensor_back_off(
+    tmp_path, mosquitto_bin, shipped_model
+):
     """A kill, a crash or a power cut during a bark leaves its retained ON behind; the next run says OFF."""
     import soundfile as sf
 
@@ -154,8 +174,9 @@ def test_a_restart_after_a_kill_in_the_middle_of_a_bark_puts_the_sensor_back_off
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_stop_signal_ends_open_events_publishes_offline_and_exits_cleanly(tmp_path, mosquitto_bin, shipped_model,
-                                                                            signum):
+def test_a_stop_signal_ends_open_events_publishes_offline_and_exits_cleanly(
+    tmp_path, mosquitto_bin, shipped_model, signum
+):
     """SIGTERM (systemd) and SIGHUP (a closed terminal) stop the same way: in the middle of a bark, its end and
     OFF go out before offline."""
     b = Broker(tmp_path, free_port()).start()
@@ -178,15 +199,26 @@ def test_a_stop_signal_ends_open_events_publishes_offline_and_exits_cleanly(tmp_
 
 
 def _event(i: int, state: str) -> Event:
-    return Event(id=f"{i:04d}-{uuid.uuid4().hex[:6]}", label="bark", state=state, start=float(i), end=None if
-                 state == "start" else float(i) + 0.5, time=float(i), score=0.9, dbfs=-20.0)
+    return Event(
+        id=f"{i:04d}-{uuid.uuid4().hex[:6]}",
+        label="bark",
+        state=state,
+        start=float(i),
+        end=None if state == "start" else float(i) + 0.5,
+        time=float(i),
+        score=0.9,
+        dbfs=-20.0,
+    )
 
 
 def test_events_survive_a_broker_outage(tmp_path, mosquitto_bin):
     port = free_port()
     b = Broker(tmp_path, port).start()
-    sink = MqttSink(MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", queue_size=500, keepalive=5),
-                    ["bark", "cry"], clock=WallClock(0.0))
+    sink = MqttSink(
+        MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", queue_size=500, keepalive=5),
+        ["bark", "cry"],
+        clock=WallClock(0.0),
+    )
     sink.start()
     assert sink.wait_connected(10)
     b.stop()
@@ -282,8 +314,9 @@ def test_a_message_in_flight_when_the_broker_dies_is_not_overtaken_after_the_rec
     machine might, so that anything sent in that moment would overtake the resend."""
     port = free_port()
     b = Broker(tmp_path, port).start()
-    sink = MqttSink(MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", keepalive=5), ["bark"],
-                    clock=WallClock(0.0))
+    sink = MqttSink(
+        MQTTConfig(host="127.0.0.1", port=port, device_id="testpi", keepalive=5), ["bark"], clock=WallClock(0.0)
+    )
     try:
         sink.start()
         assert sink.wait_connected(10)
@@ -305,8 +338,10 @@ def test_a_message_in_flight_when_the_broker_dies_is_not_overtaken_after_the_rec
         sink.event(dataclasses.replace(start, state="end", end=2.0, time=2.0))  # queued: OFF after its ON
         b = Broker(tmp_path, port).start()
         sub = Collector(b, "barkcry/testpi/bark")
-        assert sub.wait_for(lambda m: [p for _, p, _ in m][-1:] == ["OFF"] and sink.pending() == 0, 20), \
-            (sub.messages, sink.pending())
+        assert sub.wait_for(lambda m: [p for _, p, _ in m][-1:] == ["OFF"] and sink.pending() == 0, 20), (
+            sub.messages,
+            sink.pending(),
+        )
         time.sleep(1.0)  # anything resent late would arrive now
         sub.stop()
         late = Collector(b, "barkcry/testpi/bark")

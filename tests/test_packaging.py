@@ -24,17 +24,31 @@ print(y.DEFAULT_YAMNET)
 
 def test_an_installed_package_finds_its_model_and_calibration_sounds(tmp_path):
     wheels, target = tmp_path / "wheels", tmp_path / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     (wheel,) = wheels.glob("*.whl")
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     # -S: no site initialisation, so the editable install's finder stays out; numpy & co. come from here.
     env = {"PYTHONPATH": ":".join([str(target), *site.getsitepackages()]), "PATH": "/usr/bin:/bin"}
-    run = lambda *a: subprocess.run([sys.executable, "-S", *a], cwd=tmp_path, env=env,  # noqa: E731
-                                    capture_output=True, text=True, timeout=120)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-S", *a],
+        cwd=tmp_path,
+        env=env,  # noqa: E731
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     r = run("-c", PROBE)
     assert r.returncode == 0, r.stderr
     package, model, barks, yamnet = r.stdout.split("\n")[:4]

@@ -1,10 +1,9 @@
 """The pipeline gives the same windows and events whatever the block size (a paced microphone, an
 unpaced device delivering seconds at once, a file replay)."""
 
-import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from detector.audiofile import read_audio
 from detector.config import Config
 from detector.model import Classifier

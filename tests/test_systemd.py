@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, need
 
 UNIT = ROOT / "systemd" / "detector.service"
@@ -26,9 +25,19 @@ def test_unit_verifies(tmp_path, unit_file):
 
 def test_unit_is_hardened_notify_with_watchdog():
     text = UNIT.read_text()
-    for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict",
-                 "ProtectHome=yes", "PrivateTmp=yes", "RestrictAddressFamilies=", "SupplementaryGroups=audio",
-                 "StateDirectory=barkcry", "User=barkcry"):
+    for line in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=",
+        "SupplementaryGroups=audio",
+        "StateDirectory=barkcry",
+        "User=barkcry",
+    ):
         assert line in text, line
 
 

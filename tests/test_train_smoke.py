@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import soundfile as sf
-
 from conftest import ROOT, need
 
 
@@ -21,10 +20,26 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     noise_dir.mkdir(parents=True)
     sf.write(noise_dir / "calibration-20260101T000000.flac", x[: sr * 10], sr)
     out = tmp_path / "m" / "smoke"
-    r = subprocess.run([sys.executable, str(ROOT / "scripts/train.py"), "--smoke", "--data", str(data_root),
-                        "--out", str(out), "--noise-dir", str(noise_dir), "--cache", str(tmp_path / "cache"),
-                        "--distill", "0.5"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts/train.py"),
+            "--smoke",
+            "--data",
+            str(data_root),
+            "--out",
+            str(out),
+            "--noise-dir",
+            str(noise_dir),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--distill",
+            "0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "1 local noise recording(s)" in r.stdout
     sc = json.loads(out.with_suffix(".json").read_text())

@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 import yaml
-
 from conftest import ROOT
-from detector.verifier import Verifier, fit_head, teach, Lesson
+
+from detector.verifier import Lesson, Verifier, fit_head, teach
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 # fold-5 cats that the shipped model takes for a crying baby (and YAMNet, which calls them crying, too)
@@ -19,19 +19,30 @@ CATS = [f"negative/animalsound/animalsound_cat_cat_{n}.flac" for n in (120, 62, 
 
 
 def detector(cfg, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "detector.cli", "--config", cfg, *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "detector.cli", "--config", cfg, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def starts(r: subprocess.CompletedProcess, label: str) -> int:
-    return sum(1 for x in r.stdout.splitlines() if x.startswith("{") and
-               json.loads(x)["event"]["state"] == "start" and json.loads(x)["event"]["label"] == label)
+    return sum(
+        1
+        for x in r.stdout.splitlines()
+        if x.startswith("{") and json.loads(x)["event"]["state"] == "start" and json.loads(x)["event"]["label"] == label
+    )
 
 
 def test_marked_false_alarms_teach_it_and_real_cries_still_fire(tmp_path, shipped_model, data_root):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False},
-                                   "verifier": {"enabled": True}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {"state_dir": str(tmp_path / "state"), "mqtt": {"enabled": False}, "verifier": {"enabled": True}}
+        )
+    )
     cfg = str(cfg)
     assert all(starts(detector(cfg, "run", "--input", str(data_root / c), "--fast"), "cry") for c in CATS)
     cries = [json.loads(x)["id"] for x in detector(cfg, "events", "--label", "cry", "--json").stdout.splitlines()]

@@ -9,7 +9,13 @@ import numpy as np
 from detector.frontend import LogMel
 from detector.training.data import LABELS, Clip, Corpus
 from detector.training.windows import (
-    WindowPool, WindowSampler, energetic_starts, localize_positives, platt, platt_apply, positive_window_scores,
+    WindowPool,
+    WindowSampler,
+    energetic_starts,
+    localize_positives,
+    platt,
+    platt_apply,
+    positive_window_scores,
 )
 
 RATE = 16000
@@ -18,7 +24,7 @@ RATE = 16000
 def street_bark(rng: np.random.Generator) -> np.ndarray:
     """4 s of steady noise with a 0.2 s burst at 2.5 s that is hardly louder: every window is 'energetic'."""
     x = rng.normal(0, 0.1, 4 * RATE).astype(np.float32)
-    x[int(2.5 * RATE): int(2.7 * RATE)] *= 1.5
+    x[int(2.5 * RATE) : int(2.7 * RATE)] *= 1.5
     return x
 
 
@@ -32,6 +38,7 @@ def test_localized_positives_are_the_windows_the_scorer_hears_the_label_in():
     win = lm.params.window_samples
     energetic = energetic_starts(corpus.audio[bark.path], win, win // 8)
     assert energetic.size == np.arange(0, 4 * RATE - win + 1, win // 8).size  # every window: traffic or bark
+
     # A stand-in model: it hears a bark where the window's loudest 10 ms frame is (the burst's frames are).
     def scorer(feats: np.ndarray) -> np.ndarray:
         loud = feats.mean(axis=2).max(axis=1)

@@ -26,8 +26,10 @@ def clip_dir(cfg: ClipsConfig, create: bool) -> Path:
     if d.is_dir():
         st = d.stat()
         if st.st_mode & 0o022 or st.st_uid != os.geteuid():
-            raise ConfigError(f"clips.dir: {d} is shared (mode {st.st_mode & 0o7777:o}, owner uid {st.st_uid}): "
-                              "clips are private, give them a directory of their own")
+            raise ConfigError(
+                f"clips.dir: {d} is shared (mode {st.st_mode & 0o7777:o}, owner uid {st.st_uid}): "
+                "clips are private, give them a directory of their own"
+            )
         if not os.access(d, os.W_OK | os.X_OK):
             raise ConfigError(f"clips.dir: {d} is not writable by this user")
         return d
@@ -48,8 +50,14 @@ def clip_dir(cfg: ClipsConfig, create: bool) -> Path:
 
 
 class ClipSink(Sink):
-    def __init__(self, cfg: ClipsConfig, history: RingBuffer, rate: int, clock: WallClock | None = None,
-                 on_saved: Callable[[str, Path], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ClipsConfig,
+        history: RingBuffer,
+        rate: int,
+        clock: WallClock | None = None,
+        on_saved: Callable[[str, Path], None] | None = None,
+    ) -> None:
         """``on_saved(event id, path)``: told of each clip written (the event history names it)."""
         self.cfg, self.history, self.rate, self.on_saved = cfg, history, rate, on_saved
         self.dir = clip_dir(cfg, create=True)
@@ -83,7 +91,7 @@ class ClipSink(Sink):
         """Delete the oldest clips while the directory holds more than ``max_total_mb``, and any older than
         ``max_days``."""
         try:
-            clips = sorted(((p.stat().st_mtime, p.stat().st_size, p) for p in self.dir.glob("*.flac")))
+            clips = sorted((p.stat().st_mtime, p.stat().st_size, p) for p in self.dir.glob("*.flac"))
         except OSError as e:
             log.warning("cannot list clips in %s: %s", self.dir, e)
             return
@@ -95,5 +103,9 @@ class ClipSink(Sink):
             with contextlib.suppress(OSError):
                 path.unlink()
                 total -= size
-                log.info("deleted the oldest clip %s (clips.max_total_mb %g, clips.max_days %g)", path.name,
-                         self.cfg.max_total_mb, self.cfg.max_days)
+                log.info(
+                    "deleted the oldest clip %s (clips.max_total_mb %g, clips.max_days %g)",
+                    path.name,
+                    self.cfg.max_total_mb,
+                    self.cfg.max_days,
+                )

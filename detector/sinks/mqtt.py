@@ -55,8 +55,7 @@ def connect_error(e: BaseException | None, tls: bool) -> str:
     if isinstance(e, ssl.CertificateError):
         return f"TLS: {e}; check mqtt.host against the certificate's names"
     if isinstance(e, ssl.SSLError):
-        hint = ("; is that port TLS at all?" if "WRONG_VERSION_NUMBER" in str(e) or "wrong version" in str(e)
-                else "")
+        hint = "; is that port TLS at all?" if "WRONG_VERSION_NUMBER" in str(e) or "wrong version" in str(e) else ""
         return f"TLS: {e.reason or e}{hint}"
     if tls and isinstance(e, ConnectionResetError):  # a plain MQTT port hangs up on a TLS hello
         return "the connection was reset during the TLS handshake: is that port TLS at all?"
@@ -72,11 +71,20 @@ def connect_error(e: BaseException | None, tls: bool) -> str:
 
 
 class MqttSink(Sink):
-    def __init__(self, cfg: MQTTConfig, labels: list[str], password: str | None = None, model_name: str = "",
-                 clock: WallClock | None = None, version: str = "",
-                 on_feedback: Callable[[str | None, bytes], None] | None = None, episodes: list[str] = (),
-                 loud: bool = False, stats: bool = False,
-                 on_control: Callable[[str, str, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: MQTTConfig,
+        labels: list[str],
+        password: str | None = None,
+        model_name: str = "",
+        clock: WallClock | None = None,
+        version: str = "",
+        on_feedback: Callable[[str | None, bytes], None] | None = None,
+        episodes: list[str] = (),
+        loud: bool = False,
+        stats: bool = False,
+        on_control: Callable[[str, str, str], bool] | None = None,
+    ) -> None:
         """``on_feedback(label, payload)``: a verdict arrived on ``<label>/feedback`` (label set) or on
         ``feedback`` (label None); called on paho's thread, so it must only hand the payload on."""
         self.cfg, self.labels, self.model_name, self.version = cfg, labels, model_name, version
@@ -112,14 +120,22 @@ class MqttSink(Sink):
         if loud:
             self._states["loud"] = "OFF"
 
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"barkcry-{cfg.device_id}",
-                        protocol=mqtt.MQTTv311, clean_session=True)
+        c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"barkcry-{cfg.device_id}",
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
         if cfg.username:
             c.username_pw_set(cfg.username, password)
         if cfg.tls is not None:
             try:
-                c.tls_set(ca_certs=cfg.tls.ca_file, certfile=cfg.tls.cert_file, keyfile=cfg.tls.key_file,
-                          cert_reqs=ssl.CERT_REQUIRED)
+                c.tls_set(
+                    ca_certs=cfg.tls.ca_file,
+                    certfile=cfg.tls.cert_file,
+                    keyfile=cfg.tls.key_file,
+                    cert_reqs=ssl.CERT_REQUIRED,
+                )
             except (ssl.SSLError, OSError, ValueError) as e:
                 raise ConfigError(f"mqtt.tls: the CA file, certificate or key cannot be used ({e})") from e
             if cfg.tls.insecure:
@@ -188,8 +204,9 @@ class MqttSink(Sink):
         """Per label: how many false alarms are marked, and whether the home's verifier is on (retained)."""
         for lab in self.labels:
             self._enqueue(Message(f"{self.base}/{lab}/false_alarms", str(marked.get(lab, 0)), 1, True), drain=False)
-            self._enqueue(Message(f"{self.base}/{lab}/verifier", "ON" if lab in taught else "OFF", 1, True),
-                          drain=False)
+            self._enqueue(
+                Message(f"{self.base}/{lab}/verifier", "ON" if lab in taught else "OFF", 1, True), drain=False
+            )
 
     def stats(self, stats: dict[str, dict[str, float]]) -> None:
         self._enqueue(Message(f"{self.base}/stats", json.dumps(stats), 1, True), drain=False)
@@ -200,8 +217,10 @@ class MqttSink(Sink):
 
     def health(self, reasons: list[str], figures: dict) -> None:
         """The problem sensor (retained, with its reasons) and the diagnostic figures."""
-        self._enqueue(Message(f"{self.base}/health", json.dumps(figures | {"reason": "; ".join(reasons) or None}),
-                              1, True), drain=False)
+        self._enqueue(
+            Message(f"{self.base}/health", json.dumps(figures | {"reason": "; ".join(reasons) or None}), 1, True),
+            drain=False,
+        )
         self._enqueue(Message(f"{self.base}/problem", "ON" if reasons else "OFF", 1, True))
 
     def window(self, w) -> None:
@@ -222,8 +241,11 @@ class MqttSink(Sink):
             if len(self._queue) >= self.cfg.queue_size:
                 self._queue.popleft()
                 self.dropped += 1
-                log.warning("MQTT queue full (%d): dropped the oldest message (%d dropped so far)",
-                            self.cfg.queue_size, self.dropped)
+                log.warning(
+                    "MQTT queue full (%d): dropped the oldest message (%d dropped so far)",
+                    self.cfg.queue_size,
+                    self.dropped,
+                )
             self._queue.append(msg)
         if self._connected.is_set():
             if drain:
@@ -232,8 +254,12 @@ class MqttSink(Sink):
                 self._kick.set()
         elif not self._warned_down and self._down_reason is None:  # (a known reason has been said)
             self._warned_down = True
-            log.warning("MQTT broker %s:%d not connected: queueing messages (up to %d) and retrying",
-                        self.cfg.host, self.cfg.port, self.cfg.queue_size)
+            log.warning(
+                "MQTT broker %s:%d not connected: queueing messages (up to %d) and retrying",
+                self.cfg.host,
+                self.cfg.port,
+                self.cfg.queue_size,
+            )
 
     def _drain(self) -> None:
         """Hand queued messages to paho while connected, in queue order. Never call paho while holding our
@@ -264,8 +290,13 @@ class MqttSink(Sink):
         """Say why the broker cannot be reached: once, and again whenever the reason changes."""
         if reason != self._down_reason:
             self._down_reason = reason
-            log.warning("MQTT: cannot connect to %s:%d: %s; messages queue (up to %d) and it keeps trying",
-                        self.cfg.host, self.cfg.port, reason, self.cfg.queue_size)
+            log.warning(
+                "MQTT: cannot connect to %s:%d: %s; messages queue (up to %d) and it keeps trying",
+                self.cfg.host,
+                self.cfg.port,
+                reason,
+                self.cfg.queue_size,
+            )
 
     def _on_connect_fail(self, client, userdata) -> None:
         # paho calls this from inside its ``except OSError``: the exception is the reason
@@ -273,8 +304,11 @@ class MqttSink(Sink):
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            hint = ("; check mqtt.username and the password" if reason_code in ("Bad user name or password",
-                                                                                 "Not authorized") else "")
+            hint = (
+                "; check mqtt.username and the password"
+                if reason_code in ("Bad user name or password", "Not authorized")
+                else ""
+            )
             self._down(f"the broker refused the connection ({reason_code}){hint}")
             return
         log.info("MQTT connected to %s:%d", self.cfg.host, self.cfg.port)
@@ -301,10 +335,13 @@ class MqttSink(Sink):
             self._short.append(now)
             if len(self._short) == self._short.maxlen and now - self._short[0] < 60 and not self._warned_takeover:
                 self._warned_takeover = True
-                log.error("MQTT: the connection was closed %d times in a minute, each within seconds of being "
-                          "made: another device probably connects as device_id %r (Raspberry Pi OS names every "
-                          "Pi 'raspberrypi'); set mqtt.device_id to a name of its own", len(self._short),
-                          self.cfg.device_id)
+                log.error(
+                    "MQTT: the connection was closed %d times in a minute, each within seconds of being "
+                    "made: another device probably connects as device_id %r (Raspberry Pi OS names every "
+                    "Pi 'raspberrypi'); set mqtt.device_id to a name of its own",
+                    len(self._short),
+                    self.cfg.device_id,
+                )
         if self._up and reason_code != 0 and not self._warned_takeover:  # a connection that never came up
             log.warning("MQTT disconnected (%s): queueing until the broker is back", reason_code)  # said why
         self._up = False
@@ -354,107 +391,213 @@ class MqttSink(Sink):
     def _hello(self) -> list[Message]:
         """Sent first on every (re)connection: discovery, each label's state, then online. The states put
         right a retained ON that a crash, a power cut or a kill left behind in the middle of an event."""
-        return ((self._discovery() if self.cfg.discovery else [])
-                + [Message(f"{self.base}/{lab}", state, 1, True) for lab, state in self._states.items()]
-                + [Message(self.status_topic, "online", 1, True)])
+        return (
+            (self._discovery() if self.cfg.discovery else [])
+            + [Message(f"{self.base}/{lab}", state, 1, True) for lab, state in self._states.items()]
+            + [Message(self.status_topic, "online", 1, True)]
+        )
 
     def discovery_payloads(self) -> dict[str, dict]:
         """Home Assistant MQTT discovery: topic -> config payload."""
         dev_id = self.cfg.device_id
-        device = {"identifiers": [f"barkcry_{dev_id}"], "name": f"barkcry {dev_id}", "manufacturer": "barkcry",
-                  "model": self.model_name or "bark/cry detector", "sw_version": self.version}
-        avail = {"availability_topic": self.status_topic, "payload_available": "online",
-                 "payload_not_available": "offline"}
+        device = {
+            "identifiers": [f"barkcry_{dev_id}"],
+            "name": f"barkcry {dev_id}",
+            "manufacturer": "barkcry",
+            "model": self.model_name or "bark/cry detector",
+            "sw_version": self.version,
+        }
+        avail = {
+            "availability_topic": self.status_topic,
+            "payload_available": "online",
+            "payload_not_available": "offline",
+        }
         node = f"barkcry_{dev_id}"
         dp = self.cfg.discovery_prefix
 
         def ids(component: str, what: str) -> dict:
             # Entity ids such as binary_sensor.barkcry_nursery_cry: default_entity_id since Home Assistant
             # 2025.10, object_id (dropped in 2026.4) for the versions before it.
-            return {"unique_id": f"{node}_{what}", "default_entity_id": f"{component}.{node}_{what}",
-                    "object_id": f"{node}_{what}"}
+            return {
+                "unique_id": f"{node}_{what}",
+                "default_entity_id": f"{component}.{node}_{what}",
+                "object_id": f"{node}_{what}",
+            }
 
         out = {}
         for lab in self.labels:
             out[f"{dp}/binary_sensor/{node}/{lab}/config"] = {
-                "name": PRETTY.get(lab, lab), **ids("binary_sensor", lab),
-                "state_topic": f"{self.base}/{lab}", "payload_on": "ON", "payload_off": "OFF",
-                "device_class": "sound", "device": device, **avail}
+                "name": PRETTY.get(lab, lab),
+                **ids("binary_sensor", lab),
+                "state_topic": f"{self.base}/{lab}",
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "device_class": "sound",
+                "device": device,
+                **avail,
+            }
         for lab in self.labels if self.stats_on else []:
-            for key, what, extra in (("today", "events today", {"state_class": "measurement", "icon": "mdi:counter"}),
-                                     ("minutes_today", "minutes today", {"unit_of_measurement": "min",
-                                                                          "state_class": "measurement"}),
-                                     ("last_hour", "events in the last hour", {"state_class": "measurement",
-                                                                               "icon": "mdi:counter"})):
+            for key, what, extra in (
+                ("today", "events today", {"state_class": "measurement", "icon": "mdi:counter"}),
+                ("minutes_today", "minutes today", {"unit_of_measurement": "min", "state_class": "measurement"}),
+                ("last_hour", "events in the last hour", {"state_class": "measurement", "icon": "mdi:counter"}),
+            ):
                 out[f"{dp}/sensor/{node}/{lab}_{key}/config"] = {
-                    "name": f"{PRETTY.get(lab, lab)}: {what}", **ids("sensor", f"{lab}_{key}"),
-                    "state_topic": f"{self.base}/stats", "value_template": f"{{{{ value_json.{lab}.{key} }}}}",
-                    **extra, "device": device, **avail}
+                    "name": f"{PRETTY.get(lab, lab)}: {what}",
+                    **ids("sensor", f"{lab}_{key}"),
+                    "state_topic": f"{self.base}/stats",
+                    "value_template": f"{{{{ value_json.{lab}.{key} }}}}",
+                    **extra,
+                    "device": device,
+                    **avail,
+                }
         for lab in self.labels if self.on_control is not None else []:
             pretty = PRETTY.get(lab, lab)
             out[f"{dp}/switch/{node}/{lab}_enabled/config"] = {
-                "name": f"{pretty}: detection", **ids("switch", f"{lab}_enabled"),
-                "command_topic": f"{self.base}/{lab}/enabled/set", "state_topic": f"{self.base}/{lab}/enabled",
-                "payload_on": "ON", "payload_off": "OFF", "icon": "mdi:ear-hearing", "device": device, **avail}
-            for what, options, icon in (("snooze", list(SNOOZE_S), "mdi:sleep"),
-                                        ("sensitivity", list(SENSITIVITIES), "mdi:tune-variant")):
+                "name": f"{pretty}: detection",
+                **ids("switch", f"{lab}_enabled"),
+                "command_topic": f"{self.base}/{lab}/enabled/set",
+                "state_topic": f"{self.base}/{lab}/enabled",
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "icon": "mdi:ear-hearing",
+                "device": device,
+                **avail,
+            }
+            for what, options, icon in (
+                ("snooze", list(SNOOZE_S), "mdi:sleep"),
+                ("sensitivity", list(SENSITIVITIES), "mdi:tune-variant"),
+            ):
                 out[f"{dp}/select/{node}/{lab}_{what}/config"] = {
-                    "name": f"{pretty}: {what}", **ids("select", f"{lab}_{what}"),
-                    "command_topic": f"{self.base}/{lab}/{what}/set", "state_topic": f"{self.base}/{lab}/{what}",
-                    "options": options, "icon": icon, "device": device, **avail}
+                    "name": f"{pretty}: {what}",
+                    **ids("select", f"{lab}_{what}"),
+                    "command_topic": f"{self.base}/{lab}/{what}/set",
+                    "state_topic": f"{self.base}/{lab}/{what}",
+                    "options": options,
+                    "icon": icon,
+                    "device": device,
+                    **avail,
+                }
         for lab in self.episodes:
             out[f"{dp}/binary_sensor/{node}/{lab}_episode/config"] = {
-                "name": f"{PRETTY.get(lab, lab)}: sustained", **ids("binary_sensor", f"{lab}_episode"),
-                "state_topic": f"{self.base}/{lab}_episode", "payload_on": "ON", "payload_off": "OFF",
-                "device_class": "sound", "icon": "mdi:timer-alert", "device": device, **avail}
+                "name": f"{PRETTY.get(lab, lab)}: sustained",
+                **ids("binary_sensor", f"{lab}_episode"),
+                "state_topic": f"{self.base}/{lab}_episode",
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "device_class": "sound",
+                "icon": "mdi:timer-alert",
+                "device": device,
+                **avail,
+            }
         if self.loud:
             out[f"{dp}/binary_sensor/{node}/loud/config"] = {
-                "name": "Loud sound", **ids("binary_sensor", "loud"), "state_topic": f"{self.base}/loud",
-                "payload_on": "ON", "payload_off": "OFF", "device_class": "sound", "icon": "mdi:volume-high",
-                "device": device, **avail}
+                "name": "Loud sound",
+                **ids("binary_sensor", "loud"),
+                "state_topic": f"{self.base}/loud",
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "device_class": "sound",
+                "icon": "mdi:volume-high",
+                "device": device,
+                **avail,
+            }
         out[f"{dp}/event/{node}/event/config"] = {
-            "name": "Sound event", **ids("event", "event"), "state_topic": f"{self.base}/event",
-            "event_types": [f"{lab}_{s}" for lab in self.labels + [f"{e}_episode" for e in self.episodes]
-                            for s in ("start", "ongoing", "end")],
-            "device": device, **avail}
+            "name": "Sound event",
+            **ids("event", "event"),
+            "state_topic": f"{self.base}/event",
+            "event_types": [
+                f"{lab}_{s}"
+                for lab in self.labels + [f"{e}_episode" for e in self.episodes]
+                for s in ("start", "ongoing", "end")
+            ],
+            "device": device,
+            **avail,
+        }
         for lab in self.labels if self.on_feedback is not None else []:
             pretty = PRETTY.get(lab, lab)
             out[f"{dp}/sensor/{node}/{lab}_false_alarms/config"] = {
-                "name": f"{pretty}: false alarms marked", **ids("sensor", f"{lab}_false_alarms"),
-                "state_topic": f"{self.base}/{lab}/false_alarms", "state_class": "total", "icon": "mdi:thumb-down",
-                "entity_category": "diagnostic", "device": device, **avail}
+                "name": f"{pretty}: false alarms marked",
+                **ids("sensor", f"{lab}_false_alarms"),
+                "state_topic": f"{self.base}/{lab}/false_alarms",
+                "state_class": "total",
+                "icon": "mdi:thumb-down",
+                "entity_category": "diagnostic",
+                "device": device,
+                **avail,
+            }
             out[f"{dp}/binary_sensor/{node}/{lab}_verifier/config"] = {
-                "name": f"{pretty}: taught by this home", **ids("binary_sensor", f"{lab}_verifier"),
-                "state_topic": f"{self.base}/{lab}/verifier", "payload_on": "ON", "payload_off": "OFF",
-                "entity_category": "diagnostic", "device": device, **avail}
+                "name": f"{pretty}: taught by this home",
+                **ids("binary_sensor", f"{lab}_verifier"),
+                "state_topic": f"{self.base}/{lab}/verifier",
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "entity_category": "diagnostic",
+                "device": device,
+                **avail,
+            }
             for verdict, what in (("false_alarm", "false alarm"), ("confirmed", "that was right")):
                 out[f"{dp}/button/{node}/{lab}_{verdict}/config"] = {
-                    "name": f"{PRETTY.get(lab, lab)}: {what}", **ids("button", f"{lab}_{verdict}"),
-                    "command_topic": f"{self.base}/{lab}/feedback", "payload_press": verdict,
+                    "name": f"{PRETTY.get(lab, lab)}: {what}",
+                    **ids("button", f"{lab}_{verdict}"),
+                    "command_topic": f"{self.base}/{lab}/feedback",
+                    "payload_press": verdict,
                     "icon": "mdi:thumb-down" if verdict == "false_alarm" else "mdi:thumb-up",
-                    "device": device, **avail}
+                    "device": device,
+                    **avail,
+                }
         out[f"{dp}/binary_sensor/{node}/problem/config"] = {
-            "name": "Problem", **ids("binary_sensor", "problem"), "state_topic": f"{self.base}/problem",
-            "payload_on": "ON", "payload_off": "OFF", "device_class": "problem",
-            "json_attributes_topic": f"{self.base}/health", "json_attributes_template": '{"reason": {{ value_json.reason | tojson }}}',
-            "entity_category": "diagnostic", "device": device, **avail}
+            "name": "Problem",
+            **ids("binary_sensor", "problem"),
+            "state_topic": f"{self.base}/problem",
+            "payload_on": "ON",
+            "payload_off": "OFF",
+            "device_class": "problem",
+            "json_attributes_topic": f"{self.base}/health",
+            "json_attributes_template": '{"reason": {{ value_json.reason | tojson }}}',
+            "entity_category": "diagnostic",
+            "device": device,
+            **avail,
+        }
         for key, name, extra in (
-                ("last_audio", "Last audio", {"device_class": "timestamp",
-                                              "value_template": "{{ value_json.last_audio | timestamp_local | as_datetime }}"}),
-                ("overflows", "Capture overflows", {"state_class": "total_increasing"}),
-                ("queue", "MQTT backlog", {"state_class": "measurement"}),
-                ("cpu_percent", "CPU", {"unit_of_measurement": "%", "state_class": "measurement"}),
-                ("rss_mb", "Memory", {"unit_of_measurement": "MB", "state_class": "measurement"}),
-                ("uptime_s", "Uptime", {"unit_of_measurement": "s", "device_class": "duration",
-                                        "state_class": "measurement"})):
+            (
+                "last_audio",
+                "Last audio",
+                {
+                    "device_class": "timestamp",
+                    "value_template": "{{ value_json.last_audio | timestamp_local | as_datetime }}",
+                },
+            ),
+            ("overflows", "Capture overflows", {"state_class": "total_increasing"}),
+            ("queue", "MQTT backlog", {"state_class": "measurement"}),
+            ("cpu_percent", "CPU", {"unit_of_measurement": "%", "state_class": "measurement"}),
+            ("rss_mb", "Memory", {"unit_of_measurement": "MB", "state_class": "measurement"}),
+            (
+                "uptime_s",
+                "Uptime",
+                {"unit_of_measurement": "s", "device_class": "duration", "state_class": "measurement"},
+            ),
+        ):
             out[f"{dp}/sensor/{node}/{key}/config"] = {
-                "name": name, **ids("sensor", key), "state_topic": f"{self.base}/health",
-                "value_template": f"{{{{ value_json.{key} }}}}", **extra,
-                "entity_category": "diagnostic", "device": device, **avail}
+                "name": name,
+                **ids("sensor", key),
+                "state_topic": f"{self.base}/health",
+                "value_template": f"{{{{ value_json.{key} }}}}",
+                **extra,
+                "entity_category": "diagnostic",
+                "device": device,
+                **avail,
+            }
         out[f"{dp}/sensor/{node}/level/config"] = {
-            "name": "Sound level", **ids("sensor", "level"),
-            "state_topic": f"{self.base}/level", "unit_of_measurement": "dBFS", "state_class": "measurement",
-            "icon": "mdi:microphone", "device": device, **avail}
+            "name": "Sound level",
+            **ids("sensor", "level"),
+            "state_topic": f"{self.base}/level",
+            "unit_of_measurement": "dBFS",
+            "state_class": "measurement",
+            "icon": "mdi:microphone",
+            "device": device,
+            **avail,
+        }
         return out
 
     def _discovery(self) -> list[Message]:

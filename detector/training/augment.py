@@ -170,15 +170,21 @@ class Augmenter:
 
     def describe(self) -> str:
         """The chain's ranges in one line, for the sidecar: derived, so it cannot drift from the code."""
-        return (f"reverb p={self.p_reverb} (RT60 {RT60_RANGE[0]}-{RT60_RANGE[1]} s), noise p={self.p_noise} at SNR "
-                f"{self.snr_db[0]:g}..{self.snr_db[1]:g} dB, mic sim p={self.p_mic} (HP {self.highpass_hz[0]:g}-"
-                f"{self.highpass_hz[1]:g} Hz, LP {self.lowpass_hz[0]:g}-{self.lowpass_hz[1]:g} Hz, tilt "
-                f"{self.tilt_db_per_octave[0]:+g}..{self.tilt_db_per_octave[1]:+g} dB/oct, 8 kHz round trip "
-                f"p={self.p_8k}), gain {self.gain_db[0]:+g}..{self.gain_db[1]:+g} dB around a "
-                f"{20 * np.log10(self.peak_ref):.0f} dBFS peak, shift +-{self.max_shift_s} s"
-                + (f", band extension p={self.p_extend} at {self.extend_db[0]:g}..{self.extend_db[1]:g} dB"
-                   + (" of band-limited sources" if self.extend_only_band_limited else "") if self.p_extend else "")
-                + (f", varispeed p={self.p_pitch} by up to +-{self.pitch_semitones:g} semitones" if self.p_pitch else ""))
+        return (
+            f"reverb p={self.p_reverb} (RT60 {RT60_RANGE[0]}-{RT60_RANGE[1]} s), noise p={self.p_noise} at SNR "
+            f"{self.snr_db[0]:g}..{self.snr_db[1]:g} dB, mic sim p={self.p_mic} (HP {self.highpass_hz[0]:g}-"
+            f"{self.highpass_hz[1]:g} Hz, LP {self.lowpass_hz[0]:g}-{self.lowpass_hz[1]:g} Hz, tilt "
+            f"{self.tilt_db_per_octave[0]:+g}..{self.tilt_db_per_octave[1]:+g} dB/oct, 8 kHz round trip "
+            f"p={self.p_8k}), gain {self.gain_db[0]:+g}..{self.gain_db[1]:+g} dB around a "
+            f"{20 * np.log10(self.peak_ref):.0f} dBFS peak, shift +-{self.max_shift_s} s"
+            + (
+                f", band extension p={self.p_extend} at {self.extend_db[0]:g}..{self.extend_db[1]:g} dB"
+                + (" of band-limited sources" if self.extend_only_band_limited else "")
+                if self.p_extend
+                else ""
+            )
+            + (f", varispeed p={self.p_pitch} by up to +-{self.pitch_semitones:g} semitones" if self.p_pitch else "")
+        )
 
     def mic(self, x: np.ndarray) -> np.ndarray:
         r = self.rng
@@ -227,7 +233,7 @@ def mask_bands(x: np.ndarray, n: int, rng: np.random.Generator, max_width: int =
         for _ in range(n):
             wdt = int(rng.integers(1, max_width + 1))
             f0 = int(rng.integers(0, v.shape[2] - wdt + 1))
-            v[i, :, f0:f0 + wdt] = mean[i]
+            v[i, :, f0 : f0 + wdt] = mean[i]
 
 
 def mic_floor_features(lm: LogMel, n: int, rng: np.random.Generator, dbfs: float = MIC_FLOOR_DBFS) -> np.ndarray:

@@ -10,8 +10,9 @@ from .augment import MIC_FLOOR_DBFS, loudest_window_power
 BED_LEVELS = (-20.0, -30.0, -40.0)  # the loudest second of each sound, dBFS
 
 
-def build_bed(clips, audio: dict[str, np.ndarray], seconds: float, rng: np.random.Generator,
-              rate: int = 16000) -> np.ndarray:
+def build_bed(
+    clips, audio: dict[str, np.ndarray], seconds: float, rng: np.random.Generator, rate: int = 16000
+) -> np.ndarray:
     """Every clip at each of BED_LEVELS, shuffled, with 0.5-3 s of a microphone's floor between them, over
     that floor, cut to ``seconds``."""
     items = [(c, lv) for c in clips for lv in BED_LEVELS]

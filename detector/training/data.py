@@ -54,8 +54,15 @@ class Clip:
 def read_manifest(manifest: Path) -> list[Clip]:
     with open(manifest, newline="") as f:
         return [
-            Clip(r["path"], r["label"], r["source"], r.get("origin", ""), int(r["fold"]), float(r["duration_s"]),
-                 r.get("license", ""))
+            Clip(
+                r["path"],
+                r["label"],
+                r["source"],
+                r.get("origin", ""),
+                int(r["fold"]),
+                float(r["duration_s"]),
+                r.get("license", ""),
+            )
             for r in csv.DictReader(f)
         ]
 
@@ -88,7 +95,7 @@ class Corpus:
     dropped: dict[str, str] = field(default_factory=dict)  # manifest path -> why it is not used
 
     @classmethod
-    def load(cls, root: Path, sample_rate: int = 16000, extra_noise_dirs: list[Path] | None = None) -> "Corpus":
+    def load(cls, root: Path, sample_rate: int = 16000, extra_noise_dirs: list[Path] | None = None) -> Corpus:
         """Load every clip of the manifest, plus user noise recordings (labelled noise, fold 0: train).
         A bark or cry that is a pure test tone is dropped (and listed in ``dropped``): it is mislabelled."""
         root = Path(root)

@@ -57,16 +57,20 @@ class Condition:
     level_dbfs: float | None = None  # the clip turned down to this loudest-second level over a quiet floor
 
 
-CONDITIONS = [Condition(("room+mic " if rm else "") + ("clean" if s is None else f"{s:+d} dB"), s, rm)
-              for rm in (False, True) for s in SNRS]
+CONDITIONS = [
+    Condition(("room+mic " if rm else "") + ("clean" if s is None else f"{s:+d} dB"), s, rm)
+    for rm in (False, True)
+    for s in SNRS
+]
 # Far-away events: the clean clip turned down so that its loudest second sits at this level, over a
 # microphone's own noise floor (white, -80 dBFS). The SNR stays high; only the absolute level falls.
 LEVELS = (-35, -45)
 LEVEL_CONDITIONS = [Condition(f"clean at {lv} dBFS", None, False, lv) for lv in LEVELS]
 
 
-def condition_audio(clips, audio, lm: LogMel, noises, rirs, seed: int, cond: Condition,
-                    pad: int | None = None) -> Iterator[np.ndarray]:
+def condition_audio(
+    clips, audio, lm: LogMel, noises, rirs, seed: int, cond: Condition, pad: int | None = None
+) -> Iterator[np.ndarray]:
     """Each clip's audio as heard under ``cond``, in order. Every condition makes the same noise and room
     draws, so conditions differ only in what they do with them.
 
@@ -105,12 +109,14 @@ class TestSet:
     feats: dict[str, list[np.ndarray]] = field(default_factory=dict)  # condition -> per-clip windows
 
     @classmethod
-    def build(cls, clips, audio, lm: LogMel, noises, rirs, seed: int, conditions=CONDITIONS,
-              pad: int | None = None) -> "TestSet":
+    def build(
+        cls, clips, audio, lm: LogMel, noises, rirs, seed: int, conditions=CONDITIONS, pad: int | None = None
+    ) -> TestSet:
         ts = cls(clips)
         for cond in conditions:
-            ts.feats[cond.name] = [clip_windows(lm, x)
-                                   for x in condition_audio(clips, audio, lm, noises, rirs, seed, cond, pad)]
+            ts.feats[cond.name] = [
+                clip_windows(lm, x) for x in condition_audio(clips, audio, lm, noises, rirs, seed, cond, pad)
+            ]
         return ts
 
     def all_windows(self) -> np.ndarray:
@@ -127,8 +133,9 @@ class TestSet:
             if id(per_clip) not in done:
                 s = predict(np.concatenate(per_clip))
                 bounds = np.cumsum([0] + [w.shape[0] for w in per_clip])
-                done[id(per_clip)] = np.stack([decision_score(s[a:b], min_hits)
-                                               for a, b in zip(bounds[:-1], bounds[1:])])
+                done[id(per_clip)] = np.stack(
+                    [decision_score(s[a:b], min_hits) for a, b in zip(bounds[:-1], bounds[1:])]
+                )
             res[cond] = done[id(per_clip)]
         return res
 
@@ -154,10 +161,15 @@ def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict
             keep = is_pos | is_neg  # the other label's clips are neither positive nor a false alarm here
             rec, fpr = rate_at(is_pos[keep], s[keep, j], thresholds[lab])
             tp, fp = rec * is_pos.sum(), fpr * is_neg.sum()
-            row[lab] = {"auc": roc_auc(is_pos[keep], s[keep, j]), "recall": rec, "fpr": fpr,
-                        "auc_ci95": auc_interval(is_pos[keep], s[keep, j], recordings[keep], n_boot=1000),
-                        "precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
-                        "n_pos": int(is_pos.sum()), "n_neg": int(is_neg.sum())}
+            row[lab] = {
+                "auc": roc_auc(is_pos[keep], s[keep, j]),
+                "recall": rec,
+                "fpr": fpr,
+                "auc_ci95": auc_interval(is_pos[keep], s[keep, j], recordings[keep], n_boot=1000),
+                "precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
+                "n_pos": int(is_pos.sum()),
+                "n_neg": int(is_neg.sum()),
+            }
         out["conditions"][cond] = row
     clean = scores[CONDITIONS[0].name]
     groups: dict[str, list[int]] = {}
@@ -166,7 +178,7 @@ def summarize(clips: list[Clip], scores: dict[str, np.ndarray], thresholds: dict
             groups.setdefault(c.source, []).append(i)
             if c.is_music:
                 groups.setdefault("music (hard negative for cry)", []).append(i)
-    for j, lab in enumerate(LABELS):  # one label's score on the other label's clips
+    for lab in LABELS:  # one label's score on the other label's clips
         for other in LABELS:
             if other != lab:
                 groups.setdefault(f"{other} clips (confusion)", [i for i, c in enumerate(clips) if c.label == other])

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..frontend import LogMel
 from ..level import QuietLift
-from ..model import Classifier
 from ..metrics import threshold_for_fpr
+from ..model import Classifier
 from .augment import Augmenter, simulate_rooms
 from .data import LABELS, Clip, Corpus
 from .evaluate import CONDITIONS, LEVEL_CONDITIONS, Condition, TestSet, condition_audio, summarize
@@ -33,8 +33,9 @@ class Split:
     test: list[Clip]
 
 
-def make_splits(corpus: Corpus, smoke: bool = False, rng: np.random.Generator | None = None,
-                val_positives_train: bool = False) -> dict[str, Split]:
+def make_splits(
+    corpus: Corpus, smoke: bool = False, rng: np.random.Generator | None = None, val_positives_train: bool = False
+) -> dict[str, Split]:
     """'fold5': train 1-3, validate 4, test 5. 'cross': the same without ESC-50 and t04glovern positives,
     tested on exactly those (other recordings, other microphones) against the fold-5 negatives.
 
@@ -51,20 +52,31 @@ def make_splits(corpus: Corpus, smoke: bool = False, rng: np.random.Generator | 
     }
     neg5 = corpus.select({"negative", "noise"}, {5})
     splits = {
-        "fold5": Split("fold5", groups({1, 2, 3}), corpus.select(val_labels, {4}),
-                       corpus.select({"bark", "cry"}, {5}) + neg5),
-        "cross": Split("cross", groups({1, 2, 3}, CROSS_SOURCES), corpus.select(val_labels, {4}, CROSS_SOURCES),
-                       [c for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES] + neg5),
+        "fold5": Split(
+            "fold5", groups({1, 2, 3}), corpus.select(val_labels, {4}), corpus.select({"bark", "cry"}, {5}) + neg5
+        ),
+        "cross": Split(
+            "cross",
+            groups({1, 2, 3}, CROSS_SOURCES),
+            corpus.select(val_labels, {4}, CROSS_SOURCES),
+            [c for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES] + neg5,
+        ),
     }
     if smoke:  # a handful of clips per group, enough to exercise every code path
         rng = rng or np.random.default_rng(0)
         pick = lambda cl, n: [cl[i] for i in sorted(rng.choice(len(cl), min(n, len(cl)), replace=False))]  # noqa: E731
         for s in splits.values():
             s.train = {k: pick(v, 8) for k, v in s.train.items() if v}
-            s.val = pick([c for c in s.val if c.label == "bark"], 4) + pick([c for c in s.val if c.label == "cry"], 4) \
+            s.val = (
+                pick([c for c in s.val if c.label == "bark"], 4)
+                + pick([c for c in s.val if c.label == "cry"], 4)
                 + pick([c for c in s.val if c.label in ("negative", "noise")], 8)
-            s.test = pick([c for c in s.test if c.label == "bark"], 4) + pick([c for c in s.test if c.label == "cry"], 4) \
+            )
+            s.test = (
+                pick([c for c in s.test if c.label == "bark"], 4)
+                + pick([c for c in s.test if c.label == "cry"], 4)
                 + pick([c for c in s.test if c.label in ("negative", "noise")], 8)
+            )
     return splits
 
 
@@ -73,6 +85,7 @@ def oversample_negatives(split: Split, weights: dict[str, int]) -> Split:
     ignored: "car horn" finds UrbanSound8K's car_horn) drawn that many times as often: hard negatives by kind.
     The augmentation's noise list is made from the same group, so they are laid under barks and cries as often
     more too: the network meets them both alone (negative) and under an event (positive)."""
+
     def times(c: Clip) -> int:
         o = (c.origin + " " + c.path).lower().replace("_", " ")
         return max([k for w, k in weights.items() if w.lower() in o], default=1)
@@ -92,26 +105,37 @@ class Resources:
     rir_note: str
 
     @classmethod
-    def load(cls, corpus: Corpus, lm: LogMel, n_rooms: int, cache_dir: Path) -> "Resources":
+    def load(cls, corpus: Corpus, lm: LogMel, n_rooms: int, cache_dir: Path) -> Resources:
         real = {c.fold: corpus.audio[c.path] for c in corpus.select({"rir"})}
         train_real = [r for f, r in real.items() if f != 5]
         test_real = [r for f, r in real.items() if f == 5]
         train_sim = simulate_rooms(n_rooms, seed=1, cache_dir=cache_dir)
         test_sim = simulate_rooms(max(3, n_rooms // 3), seed=2, cache_dir=cache_dir)
-        note = (f"train: {len(train_real)} real + {len(train_sim)} simulated rooms; "
-                f"test: {len(test_real)} real + {len(test_sim)} other simulated rooms")
+        note = (
+            f"train: {len(train_real)} real + {len(train_sim)} simulated rooms; "
+            f"test: {len(test_real)} real + {len(test_sim)} other simulated rooms"
+        )
         return cls(corpus, lm, train_real + train_sim, test_real + test_sim, note)
 
     def noises(self, clips: list[Clip]) -> list[np.ndarray]:
         return [self.corpus.audio[c.path] for c in clips if c.label in ("noise", "negative")]
 
-    def test_set(self, clips: list[Clip], conditions=CONDITIONS + LEVEL_CONDITIONS, seed: int = 7,
-                 pad: int | None = None) -> TestSet:
+    def test_set(
+        self, clips: list[Clip], conditions=CONDITIONS + LEVEL_CONDITIONS, seed: int = 7, pad: int | None = None
+    ) -> TestSet:
         """``clips`` under every condition, mixed with their own negatives and noise in the held-out rooms, each
         in silence at its edges (``evaluate.condition_audio``). Seed 7 is the test draw every report shares
         (train.py, screen.py, check_model.py, lift_study.py)."""
-        return TestSet.build(clips, self.corpus.audio, self.lm, self.noises(clips), self.test_rirs, seed=seed,
-                             conditions=conditions, pad=pad)
+        return TestSet.build(
+            clips,
+            self.corpus.audio,
+            self.lm,
+            self.noises(clips),
+            self.test_rirs,
+            seed=seed,
+            conditions=conditions,
+            pad=pad,
+        )
 
     def condition_audio(self, clips: list[Clip], cond: Condition, seed: int = 7) -> Iterator[np.ndarray]:
         """The audio behind ``test_set`` (the same draws): for scoring a model that has its own frontend."""
@@ -162,8 +186,9 @@ VAL_CONDITIONS = [c for c in CONDITIONS if c.name in ("clean", "room+mic +5 dB")
 VAL_DRAWS = (11, 12, 13, 14, 15)
 
 
-def validation_clips(res: Resources, split: Split, draws: tuple[int, ...] = VAL_DRAWS,
-                     pad: int | None = None) -> TestSet:
+def validation_clips(
+    res: Resources, split: Split, draws: tuple[int, ...] = VAL_DRAWS, pad: int | None = None
+) -> TestSet:
     """Validation clips, clean and through a room and microphone at 5 dB SNR: where thresholds are set.
 
     Each draw of noise and rooms (seed) adds the clean clips and their noisy copies, so clean and noisy
@@ -191,8 +216,9 @@ def representative_windows(res: Resources, split: Split, per_group: int = 100) -
     rng = np.random.default_rng(99)
     aug = train_augmenter(res, split, np.random.default_rng(98))
     sampler = WindowSampler(res.corpus, res.lm)
-    return np.concatenate([sampler.batch(split.train, per_group, rng, aug)[0],
-                           sampler.batch(split.train, per_group // 2, rng, None)[0]])
+    return np.concatenate(
+        [sampler.batch(split.train, per_group, rng, aug)[0], sampler.batch(split.train, per_group // 2, rng, None)[0]]
+    )
 
 
 def pick_thresholds(val_clips: TestSet, scores: dict[str, np.ndarray], max_fpr: float) -> dict[str, float]:
@@ -222,9 +248,9 @@ def best_run(results: list, split: str, parity_gate: float = PARITY_GATE):
     return min(gated or runs, key=lambda r: r.val_loss)
 
 
-
-def int8_with_thresholds(model, representative: np.ndarray, val_clips: TestSet, sidecar: dict, params,
-                         max_fpr: float) -> tuple:
+def int8_with_thresholds(
+    model, representative: np.ndarray, val_clips: TestSet, sidecar: dict, params, max_fpr: float
+) -> tuple:
     """``model`` converted to int8, and its thresholds picked on the int8 model's own validation scores (it is
     what runs): (Int8Model, its Classifier, thresholds). ``sidecar`` gets the thresholds too."""
     from .export import int8_classifier, to_int8_tflite
@@ -236,8 +262,15 @@ def int8_with_thresholds(model, representative: np.ndarray, val_clips: TestSet, 
     return int8, clf, thr
 
 
-def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, log,
-                augment_overrides: dict | None = None, scorer=None) -> dict[str, WindowPool]:
+def build_pools(
+    res: Resources,
+    split: Split,
+    per_group: int,
+    ablation: bool,
+    log,
+    augment_overrides: dict | None = None,
+    scorer=None,
+) -> dict[str, WindowPool]:
     """The augmented pool (and the ablation's, without augmentation); ``scorer`` teaches from the augmented one
     (``WindowPool.build``)."""
     sampler = WindowSampler(res.corpus, res.lm)
@@ -250,9 +283,18 @@ def build_pools(res: Resources, split: Split, per_group: int, ablation: bool, lo
     return pools
 
 
-def run(pool: WindowPool, split: Split, testset: TestSet, val, val_clips: TestSet, cfg: FitConfig,
-        max_fpr: float, log, lift: QuietLift | None = None,
-        teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> RunResult:
+def run(
+    pool: WindowPool,
+    split: Split,
+    testset: TestSet,
+    val,
+    val_clips: TestSet,
+    cfg: FitConfig,
+    max_fpr: float,
+    log,
+    lift: QuietLift | None = None,
+    teacher: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> RunResult:
     """Train one model (distilled from ``teacher`` if ``cfg.distill``); set its thresholds on the validation
     clips and score the test clips, both through ``lift`` (the serving lift for quiet windows) when given."""
     t0 = time.time()
@@ -262,9 +304,12 @@ def run(pool: WindowPool, split: Split, testset: TestSet, val, val_clips: TestSe
     summary = summarize(testset.clips, scores, thresholds)
     best_val = min(h["val_loss"] for h in cfg.history) if cfg.patience else cfg.history[-1]["val_loss"]
     variant = "augmented" if cfg.augment else "no-augmentation"
-    log(f"[{split.name} {variant} seed {cfg.seed}] {len(cfg.history)} epochs, val_loss {best_val:.4f}, "
+    log(
+        f"[{split.name} {variant} seed {cfg.seed}] {len(cfg.history)} epochs, val_loss {best_val:.4f}, "
         f"thresholds {thresholds}, "
         + ", ".join(f"{lab} AUC clean {summary['conditions']['clean'][lab]['auc']:.3f}" for lab in LABELS)
-        + f", {time.time() - t0:.0f} s")
-    return RunResult(split.name, variant, cfg.seed, model, best_val, thresholds, summary, scores,
-                     time.time() - t0, list(cfg.history))
+        + f", {time.time() - t0:.0f} s"
+    )
+    return RunResult(
+        split.name, variant, cfg.seed, model, best_val, thresholds, summary, scores, time.time() - t0, list(cfg.history)
+    )

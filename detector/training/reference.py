@@ -8,8 +8,9 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -57,13 +58,20 @@ def cached(cache: Path, name: str, key: list, compute: Callable[[], dict]) -> di
     return out
 
 
-def clip_scores(model: ReferenceModel, res: Resources, clips, conditions, seed: int, cache: Path) -> dict[str, np.ndarray]:
+def clip_scores(
+    model: ReferenceModel, res: Resources, clips, conditions, seed: int, cache: Path
+) -> dict[str, np.ndarray]:
     """condition -> (n_clips, len(LABELS)) clip scores (the max over windows) in the columns of the labels the
     model has (0 in the others). Clips of a label it lacks are not scored but still drawn, so every other
     clip gets the same noise and room as in barkcry's test."""
     # The padding changes the audio under the same clip names: it is part of the key.
-    key = [model.key, [c.path for c in clips], [c.name for c in conditions], seed,
-           {"edge_pad": edge_pad(res.lm.params)}]
+    key = [
+        model.key,
+        [c.path for c in clips],
+        [c.name for c in conditions],
+        seed,
+        {"edge_pad": edge_pad(res.lm.params)},
+    ]
     return cached(cache, model.name, key, lambda: _clip_scores(model, res, clips, conditions, seed))
 
 
@@ -101,7 +109,9 @@ def long_scores(model: ReferenceModel, x16k: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
-def fitted_thresholds(model: ReferenceModel, res: Resources, split: Split, cache: Path, max_fpr: float = 0.02) -> dict[str, float]:
+def fitted_thresholds(
+    model: ReferenceModel, res: Resources, split: Split, cache: Path, max_fpr: float = 0.02
+) -> dict[str, float]:
     """The model's thresholds by barkcry's rule: at most ``max_fpr`` false positives on the validation
     negatives, clean and noisy, over the same noise and room draws (clean has no draw: scored once)."""
     clean, noisy = VAL_CONDITIONS
@@ -129,8 +139,15 @@ def runs(hits: np.ndarray) -> int:
     return int(hits[0] + np.sum(hits[1:] & ~hits[:-1])) if hits.size else 0
 
 
-def room_alarms(model: ReferenceModel, clf, data: Path, minutes: float, thresholds: dict[str, list[float]],
-                cache: Path, scripts: Path) -> list[str]:
+def room_alarms(
+    model: ReferenceModel,
+    clf,
+    data: Path,
+    minutes: float,
+    thresholds: dict[str, list[float]],
+    cache: Path,
+    scripts: Path,
+) -> list[str]:
     """Alarms an hour in the rooms of scripts/calibration_rooms.py (same draws): only negatives play there, so
     every alarm is false. Per label the model has: barkcry's events (what its decider starts, as `detector
     calibrate` counts them), then the model's runs at each of ``thresholds[label]``. One table row a room."""
@@ -145,7 +162,9 @@ def room_alarms(model: ReferenceModel, clf, data: Path, minutes: float, threshol
     window_s = clf.frontend.window_samples / clf.frontend.sample_rate
     clips, rng = read_manifest(data / "manifest.csv"), np.random.default_rng(0)
     rooms = {name: build_room(clips, data, seconds=minutes * 60, rng=rng, **spec) for name, spec in ROOMS.items()}
-    theirs = cached(cache, model.name, [model.key, "rooms", minutes], lambda: {n: long_scores(model, x) for n, x in rooms.items()})
+    theirs = cached(
+        cache, model.name, [model.key, "rooms", minutes], lambda: {n: long_scores(model, x) for n, x in rooms.items()}
+    )
     lines = []
     for name, x in rooms.items():
         ours = window_scores(cfg, clf, x)
@@ -161,11 +180,18 @@ def room_alarms(model: ReferenceModel, clf, data: Path, minutes: float, threshol
 def auc_row(cond: str, label: str, name: str, metrics: dict, threshold: float) -> str:
     """A report row: one model's AUC (95 % interval), recall and FP rate for ``label`` under ``cond``."""
     r = metrics["conditions"][cond][label]
-    return (f"| {cond} | {name} | {threshold:.3f} | {r['auc']:.3f} ({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f}) "
-            f"| {r['recall']:.3f} | {r['fpr']:.3f} |")
+    return (
+        f"| {cond} | {name} | {threshold:.3f} | {r['auc']:.3f} ({r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f}) "
+        f"| {r['recall']:.3f} | {r['fpr']:.3f} |"
+    )
 
 
 def fp_by_source_rows(label: str, ours: dict, theirs: list[dict]) -> list[str]:
     """Report rows: FP rate for ``label`` per negative source, barkcry's then each of ``theirs``."""
-    return [f"| {src} | {row['n']} | {row[label]:.3f} | " + " | ".join(f"{m['fp_by_source'][src][label]:.3f}" for m in theirs) + " |"
-            for src, row in ours["fp_by_source"].items() if "confusion" not in src]
+    return [
+        f"| {src} | {row['n']} | {row[label]:.3f} | "
+        + " | ".join(f"{m['fp_by_source'][src][label]:.3f}" for m in theirs)
+        + " |"
+        for src, row in ours["fp_by_source"].items()
+        if "confusion" not in src
+    ]

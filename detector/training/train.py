@@ -36,7 +36,9 @@ class FitConfig:
     label_smoothing: float = 0.0  # targets 0/1 become s/2 and 1-s/2 (bounds the logits)
     freq_masks: int = 0  # SpecAugment-style masks of up to 8 mel bands per window (scripts/train.py: 2)
     time_masks: int = 0  # SpecAugment-style masks of up to 10 frames (0.1 s) per window
-    pooling: str = "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py);
+    pooling: str = (
+        "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py);
+    )
     # "freq-mean-maxmean": that max and the mean over time side by side (screening: a siren lasts, a bark does not)
     relu_max: float = 0.0  # cap every ReLU at this value (ReLU6 when 6; scripts/train.py: 6); 0 leaves it open
     level_shift_db: float = 0.0  # turn windows down by 0..this many dB in the features (a farther source)
@@ -46,7 +48,9 @@ class FitConfig:
     average_last: int = 0  # with patience 0: keep the mean of the weights after each of the last N epochs (SWA-style)
     distill: float = 0.0  # with a teacher: the weight of its scores in each training target (0: labels only)
     distill_hard_positives: str = ""  # labels (comma-separated) whose positive windows keep the label itself as target
-    pool_teacher_share: float = 0.5  # with a teacher model and a pool with teacher scores: the pool's share of the teaching
+    pool_teacher_share: float = (
+        0.5  # with a teacher model and a pool with teacher scores: the pool's share of the teaching
+    )
     pool_teacher_labels: str = ""  # ...for these labels only (comma-separated; "": all); the others, the model alone
     aux_weight: float = 0.0  # with a pool that has aux scores (YAMNet's 521 classes): the loss weight of a head
     # that learns them from the pooled features, dropped after training (a pretrained model's view, taught)
@@ -73,9 +77,18 @@ def arch_blocks(arch: str, width: int = 40) -> tuple[int, list[tuple[tuple[int, 
     raise ValueError(f"unknown architecture {arch!r}: expected ds-cnn-4 or ds-cnn-5")
 
 
-def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LABELS), cmn: bool = False,
-                arch: str = "ds-cnn-4", pooling: str = "max", relu_max: float = 0.0,
-                floor_channel: bool = False, bands: int = 0) -> keras.Model:
+def build_model(
+    frames: int,
+    mels: int,
+    width: int = 32,
+    n_labels: int = len(LABELS),
+    cmn: bool = False,
+    arch: str = "ds-cnn-4",
+    pooling: str = "max",
+    relu_max: float = 0.0,
+    floor_channel: bool = False,
+    bands: int = 0,
+) -> keras.Model:
     """A DS-CNN (Zhang et al., 'Hello Edge'): one regular conv, then depthwise-separable blocks.
 
     Input is log-mel dB; a fixed rescaling maps the useful range (-100..+20 dB) to about -2.5..3.5,
@@ -132,8 +145,17 @@ def build_model(frames: int, mels: int, width: int = 32, n_labels: int = len(LAB
 
 def model_for(cfg: FitConfig, frames: int, mels: int) -> keras.Model:
     """The untrained network that ``cfg`` describes."""
-    return build_model(frames, mels, cfg.width, cmn=cfg.cmn, arch=cfg.arch, pooling=cfg.pooling,
-                       relu_max=cfg.relu_max, floor_channel=cfg.floor_channel, bands=cfg.bands)
+    return build_model(
+        frames,
+        mels,
+        cfg.width,
+        cmn=cfg.cmn,
+        arch=cfg.arch,
+        pooling=cfg.pooling,
+        relu_max=cfg.relu_max,
+        floor_channel=cfg.floor_channel,
+        bands=cfg.bands,
+    )
 
 
 def ensemble_model(models: list[keras.Model]) -> keras.Model:
@@ -189,8 +211,12 @@ def pool_teacher_share(cfg: FitConfig) -> np.ndarray:
     return np.array([cfg.pool_teacher_share if not pooled or lab in pooled else 0.0 for lab in LABELS], np.float32)
 
 
-def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
-        teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> keras.Model:
+def fit(
+    pool: WindowPool,
+    val: tuple[np.ndarray, np.ndarray],
+    cfg: FitConfig,
+    teacher: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> keras.Model:
     """Each epoch draws a class-balanced set from the pool; early stopping on validation loss.
 
     With a ``teacher`` (window features -> scores, e.g. the mean of several trained models) and
@@ -200,8 +226,10 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
     (``WindowPool.teacher``: before the masks), alone or blended with the teacher model's
     (``cfg.pool_teacher_share``)."""
     if cfg.distill and teacher is None and pool.teacher is None:  # else it would silently train on labels alone
-        raise ValueError(f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers or --yamnet-teacher, "
-                         "train.py --distill)")
+        raise ValueError(
+            f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers or --yamnet-teacher, "
+            "train.py --distill)"
+        )
     hard = label_list(cfg, "distill_hard_positives")
     share = pool_teacher_share(cfg)
     keras.utils.set_random_seed(cfg.seed)
@@ -228,8 +256,11 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
         if cfg.remix_p:  # every class, so that extra noise can never be a cue for one label
             pick = np.flatnonzero(rng.random(x.shape[0]) < cfg.remix_p)
             sub = x[pick]
-            lay_under(sub, pool.feats[rng.choice(quiet, pick.size)].astype(np.float32),
-                      rng.uniform(cfg.remix_min_snr_db, cfg.remix_max_snr_db, pick.size))
+            lay_under(
+                sub,
+                pool.feats[rng.choice(quiet, pick.size)].astype(np.float32),
+                rng.uniform(cfg.remix_min_snr_db, cfg.remix_max_snr_db, pick.size),
+            )
             x[pick] = sub
         if cfg.freq_masks:
             mask_bands(x, cfg.freq_masks, rng)
@@ -251,11 +282,19 @@ def fit(pool: WindowPool, val: tuple[np.ndarray, np.ndarray], cfg: FitConfig,
             y = distill_targets(y, teacher(x) if taught is None else taught, cfg.distill, hard)
         lr = cfg.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / cfg.epochs))  # cosine decay
         trainer.optimizer.learning_rate.assign(lr)
-        h = trainer.fit(x[..., None], y if trainer is model else (y, aux), batch_size=cfg.batch_size, epochs=1,
-                        shuffle=True, verbose=0)
+        h = trainer.fit(
+            x[..., None],
+            y if trainer is model else (y, aux),
+            batch_size=cfg.batch_size,
+            epochs=1,
+            shuffle=True,
+            verbose=0,
+        )
         val_loss, val_auc = model.evaluate(val[0][..., None], val[1], batch_size=256, verbose=0)
-        cfg.history.append({"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc}
-                           | ({"aux_loss": h.history["aux_loss"][0]} if "aux_loss" in h.history else {}))
+        cfg.history.append(
+            {"epoch": epoch, "loss": h.history["loss"][0], "val_loss": val_loss, "val_auc": val_auc}
+            | ({"aux_loss": h.history["aux_loss"][0]} if "aux_loss" in h.history else {})
+        )
         if cfg.verbose:
             print(f"  epoch {epoch:2d} loss {h.history['loss'][0]:.4f} val_loss {val_loss:.4f} val_auc {val_auc:.4f}")
         if cfg.average_last and epoch >= cfg.epochs - cfg.average_last:  # a running mean, BN statistics too
@@ -286,10 +325,11 @@ def with_aux_head(model: keras.Model, k: int, cfg: FitConfig) -> keras.Model:
     pooled = model.get_layer("scores").input  # the dropout's output: the pooled features
     aux = layers.Dense(k, activation="sigmoid", name="aux")(pooled)
     trainer = keras.Model(model.input, [model.output, aux])
-    trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                    loss=[keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
-                          keras.losses.BinaryCrossentropy()],
-                    loss_weights=[1.0, cfg.aux_weight])
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss=[keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing), keras.losses.BinaryCrossentropy()],
+        loss_weights=[1.0, cfg.aux_weight],
+    )
     return trainer
 
 

