@@ -6,6 +6,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
+from .types import Event
+
 
 @dataclass(frozen=True)
 class LabelPolicy:
@@ -25,25 +27,6 @@ class LabelPolicy:
             raise ValueError(f"off threshold must be in [0, on={self.on}], got {self.off}")
         if self.min_hits < 1 or self.smoothing < 1 or self.hold_s < 0:
             raise ValueError("min_hits and smoothing must be >= 1 and hold_s >= 0")
-
-
-@dataclass
-class Event:
-    """One bark or cry episode. The same id is carried by its start, ongoing and end messages."""
-
-    id: str
-    label: str
-    state: str  # "start", "ongoing" or "end"
-    start: float  # seconds on the stream clock
-    end: float | None  # set on "end"
-    time: float  # when this message was raised, stream clock
-    score: float  # peak smoothed score so far
-    dbfs: float  # peak level so far
-    confirm_score: float | None = None  # the second opinion's score, once it confirmed the event
-
-    @property
-    def duration_s(self) -> float:
-        return (self.end if self.end is not None else self.time) - self.start
 
 
 @dataclass
@@ -84,8 +67,9 @@ class Decider:
     def active(self) -> dict[str, Event]:
         return {k: s.active for k, s in self._states.items() if s.active is not None}
 
-    def update(self, t_end: float, scores: dict[str, float], dbfs: float,
-               vetoed: frozenset[str] | set[str] = frozenset()) -> list[Event]:
+    def update(
+        self, t_end: float, scores: dict[str, float], dbfs: float, vetoed: frozenset[str] | set[str] = frozenset()
+    ) -> list[Event]:
         """``t_end``: stream time of the window's last sample; ``dbfs``: the window's level; ``vetoed``: labels
         whose window may not count as a hit towards a start (the per-home verifier said no)."""
         out = []
@@ -103,8 +87,9 @@ class Decider:
                         st.first_hit_start = max(0.0, st.last_end, t_end - self.window_s)
                     st.hits += 1
                     if st.hits >= p.min_hits:
-                        st.active = Event(uuid.uuid4().hex, label, "start", st.first_hit_start, None, t_end,
-                                          smoothed, dbfs)
+                        st.active = Event(
+                            uuid.uuid4().hex, label, "start", st.first_hit_start, None, t_end, smoothed, dbfs
+                        )
                         st.last_above = st.last_report = t_end
                         out.append(_copy(st.active))
                         st.active.state = "ongoing"

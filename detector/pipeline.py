@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,19 +19,9 @@ from .frontend import LogMel
 from .model import Classifier
 from .ring import RingBuffer
 from .sinks import Sink
+from .types import Window
 from .verifier import Verifier
 from .yamnet import Yamnet
-
-
-@dataclass
-class Window:
-    """One classifier window: its end on the stream clock (s), its scores, its level, and the model's
-    embedding of it (None for a model without that output)."""
-
-    t_end: float
-    scores: dict[str, float]
-    dbfs: float
-    embedding: np.ndarray | None = None
 
 
 def dbfs(x: np.ndarray) -> float:
@@ -44,9 +33,16 @@ def dbfs(x: np.ndarray) -> float:
 class Pipeline:
     """Feed blocks of samples with ``process``; every ``hop_s`` it scores the last window and decides."""
 
-    def __init__(self, classifier: Classifier, decider: Decider, sinks: Iterable[Sink] = (), hop_s: float = 0.25,
-                 history_s: float = 10.0, second_opinion: Yamnet | None = None,
-                 confirm: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        decider: Decider,
+        sinks: Iterable[Sink] = (),
+        hop_s: float = 0.25,
+        history_s: float = 10.0,
+        second_opinion: Yamnet | None = None,
+        confirm: dict[str, float] | None = None,
+    ) -> None:
         self.classifier = classifier
         self.decider = decider
         self.sinks = list(sinks)
@@ -63,8 +59,11 @@ class Pipeline:
         self._n_buffered = 0  # valid rows at the top of _frames
         self._frames_total = 0  # frames produced since start
         self._next_end = self.window_frames  # frame count at which the next window is complete
-        self.second = None if second_opinion is None or not confirm else SecondOpinion(
-            second_opinion, confirm, self.history, self.rate)
+        self.second = (
+            None
+            if second_opinion is None or not confirm
+            else SecondOpinion(second_opinion, confirm, self.history, self.rate)
+        )
         self.verifier: Verifier | None = None  # the home's; swapped in whole by whoever refits it
         self.muted: frozenset[str] = frozenset()  # labels switched off or snoozed: they start no event
         self.on_thresholds = {label: p.on for label, p in decider.policies.items()}
@@ -155,5 +154,12 @@ def make_pipeline(cfg: Config, clf: Classifier, sinks: list[Sink], second_opinio
     # A saved clip is read from the pipeline's history when its event ends, a hold time after its last
     # hit: the history must reach back over the whole clip and that hold.
     longest_clip = cfg.clips.max_s + max(p.hold_s for p in policies.values()) + 2.0 if cfg.clips.enabled else 0.0
-    return Pipeline(clf, decider, sinks, hop_s=cfg.audio.hop_s, history_s=max(10.0, longest_clip),
-                    second_opinion=second_opinion, confirm=confirm)
+    return Pipeline(
+        clf,
+        decider,
+        sinks,
+        hop_s=cfg.audio.hop_s,
+        history_s=max(10.0, longest_clip),
+        second_opinion=second_opinion,
+        confirm=confirm,
+    )

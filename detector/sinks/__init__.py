@@ -6,20 +6,19 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..confirm import Verdict
-    from ..decision import Event
-    from ..pipeline import Window
+    from ..types import Event, Window
 
 
 class Sink:
     """Base sink: override what you need. Sinks must not block the audio loop."""
 
-    def window(self, w: "Window") -> None:  # every scored window
+    def window(self, w: Window) -> None:  # every scored window
         pass
 
-    def event(self, ev: "Event") -> None:  # start, ongoing and end messages
+    def event(self, ev: Event) -> None:  # start, ongoing and end messages
         pass
 
-    def verdict(self, v: "Verdict") -> None:  # the second opinion confirmed or rejected a candidate
+    def verdict(self, v: Verdict) -> None:  # the second opinion confirmed or rejected a candidate
         pass
 
     def close(self) -> None:
