@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 from conftest import ROOT
 
@@ -38,6 +39,7 @@ def test_blocks_downmix_and_resample_as_the_whole_file(tmp_path):
     assert read_audio(f, 16000, max_s=1.0).size == 16000
 
 
+@pytest.mark.slow  # a 2-hour file: about a minute
 def test_a_two_hour_stereo_file_scans_in_flat_memory(tmp_path, shipped_model):
     """2 h of 44.1 kHz stereo is 1.2 GB as float32; read whole, the scan would hold several times that."""
     path = tmp_path / "long.flac"

@@ -46,6 +46,7 @@ def _pool_with_aux(n: int = 96, k: int = 5) -> WindowPool:
     )
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_the_aux_head_learns_the_reference_classes_and_leaves_the_served_model_as_it_was():
     pool = _pool_with_aux()
     val = (pool.feats[:16].astype(np.float32), pool.targets[:16])

@@ -7,6 +7,8 @@ from conftest import need
 from detector.audiofile import read_audio
 from detector.frontend import FrontendParams, LogMel
 
+pytestmark = pytest.mark.slow  # exports with TensorFlow
+
 
 @pytest.fixture(scope="module")
 def tf_modules():

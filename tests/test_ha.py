@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, need
+
+pytestmark = pytest.mark.slow  # a real Home Assistant: about 40 s, and its own venv
 
 HA_PYTHON = Path(os.environ.get("BARKCRY_HA_PYTHON", ROOT / ".ha-venv" / "bin" / "python"))
 

@@ -59,8 +59,10 @@ def test_no_import_loop_in_the_runtime():
 
 
 def test_the_runtime_loads_no_training_stack():
-    code = ("import sys, detector.pipeline, detector.service, detector.cli, detector.web\n"
-            "print(sorted(m for m in ('tensorflow', 'keras', 'librosa', 'torch', 'onnxruntime') if m in sys.modules))")
+    code = (
+        "import sys, detector.pipeline, detector.service, detector.cli, detector.web\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'librosa', 'torch', 'onnxruntime') if m in sys.modules))"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]", r.stdout

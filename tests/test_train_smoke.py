@@ -5,8 +5,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 from conftest import ROOT, need
+
+pytestmark = pytest.mark.slow  # trains a model with TensorFlow
 
 
 def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_model):
