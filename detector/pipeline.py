@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .config import Config
+from .config import Config, ConfigError
 from .confirm import SecondOpinion, confirm_thresholds
 from .decision import Decider, Event
 from .frontend import LogMel
@@ -148,6 +148,12 @@ class Pipeline:
 def make_pipeline(cfg: Config, clf: Classifier, sinks: list[Sink], second_opinion: Yamnet | None = None) -> Pipeline:
     """The one place a pipeline is put together from the configuration: ``run``, ``scan``, ``evaluate`` and
     ``calibrate`` all come here. ``second_opinion``: the loaded YAMNet, or None for the small model alone."""
+    measured = clf.sidecar.extra.get("hop_s")  # the hop the thresholds were chosen at
+    if measured is not None and abs(cfg.audio.hop_s - measured) > 1e-9:
+        raise ConfigError(
+            f"audio.hop_s: got {cfg.audio.hop_s}, expected {measured}: the model's thresholds and "
+            "the decider's hits were measured at that hop (min_hits windows apart)"
+        )
     confirm = confirm_thresholds(cfg, clf, second_opinion)
     policies = cfg.detection.policies(clf.thresholds_for(confirm))
     decider = Decider(policies, clf.frontend.window_samples / clf.frontend.sample_rate, cfg.detection.ongoing_every_s)

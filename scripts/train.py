@@ -24,7 +24,7 @@ from detector.level import QuietLift  # noqa: E402
 from detector.training import report  # noqa: E402
 from detector.training.augment import RT60_RANGE  # noqa: E402
 from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import edge_pad, summarize  # noqa: E402
+from detector.training.evaluate import HOP_FRAMES, edge_pad, summarize  # noqa: E402
 from detector.training.experiment import (  # noqa: E402
     CROSS_SOURCES,
     PARITY_GATE,
@@ -284,6 +284,7 @@ def main(argv=None) -> int:
                 "labels": list(LABELS),
                 "frontend": lm.params.to_dict(),
                 "thresholds": r.thresholds,
+                "hop_s": HOP_FRAMES * lm.params.hop_length / lm.params.sample_rate,  # thresholds hold at this hop
                 "input": lift_input,
             }
             i8, c, thr = int8_with_thresholds(r.model, rep, val_sets["fold5"], sc, lm.params, a.max_fpr)

@@ -70,6 +70,7 @@ CASES = [
     Case("config", "log_level unknown", "log_level: loud\n"),
     Case("config", "audio.hop_s 0", "audio:\n  hop_s: 0\n"),
     Case("config", "audio.block_s 5", "audio:\n  block_s: 5\n"),
+    Case("config", "audio.hop_s other than the model's", "audio:\n  hop_s: 0.5\n"),
     Case("config", "on_threshold a word", "detection:\n  labels:\n    bark:\n      on_threshold: high\n"),
     Case("config", "on_threshold 1.5", "detection:\n  labels:\n    bark:\n      on_threshold: 1.5\n"),
     Case("config", "on_threshold 0", "detection:\n  labels:\n    cry:\n      on_threshold: 0\n"),
