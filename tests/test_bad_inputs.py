@@ -7,6 +7,8 @@ import bad_inputs
 import pytest
 from bad_inputs import CASES, REPORT, run_all, table
 
+pytestmark = pytest.mark.slow  # runs the CLI about 150 times
+
 
 @pytest.fixture(scope="module")
 def results(shipped_model):

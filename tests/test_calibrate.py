@@ -97,6 +97,7 @@ def noisy_room(tmp_path_factory, data_root):
     return p
 
 
+@pytest.mark.slow  # a room of several minutes
 def test_suggested_thresholds_cut_false_alarms(tmp_path, noisy_room, shipped_model):
     cfg = config_file(tmp_path)
     r = calibrate("--input", str(noisy_room), "--out", str(tmp_path / "rep"), "--no-keep", config=cfg)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 from broker import Broker, Collector, free_port
 from conftest import ROOT
@@ -59,6 +60,7 @@ def test_a_command_takes_effect_at_the_next_hop(tmp_path, shipped_model):
     assert again.states(time.time())["bark/enabled"] == "OFF" and again.sensitivity("cry") == "low"
 
 
+@pytest.mark.slow  # the demo in real time
 def test_switch_and_selects_over_mqtt_survive_a_restart(tmp_path, mosquitto_bin, shipped_model):
     b = Broker(tmp_path, free_port()).start()
     cfg = tmp_path / "c.yaml"

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -20,6 +21,7 @@ def value(text: str, series: str) -> float:
     return float(m.group(1)) if m else float("nan")
 
 
+@pytest.mark.slow  # the demo in real time
 def test_metrics_show_the_counts_of_a_replay(tmp_path, shipped_model):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

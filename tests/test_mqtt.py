@@ -145,6 +145,7 @@ def test_last_will_marks_offline_after_kill9(tmp_path, mosquitto_bin, shipped_mo
         b.stop()
 
 
+@pytest.mark.slow  # the demo in real time
 def test_a_restart_after_a_kill_in_the_middle_of_a_bark_puts_the_sensor_back_off(
     tmp_path, mosquitto_bin, shipped_model
 ):
@@ -376,6 +377,7 @@ def test_level_readings_leave_no_trace_in_the_acknowledgement_book(tmp_path, mos
         b.stop()
 
 
+@pytest.mark.slow  # waits out paho's retries
 def test_a_connection_that_fails_says_why_once(tmp_path, mosquitto_bin, caplog):
     """Each way a first install gets the broker wrong is named in the log, once: not a bare "queueing"."""
     import logging

@@ -277,6 +277,7 @@ def test_a_start_confirmed_at_once_costs_one_inference(shipped_model, yamnet):
     assert start.label == "bark" and start.time == t and pipe.second.inferences == 1
 
 
+@pytest.mark.slow  # a calibration
 def test_calibrate_counts_the_false_alarms_the_product_would_raise(tmp_path, shipped_model, data_root):
     import soundfile as sf
 

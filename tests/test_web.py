@@ -170,6 +170,7 @@ def test_a_false_alarm_click_marks_the_row_and_the_database(site, browser):
     wait(lambda: db.execute("SELECT verdict FROM events WHERE id = ?", (eid,)).fetchone() == (None,))
 
 
+@pytest.mark.slow  # the demo in real time
 def test_the_live_page_moves_while_a_replay_runs(site, browser):
     tmp, cfg, url = site
     replay = subprocess.Popen(
