@@ -36,6 +36,7 @@ check: setup-dev
 lint:
 	$(BIN)/ruff check detector bench scripts tests
 	$(BIN)/ruff format --check detector bench scripts tests
+	$(BIN)/mypy
 
 # A real Home Assistant for tests/test_ha.py and `make ha-check` (about 3 minutes to install): 2026.2 wants
 # Python 3.13, which pyenv provides here; its start-up check of 3.13.2 is passed over (scripts/ha_check.py).

@@ -152,7 +152,7 @@ class MicrophoneSource:
     def _open(self) -> None:
         import sounddevice as sd
 
-        self._stream = sd.InputStream(
+        stream = sd.InputStream(
             device=self.index,
             samplerate=self.device_rate,
             channels=1,
@@ -160,7 +160,8 @@ class MicrophoneSource:
             blocksize=int(self.block_s * self.device_rate),
             callback=self._callback,
         )
-        self._stream.start()
+        stream.start()
+        self._stream = stream
 
     def _close(self) -> None:
         if self._stream is not None:

@@ -86,6 +86,7 @@ def record(
 ) -> Recording:
     """Through the same capture path as `detector run`, with a progress bar and a live level meter."""
     n = int(round(seconds * rate))
+    src: FileSource | MicrophoneSource
     if input_file:
         src = FileSource(input_file, rate, block_s=0.1, max_s=seconds or None)
         n = int(round(src.duration_s * rate)) + 1

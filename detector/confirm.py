@@ -20,7 +20,7 @@ from .config import Config, ConfigError
 from .decision import Event
 from .model import Classifier, ModelError
 from .ring import ArrayHistory, RingBuffer
-from .yamnet import Yamnet
+from .yamnet import PatchScorer, Yamnet
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Verdict:
 class SecondOpinion:
     def __init__(
         self,
-        model: Yamnet,
+        model: PatchScorer,
         thresholds: dict[str, float],
         history: RingBuffer | ArrayHistory,
         rate: int,

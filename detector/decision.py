@@ -114,6 +114,7 @@ class Decider:
 
     def _end(self, st: _LabelState, end: float) -> Event:
         ev = st.active
+        assert ev is not None  # called only for a label with an event on
         ev.state, ev.end, ev.time = "end", end, end
         st.active, st.hits, st.last_end = None, 0, end
         st.recent.clear()  # a new episode must earn its own hits

@@ -62,7 +62,7 @@ class FrontendParams:
         return out
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+def _hz_to_mel(f: np.ndarray | float) -> np.ndarray:
     """Slaney mel scale (librosa's default, htk=False)."""
     f = np.asanyarray(f, dtype=np.float64)
     f_sp = 200.0 / 3

@@ -109,7 +109,7 @@ COLUMNS = "id, label, start, end, score, confirm_score, dbfs, verdict, clip"
 
 
 def select(db: sqlite3.Connection, label: str | None = None, since: float | None = None) -> list[Row]:
-    q, args = f"SELECT {COLUMNS} FROM events WHERE 1=1", []
+    q, args = f"SELECT {COLUMNS} FROM events WHERE 1=1", list[object]()
     if label:
         q, args = q + " AND label = ?", [*args, label]
     if since is not None:
@@ -233,6 +233,7 @@ class HistorySink(Sink):
             return
         self._flooded = False
         try:
+            item: tuple[str, str, object]
             if label is not None:
                 item = ("mark_latest", label, payload.decode().strip())
             else:

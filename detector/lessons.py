@@ -65,7 +65,7 @@ class Teacher:
             (w for w in window_scores(self.cfg, self.clf, x) if w.scores[label] >= self.on[label]),
             key=lambda w: -w.scores[label],
         )
-        return np.stack([w.embedding for w in ws]) if ws else None
+        return np.stack([w.embedding for w in ws if w.embedding is not None]) if ws else None
 
     def sounds(self, files: list[Path], label: str) -> list[np.ndarray]:
         out = []
@@ -75,8 +75,8 @@ class Teacher:
             except AudioFileError as e:
                 log.warning("verifier: skipped %s", e)
                 continue
-            if (e := self.firing(x, label)) is not None:
-                out.append(e)
+            if (emb := self.firing(x, label)) is not None:
+                out.append(emb)
         return out
 
     def bundled(self, label: str) -> list[np.ndarray]:
@@ -89,6 +89,7 @@ class Teacher:
 
     def lesson(self, db, label: str) -> Lesson:
         dim = self.clf.embedding_size
+        assert dim is not None  # fit() refuses a model without the embedding output first
         rooms = sorted((Path(self.cfg.state_dir) / "noise").glob("*.flac"))
         return Lesson(
             marked(db, label, "false_alarm", self.sha, dim),
@@ -135,7 +136,7 @@ def describe(t: Taught) -> str:
     line = f"{t.label}: {t.status}; {t.marked} false alarm(s) marked"
     if t.false_alarms_after is not None:
         line += f", {t.false_alarms_after} of them would still fire (each left out of the fit in turn)"
-    if t.recall_before is not None:
+    if t.recall_before is not None and t.recall_after is not None:
         line += (
             f"; held-out bundled {t.label} clips found {100 * t.recall_before:.0f} % -> {100 * t.recall_after:.0f} %"
         )
@@ -151,7 +152,8 @@ class Refitter:
         loads a second classifier."""
         import threading
 
-        self.make_teacher, self.teacher, self.delay_s = make_teacher, None, delay_s
+        self.make_teacher, self.delay_s = make_teacher, delay_s
+        self.teacher: Teacher | None = None
         self._due: float | None = None
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="verifier-refit", daemon=True)
@@ -169,8 +171,8 @@ class Refitter:
             self._due = None
             self._wake.clear()
             try:
-                self.teacher = self.teacher or self.make_teacher()
-                _, taught = self.teacher.fit()
+                teacher = self.teacher = self.teacher or self.make_teacher()
+                _, taught = teacher.fit()
                 for t in taught:
                     log.info("verifier refitted: %s", describe(t))
             except Exception as e:  # noqa: BLE001 - a failed fit must never reach the audio loop

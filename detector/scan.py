@@ -69,7 +69,7 @@ class ScanSink(Sink):
                 "file": self.file,
                 "label": ev.label,
                 "start": round(self._t(ev.start), 2),
-                "end": round(self._t(ev.end), 2),
+                "end": round(self._t(ev.end if ev.end is not None else ev.time), 2),
                 "score": round(ev.score, 4),
             }
             if ev.confirm_score is not None:
@@ -166,7 +166,7 @@ def evaluate(
     s = np.asarray(scores).reshape(-1, len(labels))
     ev = np.asarray(fired, dtype=bool).reshape(-1, len(labels))
     recordings = np.array([c.get("recording") or c["path"] for c in clips])
-    result = {
+    result: dict = {
         "clips": len(clips),
         "skipped": skipped,
         "labels": {},

@@ -192,6 +192,7 @@ def run_service(cfg: Config, input_file: str | None = None, realtime: bool = Tru
     logging.getLogger().setLevel(cfg.log_level.upper())
     clf = Classifier(cfg.model_path())
     rate = clf.frontend.sample_rate
+    source: FileSource | MicrophoneSource
     if input_file:
         source = FileSource(input_file, rate, cfg.audio.block_s, realtime=realtime, max_s=seconds)
     else:
@@ -212,7 +213,7 @@ def serve(
     ``stream``: where the log sink writes (default stdout)."""
     rate = clf.frontend.sample_rate
     clock = WallClock()
-    sinks = [LogSink(stream, clock)]
+    sinks: list[Sink] = [LogSink(stream, clock)]
     sha = file_sha256(clf.path)
     teaching = cfg.history.enabled and cfg.verifier.enabled and clf.embedding_size is not None
     if cfg.history.enabled and cfg.verifier.enabled and not teaching:
@@ -265,7 +266,7 @@ def serve(
         {k: p.on for k, p in pipeline.decider.policies.items()},
     )
     if pipeline.second is not None:
-        log.info("second opinion: %s confirms %s", pipeline.second.model.path.name, pipeline.second.thresholds)
+        log.info("second opinion: %s confirms %s", cfg.second_opinion_path().name, pipeline.second.thresholds)
     # episodes go where events are announced: the log and MQTT (the history keeps the events themselves)
     episodes = EpisodeTracker(episode_labels(cfg, clf), [s for s in (sinks[0], mqtt_sink) if s is not None])
     pipeline.sinks.append(episodes)

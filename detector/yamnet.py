@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -107,6 +108,17 @@ class YamnetSidecar:
         if unknown:
             raise ModelError(f"YAMNet sidecar {path} names classes it lacks: {unknown}")
         return cls(fe, classes, label_classes)
+
+
+class PatchScorer(Protocol):
+    """What the second opinion needs of YAMNet: its sidecar and log-mel, and scores for a patch (the model
+    itself, or a replay's memo of it)."""
+
+    sidecar: YamnetSidecar
+    logmel: YamnetLogMel
+    labels: list[str]
+
+    def __call__(self, patch: np.ndarray) -> tuple[dict[str, float], np.ndarray | None]: ...
 
 
 class Yamnet:

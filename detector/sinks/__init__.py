@@ -21,5 +21,5 @@ class Sink:
     def verdict(self, v: Verdict) -> None:  # the second opinion confirmed or rejected a candidate
         pass
 
-    def close(self) -> None:
-        pass
+    def close(self) -> object:  # what a sink says of its ending (MqttSink: the messages left unsent)
+        return None

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -80,7 +80,7 @@ class MqttSink(Sink):
         clock: WallClock | None = None,
         version: str = "",
         on_feedback: Callable[[str | None, bytes], None] | None = None,
-        episodes: list[str] = (),
+        episodes: Sequence[str] = (),
         loud: bool = False,
         stats: bool = False,
         on_control: Callable[[str, str, str], bool] | None = None,
