@@ -28,7 +28,6 @@ def why(pipeline: Pipeline, w: Window) -> dict[str, str]:
     """Per label, what this window meant: an event, or the reason there is none."""
     out = {}
     active = pipeline.decider.active
-    vetoed = pipeline._vetoed(w)
     for label, p in pipeline.decider.policies.items():
         if label in active:
             out[label] = "event"
@@ -36,7 +35,9 @@ def why(pipeline: Pipeline, w: Window) -> dict[str, str]:
             out[label] = f"too quiet (below min_dbfs {p.min_dbfs:g})"
         elif w.scores[label] < p.on:
             out[label] = f"below the threshold {p.on:g}"
-        elif label in vetoed:
+        elif label in pipeline.muted:
+            out[label] = "switched off or snoozed"
+        elif label in pipeline.vetoed:
             out[label] = "the home's verifier said no"
         elif pipeline.second is not None and label in pipeline.second.thresholds:
             out[label] = "hit: waiting for the second opinion or more hits"

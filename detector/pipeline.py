@@ -66,6 +66,7 @@ class Pipeline:
         )
         self.verifier: Verifier | None = None  # the home's; swapped in whole by whoever refits it
         self.muted: frozenset[str] = frozenset()  # labels switched off or snoozed: they start no event
+        self.vetoed: frozenset[str] = frozenset()  # the last window's labels that could not count as a hit
         self.on_thresholds = {label: p.on for label, p in decider.policies.items()}
 
     @property
@@ -117,7 +118,8 @@ class Pipeline:
         end_sample = (end_frame - 1) * p.hop_length + p.n_fft
         _, samples = self.history.read(end_sample - p.window_samples, p.window_samples)
         w = Window(end_sample / self.rate, self.classifier(window), dbfs(samples), self.classifier.embedding())
-        events = self.decider.update(w.t_end, w.scores, w.dbfs, self._vetoed(w))
+        self.vetoed = self._vetoed(w)
+        events = self.decider.update(w.t_end, w.scores, w.dbfs, self.vetoed)
         if self.second is not None and (events or self.second.pending):
             events = self.second.filter(events, w.t_end, self.decider.hitting)
         for s in self.sinks:
