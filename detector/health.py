@@ -32,6 +32,7 @@ class Health:
         self._overflows: deque[tuple[float, int]] = deque()  # (time, count) over the last minute
         self._reopens, self._reopened_at = 0, -1e9
         self.started = time.time()
+        self._cpu = (time.monotonic(), self._cpu_s())  # for the CPU share since the last figures
 
     def reasons(self, r: Reading) -> dict[str, str]:
         """Every cause in force: its name, and it in words."""
@@ -63,9 +64,15 @@ class Health:
         except OSError:
             return None
 
+    @staticmethod
+    def _cpu_s() -> float:
+        t = os.times()
+        return t.user + t.system
+
     def figures(self, r: Reading) -> dict:
-        """The diagnostic sensors' values."""
-        cpu = os.times()
+        """The diagnostic sensors' values; CPU is the process's share of one core since the last call."""
+        now, cpu = time.monotonic(), self._cpu_s()
+        (then, cpu_then), self._cpu = self._cpu, (now, cpu)
         rss = 0
         try:
             for line in Path("/proc/self/status").read_text().splitlines():
@@ -81,7 +88,7 @@ class Health:
             "queue": r.queue,
             "rss_mb": rss,
             "uptime_s": round(uptime),
-            "cpu_percent": round(100 * (cpu.user + cpu.system) / max(uptime, 1e-3), 2),
+            "cpu_percent": round(100 * (cpu - cpu_then) / max(now - then, 1e-3), 2),
         }
 
 
