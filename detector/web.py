@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ import numpy as np
 from . import history
 from .config import Config, loopback
 from .lessons import verifier_path
+from .model import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +44,36 @@ class WebState:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     session: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     cpu: tuple[float, float] | None = None  # (wall, the service's CPU seconds) at the last health call
+    _db: sqlite3.Connection | None = None
+    _clf: Classifier | None = None
+    _clf_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def live_path(self) -> Path:
         return Path(self.cfg.state_dir) / "live.sock"
 
+    def db(self) -> sqlite3.Connection:
+        """The history, opened once (the handlers run on the event loop's one thread)."""
+        if self._db is None:
+            self._db = history.connect(self.cfg.history_path())
+        return self._db
 
-def spectrogram(cfg: Config, clip: Path, start: float, end: float) -> dict:
+    def spectrogram(self, clip: Path, start: float, end: float) -> dict:
+        """One small model, loaded at the first clip and used by one request at a time (an interpreter is
+        not thread-safe, and the page asks for every clip's at once)."""
+        with self._clf_lock:
+            if self._clf is None:
+                self._clf = Classifier(self.cfg.model_path())
+            return spectrogram(self.cfg, self._clf, clip, start, end)
+
+
+def spectrogram(cfg: Config, clf: Classifier, clip: Path, start: float, end: float) -> dict:
     """The clip's log-mel (uint8, 0.5 dB steps over its top 80 dB) and each label's score per window, with
     the event's span on the clip's time axis (the clip ends when the event does)."""
     from .audiofile import read_audio
     from .calibrate import window_scores
     from .frontend import LogMel
-    from .model import Classifier
 
-    clf = Classifier(cfg.model_path())
     x = read_audio(clip, clf.frontend.sample_rate, max_s=cfg.clips.max_s + 10)
     mel = LogMel(clf.frontend).compute(x)
     top = float(mel.max()) if mel.size else 0.0
@@ -145,8 +163,7 @@ def make_app(state: WebState):
 
     cfg = state.cfg
 
-    def db():
-        return history.connect(cfg.history_path())
+    db = state.db
 
     def page(name: str) -> HTMLResponse:
         html = (STATIC / name).read_text().replace("{{csrf}}", state.csrf)
@@ -219,7 +236,7 @@ def make_app(state: WebState):
         if p is None or row is None:
             return Response(status_code=404)
         start, end = row[0], row[1] if row[1] is not None else row[0]
-        return JSONResponse(await asyncio.to_thread(spectrogram, cfg, p, start, end))
+        return JSONResponse(await asyncio.to_thread(state.spectrogram, p, start, end))
 
     async def verdict(request: Request):
         try:
