@@ -82,17 +82,6 @@ def open_history(
     return sink
 
 
-class EndWatch(Sink):
-    """Calls ``ended`` when an event ends."""
-
-    def __init__(self, ended: Callable[[], None]) -> None:
-        self.ended = ended
-
-    def event(self, ev) -> None:
-        if ev.state == "end":
-            self.ended()
-
-
 def open_metrics(cfg: Config, clf: Classifier):
     """The Prometheus endpoint when asked for; one that cannot listen is said once, and detection goes on."""
     if not cfg.metrics.enabled:
@@ -312,7 +301,7 @@ def serve(
         else None
     )
     if stats is not None:
-        pipeline.sinks.append(EndWatch(stats.ended))
+        pipeline.sinks.append(stats)
     applier = ControlApplier(controls, pipeline, mqtt_sink.controls if mqtt_sink is not None else lambda states: None)
     applier.update(time.time())
     told = [x.health for x in (mqtt_sink, live) if x is not None]  # Home Assistant, the review page

@@ -7,6 +7,8 @@ import sqlite3
 import time
 from datetime import datetime
 
+from .sinks import Sink
+
 
 def local_midnight(now: float) -> float:
     return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
@@ -25,7 +27,7 @@ def day_stats(db: sqlite3.Connection, labels: list[str], now: float) -> dict[str
     return out
 
 
-class StatsReporter:
+class StatsReporter(Sink):
     """Publishes the counts every minute, and a few seconds after each event ends (once the history has it)."""
 
     def __init__(self, path, labels: list[str], publish, every_s: float = 60.0, settle_s: float = 2.0) -> None:
@@ -33,9 +35,9 @@ class StatsReporter:
         self._next = 0.0
         self._db: sqlite3.Connection | None = None
 
-    def ended(self) -> None:
-        """An event has ended: count again soon."""
-        self._next = min(self._next, time.monotonic() + self.settle_s)
+    def event(self, ev) -> None:
+        if ev.state == "end":  # count again soon
+            self._next = min(self._next, time.monotonic() + self.settle_s)
 
     def update(self, force: bool = False) -> None:
         if time.monotonic() < self._next and not force:
