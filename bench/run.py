@@ -115,7 +115,7 @@ def bench_model(lines: list[str], clf: Classifier) -> None:
         f"({100 * np.median(t) / budget:.2f} % of the {budget} s between windows)",
     ]
     with tempfile.TemporaryDirectory() as d:  # the same model without its embedding output, for the cost of it
-        from detector.training.outputs import without_output
+        from barkcry_train.outputs import without_output
 
         old = Path(d) / "old.tflite"
         old.write_bytes(without_output(clf.path.read_bytes(), clf.sidecar.extra["outputs"]["embedding"]))
@@ -270,9 +270,9 @@ def bench_latency(lines: list[str], clf: Classifier, repeats: int) -> None:
 
 def bench_second_opinion(lines: list[str], clf: Classifier, data: Path, minutes: float) -> None:
     """CPU of the whole pipeline with and without the second opinion, as fast as possible, in this process."""
+    from barkcry_train.beds import build_bed
+    from barkcry_train.data import read_manifest
     from detector.audiofile import read_audio
-    from detector.training.beds import build_bed
-    from detector.training.data import read_manifest
 
     yam = Yamnet()
     x = np.random.default_rng(0).standard_normal(15600).astype(np.float32) * 0.1

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from barkcry_train.data import read_manifest  # noqa: E402
 from detector.audiofile import read_audio  # noqa: E402
 from detector.calibrate import window_scores  # noqa: E402
 from detector.config import Config  # noqa: E402
@@ -30,7 +31,6 @@ from detector.confirm import confirm_thresholds, load_second_opinion  # noqa: E4
 from detector.controls import SENSITIVITIES, sensitive  # noqa: E402
 from detector.model import Classifier  # noqa: E402
 from detector.replay import CachedYamnet, replay  # noqa: E402
-from detector.training.data import read_manifest  # noqa: E402
 
 
 def main() -> int:

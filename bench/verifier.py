@@ -31,6 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 
 import numpy as np  # noqa: E402
 
+from barkcry_train.data import read_manifest  # noqa: E402
 from detector.audiofile import read_audio  # noqa: E402
 from detector.calibrate import (
     BUNDLED_POSITIVES,  # noqa: E402
@@ -41,7 +42,6 @@ from detector.confirm import confirm_thresholds, load_second_opinion  # noqa: E4
 from detector.history import BEST_WINDOWS, file_sha256  # noqa: E402
 from detector.lessons import Teacher  # noqa: E402
 from detector.replay import CachedYamnet, replay  # noqa: E402
-from detector.training.data import read_manifest  # noqa: E402
 from detector.verifier import Lesson, Verifier, teach  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from detector.training.outputs import pooled_tensor, tensor_names, with_output
+from barkcry_train.outputs import pooled_tensor, tensor_names, with_output
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,14 +30,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import numpy as np  # noqa: E402
 import screen  # noqa: E402
 
+from barkcry_train.augment import resample_round_trip  # noqa: E402
+from barkcry_train.data import LABELS, Corpus  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS, TestSet, clip_windows  # noqa: E402
+from barkcry_train.experiment import Resources, make_splits  # noqa: E402
+from barkcry_train.train import predict_windows  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
 from detector.metrics import roc_auc  # noqa: E402
-from detector.training.augment import resample_round_trip  # noqa: E402
-from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, TestSet, clip_windows  # noqa: E402
-from detector.training.experiment import Resources, make_splits  # noqa: E402
-from detector.training.train import predict_windows  # noqa: E402
 
 RECIPE = ["freq_masks=2", "pooling=freq-mean", "relu_max=6"]
 

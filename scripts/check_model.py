@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from detector.training import report  # noqa: E402
-from detector.training.data import LABELS, manifest_hash  # noqa: E402
-from detector.training.evaluate import CONTRAST_SPLIT_DB, contrast_db, summarize  # noqa: E402
-from detector.training.experiment import load_fold5_check  # noqa: E402
+from barkcry_train import report  # noqa: E402
+from barkcry_train.data import LABELS, manifest_hash  # noqa: E402
+from barkcry_train.evaluate import CONTRAST_SPLIT_DB, contrast_db, summarize  # noqa: E402
+from barkcry_train.experiment import load_fold5_check  # noqa: E402
 
 
 def main(argv=None) -> int:

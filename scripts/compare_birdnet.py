@@ -30,11 +30,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from scipy.signal import resample_poly  # noqa: E402
 
-from detector.model import _interpreter_class  # noqa: E402
-from detector.training.data import LABELS  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
-from detector.training.experiment import load_fold5_check  # noqa: E402
-from detector.training.reference import (  # noqa: E402
+from barkcry_train.data import LABELS  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
+from barkcry_train.experiment import load_fold5_check  # noqa: E402
+from barkcry_train.reference import (  # noqa: E402
     auc_row,
     clip_scores,
     cpu_per_audio_second,
@@ -43,6 +42,7 @@ from detector.training.reference import (  # noqa: E402
     room_alarms,
     window_starts,
 )
+from detector.model import _interpreter_class  # noqa: E402
 
 BIRDNET_RATE = 48_000
 BIRDNET_WINDOW_S = 3.0

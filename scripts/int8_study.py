@@ -63,10 +63,10 @@ def ranges(model: Path, pool_cache: Path) -> None:
 def study_model(data: Path, pool_cache: Path, weights: Path | None, relu_max: float = 0.0):
     """One fold-5 float model (seed 0, the fmean recipe with the given ReLU cap), the screening test
     windows, the calibration windows and the resources they came from."""
-    from detector.training.data import Corpus
-    from detector.training.evaluate import CONDITIONS
-    from detector.training.experiment import Resources, make_splits, representative_windows, validation_set
-    from detector.training.train import FitConfig, build_model, fit
+    from barkcry_train.data import Corpus
+    from barkcry_train.evaluate import CONDITIONS
+    from barkcry_train.experiment import Resources, make_splits, representative_windows, validation_set
+    from barkcry_train.train import FitConfig, build_model, fit
 
     lm = LogMel()
     corpus = Corpus.load(data, lm.params.sample_rate)
@@ -87,8 +87,8 @@ def study_model(data: Path, pool_cache: Path, weights: Path | None, relu_max: fl
 
 def input_rounding(data: Path, pool_cache: Path, weights: Path | None) -> None:
     """The float model on inputs snapped to the int8 input grid, against the full int8 model."""
-    from detector.training.export import to_int8_tflite
-    from detector.training.train import predict_windows
+    from barkcry_train.export import to_int8_tflite
+    from barkcry_train.train import predict_windows
 
     model, windows, rep, _, _ = study_model(data, pool_cache, weights, relu_max=6.0)
     int8 = to_int8_tflite(model, rep)
@@ -113,10 +113,10 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
     import keras
     from keras import layers
 
-    from detector.training.data import LABELS
-    from detector.training.experiment import pick_thresholds, validation_clips
-    from detector.training.export import parity, serving_model, to_int8_tflite
-    from detector.training.train import predict_windows
+    from barkcry_train.data import LABELS
+    from barkcry_train.experiment import pick_thresholds, validation_clips
+    from barkcry_train.export import parity, serving_model, to_int8_tflite
+    from barkcry_train.train import predict_windows
 
     model, windows, rep, res, split = study_model(data, pool_cache, weights)
     vc = validation_clips(res, split)
@@ -168,12 +168,12 @@ def causes(data: Path, pool_cache: Path, weights: Path | None) -> None:
 def conditions(data: Path, weights: Path, config: list[str], clips: str = "test") -> None:
     import screen
 
+    from barkcry_train.data import LABELS, Corpus
+    from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS
+    from barkcry_train.experiment import Resources, make_splits, representative_windows
+    from barkcry_train.export import int8_classifier, to_int8_tflite
+    from barkcry_train.train import predict_windows
     from detector.model import DEFAULT_MODEL, Sidecar
-    from detector.training.data import LABELS, Corpus
-    from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS
-    from detector.training.experiment import Resources, make_splits, representative_windows
-    from detector.training.export import int8_classifier, to_int8_tflite
-    from detector.training.train import predict_windows
 
     lm = LogMel()
     res = Resources.load(Corpus.load(data, lm.params.sample_rate), lm, 60, ROOT / "cache")

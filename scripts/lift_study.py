@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from barkcry_train.data import LABELS  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, summarize  # noqa: E402
+from barkcry_train.experiment import load_fold5_check  # noqa: E402
 from detector.level import QuietLift  # noqa: E402
-from detector.training.data import LABELS  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, summarize  # noqa: E402
-from detector.training.experiment import load_fold5_check  # noqa: E402
 
 NORMAL = ("clean", "+0 dB", "room+mic clean", "room+mic +0 dB")
 GRID = [None] + [QuietLift(t, m) for m in (12.0, 20.0) for t in (-15.0, -10.0, -5.0, 0.0)]

@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import numpy as np  # noqa: E402
 from export_candidate import export  # noqa: E402
 
+from barkcry_train.data import LABELS, Corpus  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS, summarize  # noqa: E402
+from barkcry_train.experiment import Resources, make_splits  # noqa: E402
 from detector.frontend import LogMel  # noqa: E402
-from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, summarize  # noqa: E402
-from detector.training.experiment import Resources, make_splits  # noqa: E402
 
 VALIDATION_ROOMS = ["--event-folds", "4", "--seed", "1"]
 TEST_ROOMS = ["--event-folds", "5", "--seed", "2"]

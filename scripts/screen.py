@@ -30,12 +30,10 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from detector.frontend import LogMel  # noqa: E402
-from detector.level import QuietLift  # noqa: E402
-from detector.training.augment import Augmenter  # noqa: E402
-from detector.training.data import LABELS, Corpus  # noqa: E402
-from detector.training.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
-from detector.training.experiment import (  # noqa: E402
+from barkcry_train.augment import Augmenter  # noqa: E402
+from barkcry_train.data import LABELS, Corpus  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, LEVELS, summarize  # noqa: E402
+from barkcry_train.experiment import (  # noqa: E402
     CROSS_SOURCES,
     Resources,
     build_pools,
@@ -48,11 +46,13 @@ from detector.training.experiment import (  # noqa: E402
     validation_clips,
     validation_set,
 )
-from detector.training.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
-from detector.training.sirens import siren_clips  # noqa: E402
-from detector.training.train import FitConfig, count_macs, ensemble_model, model_for, predict_windows  # noqa: E402
-from detector.training.windows import WindowPool, WindowSampler, localize_positives, positive_window_scores  # noqa: E402
-from detector.training.yamnet import training_scorer  # noqa: E402
+from barkcry_train.export import int8_classifier, int8_parity, to_int8_tflite  # noqa: E402
+from barkcry_train.sirens import siren_clips  # noqa: E402
+from barkcry_train.train import FitConfig, count_macs, ensemble_model, model_for, predict_windows  # noqa: E402
+from barkcry_train.windows import WindowPool, WindowSampler, localize_positives, positive_window_scores  # noqa: E402
+from barkcry_train.yamnet import training_scorer  # noqa: E402
+from detector.frontend import LogMel  # noqa: E402
+from detector.level import QuietLift  # noqa: E402
 
 COLUMNS = [
     "bark_auc_clean",
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--yamnet-teacher",
         action="store_true",
-        help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; detector.training.yamnet): "
+        help="YAMNet's scores of each pool window's audio teach (FitConfig distill=W; barkcry_train.yamnet): "
         "the default pool's very windows, built again with the scores beside them",
     )
     ap.add_argument(
@@ -321,7 +321,7 @@ def main(argv=None) -> int:
         type=int,
         default=0,
         metavar="N",
-        help="add N synthetic sirens (detector/training/sirens.py) to the training negatives",
+        help="add N synthetic sirens (barkcry_train/sirens.py) to the training negatives",
     )
     ap.add_argument(
         "--oversample",

@@ -12,7 +12,7 @@ threshold (`detector.replay`, which gives the live pipeline's events exactly).
   shuffled with 0.5-3 s of a microphone's floor between them, cut to one hour; one bed per seed. No bark or
   cry is in them: every event is a false alarm.
 - Recall: the share of a fold's barks (cries) on which an event of that label starts; clean, and at 10 dB
-  and 0 dB SNR through a held-out room and a microphone (`detector.training.evaluate.condition_audio`, noise
+  and 0 dB SNR through a held-out room and a microphone (`barkcry_train.evaluate.condition_audio`, noise
   and room drawn per seed).
 - The thresholds are chosen on fold 4 (validation), then reported on fold 5 (test) and across sources (ESC-50
   and t04glovern barks and cries, against the fold-5 negatives).
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from barkcry_train.beds import build_bed
+from barkcry_train.evaluate import CONDITIONS
+from barkcry_train.experiment import load_fold5_check, make_splits
 from detector.calibrate import window_scores
 from detector.config import Config, LabelConfig
 from detector.replay import CachedYamnet, replay
-from detector.training.beds import build_bed
-from detector.training.evaluate import CONDITIONS
-from detector.training.experiment import load_fold5_check, make_splits
 from detector.yamnet import Yamnet
 
 ROOT = Path(__file__).resolve().parents[1]

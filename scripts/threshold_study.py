@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from barkcry_train.data import LABELS  # noqa: E402
+from barkcry_train.evaluate import CONDITIONS  # noqa: E402
+from barkcry_train.experiment import load_fold5_check, pick_thresholds, validation_clips  # noqa: E402
 from detector.metrics import rate_at  # noqa: E402
-from detector.training.data import LABELS  # noqa: E402
-from detector.training.evaluate import CONDITIONS  # noqa: E402
-from detector.training.experiment import load_fold5_check, pick_thresholds, validation_clips  # noqa: E402
 
 
 def main(argv=None) -> int:

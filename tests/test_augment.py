@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("scipy")
-from detector.audiofile import read_audio  # noqa: E402
-from detector.training.augment import (  # noqa: E402
+from barkcry_train.augment import (  # noqa: E402
     MIC_FLOOR_DBFS,
     Augmenter,
     change_pitch,
@@ -21,6 +20,7 @@ from detector.training.augment import (  # noqa: E402
     shift_level,
     simulate_rooms,
 )
+from detector.audiofile import read_audio  # noqa: E402
 
 FS = 16000
 
@@ -144,8 +144,8 @@ def test_shift_level_matches_turning_the_audio_down_over_a_mic_floor(bark, db):
 def test_lay_under_matches_playing_the_two_sounds_together(bark, noise, snr):
     """Laying a noise window under a bark window in the features is what the frontend shows for the two
     played together at the mel-power SNR asked, within a dB in the median bin (phase cross terms are the rest)."""
+    from barkcry_train.augment import lay_under
     from detector.frontend import LogMel
-    from detector.training.augment import lay_under
 
     lm = LogMel()
     w = lm.params.window_samples

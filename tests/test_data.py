@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from barkcry_train.data import LABELS, Corpus, pure_tone_hz, read_manifest
 from detector.audiofile import read_audio
-from detector.training.data import LABELS, Corpus, pure_tone_hz, read_manifest
 
 RATE = 16000
 TONES = {"bark/t04glovern/test1.flac": 440, "bark/t04glovern/test2.flac": 1000}

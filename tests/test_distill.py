@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from detector.training.data import LABELS
-from detector.training.train import FitConfig, distill_targets, fit, pool_teacher_share
-from detector.training.windows import WindowPool
+from barkcry_train.data import LABELS
+from barkcry_train.train import FitConfig, distill_targets, fit, pool_teacher_share
+from barkcry_train.windows import WindowPool
 
 
 def test_hard_positives_keep_their_label_and_the_teacher_moves_the_rest():

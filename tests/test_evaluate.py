@@ -5,11 +5,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from barkcry_train.data import Clip
+from barkcry_train.evaluate import CONDITIONS, condition_audio, contrast_db, edge_pad
+from barkcry_train.evaluate import TestSet as ClipSet  # not a test class
+from barkcry_train.experiment import best_run
 from detector.frontend import LogMel
-from detector.training.data import Clip
-from detector.training.evaluate import CONDITIONS, condition_audio, contrast_db, edge_pad
-from detector.training.evaluate import TestSet as ClipSet  # not a test class
-from detector.training.experiment import best_run
 
 
 def test_contrast_is_the_burst_over_the_background():

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow  # exports with TensorFlow
 @pytest.fixture(scope="module")
 def tf_modules():
     try:
-        from detector.training import export, train
+        from barkcry_train import export, train
     except ImportError:
         need(False, "tensorflow-cpu is not installed (pip install -e '.[train]')")
     return export, train

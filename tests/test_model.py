@@ -116,7 +116,7 @@ def test_bad_quiet_lift_is_refused(tmp_path, shipped_model):
 def far_away(x: np.ndarray, level_dbfs: float, rng: np.random.Generator) -> np.ndarray:
     """The clip turned down until its loudest second sits at ``level_dbfs``, over a -80 dBFS microphone floor
     (as the training report's far-away conditions)."""
-    from detector.training.augment import MIC_FLOOR_DBFS, loudest_window_power
+    from barkcry_train.augment import MIC_FLOOR_DBFS, loudest_window_power
 
     y = x * 10 ** ((level_dbfs - 10 * np.log10(loudest_window_power(x, 16000))) / 20)
     return (y + rng.normal(0, 10 ** (MIC_FLOOR_DBFS / 20), x.size)).astype(np.float32)
@@ -148,7 +148,7 @@ def band_limit_audio(data_root) -> tuple[list, list, list]:
     trip (as those cries were made): read and resampled once for both tests below."""
     import csv
 
-    from detector.training.augment import resample_round_trip
+    from barkcry_train.augment import resample_round_trip
 
     rows = [
         r for r in csv.DictReader(open(data_root / "manifest.csv")) if r["fold"] == "5" and r["label"] == "negative"
@@ -202,7 +202,7 @@ def test_band_check_catches_a_model_that_finds_cries_by_the_band(band_limit_audi
 def _stripped(tmp_path, shipped_model):
     """The shipped model as it was before its embedding output: same weights, one output."""
     try:
-        from detector.training.outputs import without_output
+        from barkcry_train.outputs import without_output
     except ImportError as e:
         from conftest import need
 

@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector.training.reference import runs, window_starts
+from barkcry_train.reference import runs, window_starts
 
 
 @given(n=st.integers(1, 200_000), size=st.integers(100, 50_000), hop_frac=st.floats(0.1, 1.0))

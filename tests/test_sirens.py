@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from detector.training.sirens import KINDS, siren, siren_clips
+from barkcry_train.sirens import KINDS, siren, siren_clips
 
 FS = 16000
 

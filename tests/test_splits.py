@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.training.data import LABELS, Corpus, read_manifest
-from detector.training.experiment import CROSS_SOURCES, make_splits, oversample_negatives
-from detector.training.windows import WindowPool
+from barkcry_train.data import LABELS, Corpus, read_manifest
+from barkcry_train.experiment import CROSS_SOURCES, make_splits, oversample_negatives
+from barkcry_train.windows import WindowPool
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.frontend import LogMel
-from detector.training.data import LABELS, Clip, Corpus
-from detector.training.windows import (
+from barkcry_train.data import LABELS, Clip, Corpus
+from barkcry_train.windows import (
     WindowPool,
     WindowSampler,
     energetic_starts,
@@ -17,6 +16,7 @@ from detector.training.windows import (
     platt_apply,
     positive_window_scores,
 )
+from detector.frontend import LogMel
 
 RATE = 16000
 

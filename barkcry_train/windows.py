@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..frontend import LogMel
+from detector.frontend import LogMel
+
 from .augment import Augmenter, loudest_window_power
 from .data import Clip, Corpus
 

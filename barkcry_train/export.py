@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..frontend import FrontendParams
-from ..model import Classifier
+from detector.frontend import FrontendParams
+from detector.model import Classifier
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import misranked_pairs, rate_at, roc_auc, roc_curve
+from detector.metrics import misranked_pairs, rate_at, roc_auc, roc_curve
+
 from .data import LABELS
 from .evaluate import CONDITIONS, CONTRAST_SPLIT_DB, LEVEL_CONDITIONS
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audiofile import read_audio
+from detector.audiofile import read_audio
 
 LABELS = ("bark", "cry")
-DEFAULT_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MUSIC_WORDS = ("music", "guitar", "sing", "lullab", "cello", "violin", "bassoon", "piano", "drum")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.signal as ss
 
 if TYPE_CHECKING:
-    from ..frontend import LogMel
+    from detector.frontend import LogMel
 
 RT60_RANGE = (0.15, 0.9)  # seconds: a furnished bedroom up to a bare hallway / tiled kitchen
 MIC_FLOOR_DBFS = -80.0  # a microphone's own noise (white): what a far, quiet event sits on

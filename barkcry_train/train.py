@@ -12,8 +12,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..frontend import LogMel
-from ..level import QuietLift
+from detector.frontend import LogMel
+from detector.level import QuietLift
+
 from .augment import lay_under, mask_bands, mic_floor_features, shift_level
 from .data import LABELS
 from .windows import WindowPool

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..frontend import LogMel
-from ..level import QuietLift
-from ..metrics import threshold_for_fpr
-from ..model import Classifier
+from detector.frontend import LogMel
+from detector.level import QuietLift
+from detector.metrics import threshold_for_fpr
+from detector.model import Classifier
+
 from .augment import Augmenter, simulate_rooms
 from .data import LABELS, Clip, Corpus
 from .evaluate import CONDITIONS, LEVEL_CONDITIONS, Condition, TestSet, condition_audio, summarize

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..frontend import FrontendParams, LogMel
-from ..metrics import auc_interval, rate_at, roc_auc
+from detector.frontend import FrontendParams, LogMel
+from detector.metrics import auc_interval, rate_at, roc_auc
+
 from .augment import MIC_FLOOR_DBFS, Augmenter, fit_length, loudest_window_power, mix_at_snr, reverberate
 from .data import LABELS, Clip
 

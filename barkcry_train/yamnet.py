@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..yamnet import YamnetLogMel
+from detector.yamnet import YamnetLogMel
+
 from .data import LABELS
 
 RATE = 16_000
