@@ -19,12 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from barkcry_train import report  # noqa: E402
+from barkcry_train import bark_screening, report  # noqa: E402
 from barkcry_train.augment import RT60_RANGE  # noqa: E402
 from barkcry_train.data import LABELS, Corpus, manifest_hash  # noqa: E402
 from barkcry_train.evaluate import HOP_FRAMES, edge_pad, summarize  # noqa: E402
 from barkcry_train.experiment import (  # noqa: E402
-    CROSS_SOURCES,
     PARITY_GATE,
     VAL_DRAWS,
     Resources,
@@ -32,6 +31,7 @@ from barkcry_train.experiment import (  # noqa: E402
     build_pools,
     int8_with_thresholds,
     make_splits,
+    oversample_negatives,
     representative_windows,
     run,
     train_augmenter,
@@ -152,6 +152,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     ap.add_argument("--no-ablation", action="store_true", help="skip the no-augmentation runs")
     ap.add_argument("--no-cross", action="store_true", help="skip the cross-source runs")
+    ap.add_argument(
+        "--new-cross",
+        action="store_true",
+        help="add the cross-new split: train without animalsound and dogspeak, test on their barks",
+    )
+    ap.add_argument(
+        "--bark-screening",
+        type=Path,
+        default=None,
+        help="a CSV of python -m barkcry_train.bark_screening: barks it rejects are handled by --screened-out",
+    )
+    ap.add_argument(
+        "--screened-out",
+        choices=["drop", "negative"],
+        default="drop",
+        help="with --bark-screening: leave the rejected barks out, or train them as negatives",
+    )
+    ap.add_argument(
+        "--hard-negatives",
+        default="",
+        help="origin words and how many times as often their negatives are drawn, e.g. 'class cat=3,class frog=3'",
+    )
+    ap.add_argument(
+        "--save-seeds", action="store_true", help="write every fold-5 seed's int8 model beside --out (NAME-seedN)"
+    )
     ap.add_argument("--noise-dir", type=Path, action="append", default=[], help="extra noise beds (e.g. calibrate)")
     ap.add_argument("--cache", type=Path, default=ROOT / "cache", help="where simulated rooms are cached")
     ap.add_argument("--smoke", action="store_true", help="a handful of clips, one epoch, one seed")
@@ -214,11 +239,19 @@ def main(argv=None) -> int:
         f"loaded {len(corpus.clips) - len(local)} clips from {a.data}"
         + (f" + {len(local)} local noise recording(s) from {', '.join(map(str, a.noise_dir))}" if a.noise_dir else "")
     )
+    if a.bark_screening:
+        before = len(corpus.clips)
+        corpus.clips = bark_screening.apply(corpus.clips, bark_screening.verdicts(a.bark_screening), a.screened_out)
+        rejected = sum(1 for c in corpus.clips if c.origin.endswith("(screened: not a bark)"))
+        log(f"bark screening {a.bark_screening}: {before - len(corpus.clips)} barks dropped, {rejected} made negatives")
     for path, why in corpus.dropped.items():
         log(f"dropped {path}: {why}")
     res = Resources.load(corpus, lm, 6 if a.smoke else 60, a.cache)
     log(f"rooms: {res.rir_note}; RT60 drawn from {RT60_RANGE} s")
-    splits = make_splits(corpus, smoke=a.smoke)
+    splits = make_splits(corpus, smoke=a.smoke, new_cross=a.new_cross)
+    if a.hard_negatives:
+        weights = {w.strip(): int(k) for w, k in (p.rsplit("=", 1) for p in a.hard_negatives.split(","))}
+        splits = {n: oversample_negatives(s, weights) for n, s in splits.items()}
     # Thresholds, test scores and int8 parity all go through the lift the device will apply.
     lift = QuietLift(a.lift_target_db, a.lift_max_db) if a.lift_max_db > 0 else None
     lift_input = {"lift": lift.to_dict()} if lift else {}
@@ -242,9 +275,7 @@ def main(argv=None) -> int:
             f"{split.name}: train {sum(map(len, split.train.values()))} clips, val {len(split.val)}, "
             f"test {len(split.test)} clips x {len(testsets[split.name].feats)} conditions"
         )
-        held_out = (
-            {c.path for c in corpus.clips if (c.label, c.source) in CROSS_SOURCES} if split.name == "cross" else set()
-        )
+        held_out = set(split.held_out)  # the pool is made from fold 5's training clips
         variants = ["augmented"] if (a.no_ablation or split.name != "fold5") else ["augmented", "no-augmentation"]
         for variant in variants:
             pool = pools[variant].for_training(held_out)
@@ -293,6 +324,9 @@ def main(argv=None) -> int:
                 r.model, c, val_sets["fold5"].all_windows(), [thr[lab] for lab in LABELS]
             )["max_abs_diff"]
             converted[r.seed] = (i8, c, sc)
+            if a.save_seeds:
+                stem = a.out.parent / f"{a.out.name}-seed{r.seed}"
+                write_model(stem, i8.tflite, {**sc, "input": {**sc["input"], "rescale": list(i8.rescale)}})
             log(
                 f"[seed {r.seed}] int8 thresholds {thr}; int8 vs float on {r.int8_parity['windows']} test windows: "
                 f"same decision {r.int8_parity['same_decision']:.4f}, max |diff| {r.int8_parity['max_abs_diff']:.4f}"
