@@ -153,10 +153,10 @@ class Augmenter:
     p_reverb: float = 0.5
     p_mic: float = 0.8
     p_8k: float = 0.3
-    p_extend: float = 0.0  # bandwidth extension of the source (screening: reports/screening.md, extend50)
+    p_extend: float = 0.0  # bandwidth extension of the source
     extend_db: tuple[float, float] = (-30.0, -12.0)
     extend_only_band_limited: bool = False  # ...only of sources with (almost) nothing above 4 kHz, of any class
-    p_pitch: float = 0.0  # varispeed of the source (screening: reports/screening.md, "pitch")
+    p_pitch: float = 0.0  # varispeed of the source
     pitch_semitones: float = 2.0  # ...by up to this many semitones either way
     gain_db: tuple[float, float] = (-20.0, 6.0)  # around peak_ref: peaks from -26 dBFS to full scale
     peak_ref: float = 0.5  # -6 dBFS: a close, loud event reaches full scale

@@ -34,7 +34,7 @@ def edge_pad(p: FrontendParams) -> int:
     """Samples of silence put before and after every test clip, as `detector scan` pads a file
     (``FrontendParams.edge_pad``). A clip is a cut from a stream; without it, a bark in a clip's first 0.3 s
     lies in one window where a stream has it in three or four, and the decider, which wants two, cannot hear
-    it (reports/screening.md, "the clips' edges": across sources, clean bark AUC 0.961 as cut, 0.999 padded)."""
+    it (across sources, clean bark AUC 0.961 as cut, 0.999 padded)."""
     return p.edge_pad(HOP_FRAMES * p.hop_length)
 
 

@@ -1,4 +1,4 @@
-"""Synthetic emergency sirens: hard negatives for "bark" (screening: reports/screening.md, "ninth session").
+"""Synthetic emergency sirens: hard negatives for "bark".
 
 An electronic siren is a synthesised tone, so a generator can make the real thing's patterns: the wail
 (a slow sweep up and down), the yelp (the same sweep, fast), and the two-tone hi-lo. Each is a band-limited

@@ -52,7 +52,7 @@ def test_localized_positives_are_the_windows_the_scorer_hears_the_label_in():
     assert 0 < len(whole) and len(touching) < energetic.size
     assert whole <= set(starts.tolist()) <= touching  # the windows with the burst, not those of noise alone
     assert np.array_equal(WindowSampler(corpus, lm, localized=kept).starts(bark), starts)
-    sampler.localized = kept  # as screen.py sets it, after the sampler has cached the energetic starts
+    sampler.localized = kept  # set after the sampler has cached the energetic starts
     assert np.array_equal(sampler.starts(bark), starts)
 
 
