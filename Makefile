@@ -34,8 +34,8 @@ check: setup-dev
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint:
-	$(BIN)/ruff check detector bench scripts tests
-	$(BIN)/ruff format --check detector bench scripts tests
+	$(BIN)/ruff check detector barkcry_train bench scripts tests
+	$(BIN)/ruff format --check detector barkcry_train bench scripts tests
 	$(BIN)/mypy
 
 # A real Home Assistant for tests/test_ha.py and `make ha-check` (about 3 minutes to install): 2026.2 wants
@@ -50,16 +50,16 @@ $(HA_VENV)/bin/hass:
 
 ## barkcry against a real Home Assistant: entities, no warning or repair, HA's services reach the detector.
 ha-check: setup-dev $(HA_VENV)/bin/hass
-	$(BIN)/python scripts/ha_check.py --ha-python $(HA_VENV)/bin/python
+	$(BIN)/python -m scripts.ha_check --ha-python $(HA_VENV)/bin/python
 
 train: setup-dev
-	$(BIN)/python scripts/train.py --data ../shared/data --out models/bark_cry
+	$(BIN)/python -m scripts.train --data ../shared/data --out models/bark_cry
 
 smoke: setup-dev
-	$(BIN)/python scripts/train.py --smoke --out /tmp/barkcry-smoke/bark_cry
+	$(BIN)/python -m scripts.train --smoke --out /tmp/barkcry-smoke/bark_cry
 
 bench: setup-dev
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) $(HA_VENV) build *.egg-info .pytest_cache

@@ -48,7 +48,7 @@ def make_splits(
     ``new_cross`` adds 'cross-new': the same folds without any clip of ``NEW_SOURCES``, tested on their barks
     (every fold) and the fold-5 cries against the fold-5 negatives of the other sources.
 
-    ``val_positives_train`` (screening, not adopted: reports/screening.md, valpos) moves fold 4's barks and
+    ``val_positives_train`` (not used by the shipped recipe) moves fold 4's barks and
     cries into training. The thresholds still hold: they are set on validation negatives alone
     (``pick_thresholds``), and no fold-4 negative shares a recording with a fold-4 positive."""
     pos_folds = {1, 2, 3, 4} if val_positives_train else {1, 2, 3}
@@ -146,7 +146,7 @@ class Resources:
     ) -> TestSet:
         """``clips`` under every condition, mixed with their own negatives and noise in the held-out rooms, each
         in silence at its edges (``evaluate.condition_audio``). Seed 7 is the test draw every report shares
-        (train.py, screen.py, check_model.py, lift_study.py)."""
+        (train.py, check_model.py, compare_models)."""
         return TestSet.build(
             clips,
             self.corpus.audio,
@@ -165,7 +165,7 @@ class Resources:
 
 def load_fold5_check(model: Path, data: Path, cache: Path) -> tuple[Classifier, Resources, Split]:
     """A shipped int8 model and the fold-5 study it is re-scored on: where every re-scoring script starts
-    (check_model, lift_study, threshold_study, compare_birdnet)."""
+    (check_model, compare_birdnet)."""
     lm = LogMel()
     clf = Classifier(model, lm.params)
     corpus = Corpus.load(data, lm.params.sample_rate)
@@ -213,8 +213,8 @@ def validation_clips(
     """Validation clips, clean and through a room and microphone at 5 dB SNR: where thresholds are set.
 
     Each draw of noise and rooms (seed) adds the clean clips and their noisy copies, so clean and noisy
-    keep equal weight. Single draws put one model's bark threshold anywhere from 0.73 to 0.85
-    (scripts/threshold_study.py); five pooled steady it."""
+    keep equal weight. Single draws put one model's bark threshold anywhere from 0.73 to 0.85;
+    five pooled steady it."""
     clean, noisy = VAL_CONDITIONS
     clean_feats = res.test_set(split.val, [clean], pad=pad).feats[clean.name]  # no draw: built and scored once
     ts = TestSet(split.val)
@@ -263,7 +263,7 @@ def best_run(results: list, split: str, parity_gate: float = PARITY_GATE):
     of them, if none was converted or none does); never a test score.
 
     The gate, because int8 error is a per-seed matter (0.039 to 0.075 on the test windows for three seeds of
-    one recipe) that the validation windows predict: scripts/int8_study.py conditions --clips val."""
+    one recipe) that the validation windows predict."""
     runs = [r for r in results if r.split == split and r.variant == "augmented"]
     gated = [r for r in runs if r.val_int8_max_diff is not None and r.val_int8_max_diff <= parity_gate]
     return min(gated or runs, key=lambda r: r.val_loss)

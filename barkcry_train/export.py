@@ -9,13 +9,15 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from detector.frontend import FrontendParams
 from detector.model import Classifier
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ def serving_model(model: keras.Model) -> tuple[keras.Model, tuple[float, float]]
     step was 0.71 dB against the input's 0.52 dB). Applied by the Classifier while it quantises the
     input, it costs nothing and rounds once. On one fold-5 model, max |float - int8| went 0.085 -> 0.076.
     """
+    import keras
+
     first = model.layers[1]
     if not isinstance(first, keras.layers.Rescaling):
         return model, (1.0, 0.0)
@@ -41,6 +45,8 @@ def serving_model(model: keras.Model) -> tuple[keras.Model, tuple[float, float]]
 
 def to_int8_tflite(model: keras.Model, representative: np.ndarray) -> Int8Model:
     """Full-integer quantisation with int8 input and output, calibrated on real features (dB)."""
+    import tensorflow as tf
+
     net, rescale = serving_model(model)
 
     def rep():

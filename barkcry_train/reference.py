@@ -146,16 +146,14 @@ def room_alarms(
     minutes: float,
     thresholds: dict[str, list[float]],
     cache: Path,
-    scripts: Path,
 ) -> list[str]:
-    """Alarms an hour in the rooms of scripts/calibration_rooms.py (same draws): only negatives play there, so
+    """Alarms an hour in the rooms of `barkcry_train.rooms` (same draws): only negatives play there, so
     every alarm is false. Per label the model has: barkcry's events (what its decider starts, as `detector
     calibrate` counts them), then the model's runs at each of ``thresholds[label]``. One table row a room."""
     from detector.calibrate import starts, window_scores
     from detector.config import Config
 
-    sys.path.insert(0, str(scripts))
-    from calibration_rooms import ROOMS, build_room
+    from .rooms import ROOMS, build_room
 
     cfg = Config()
     policies = cfg.detection.policies(clf.thresholds)

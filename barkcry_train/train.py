@@ -5,12 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras
 import numpy as np
-from keras import layers
 
 from detector.frontend import LogMel
 from detector.level import QuietLift
@@ -18,6 +15,11 @@ from detector.level import QuietLift
 from .augment import lay_under, mask_bands, mic_floor_features, shift_level
 from .data import LABELS
 from .windows import WindowPool
+
+if TYPE_CHECKING:
+    import keras
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras loads TensorFlow, in the functions that need it
 
 
 @dataclass
@@ -40,7 +42,7 @@ class FitConfig:
     pooling: str = (
         "max"  # "max" over time and frequency, or "freq-mean": mean over frequency, max over time (train.py);
     )
-    # "freq-mean-maxmean": that max and the mean over time side by side (screening: a siren lasts, a bark does not)
+    # "freq-mean-maxmean": that max and the mean over time side by side (a siren lasts, a bark does not)
     relu_max: float = 0.0  # cap every ReLU at this value (ReLU6 when 6; scripts/train.py: 6); 0 leaves it open
     level_shift_db: float = 0.0  # turn windows down by 0..this many dB in the features (a farther source)
     level_shift_p: float = 1.0  # the share of windows turned down
@@ -104,8 +106,11 @@ def build_model(
     bands: hear only the lowest mel bands (48: up to 3.75 kHz, all that a Donate-a-Cry upload holds); the
     frontend and the model's input stay at 64. Alone, such a network ranks cries from other sources higher
     and Donate-a-Cry's lower than a full-band one (`scripts/train.py --teacher-bands 48` lets three teach beside
-    three full-band ones; not shipped: reports/screening.md, bands48 and distill50-mixbands).
+    three full-band ones).
     """
+    import keras
+    from keras import layers
+
     inp = keras.Input((frames, mels, 1), name="logmel_db")
     bn = lambda: layers.BatchNormalization(momentum=0.9)  # noqa: E731
     relu = lambda: layers.ReLU(max_value=relu_max or None)  # noqa: E731
@@ -162,6 +167,9 @@ def model_for(cfg: FitConfig, frames: int, mels: int) -> keras.Model:
 def ensemble_model(models: list[keras.Model]) -> keras.Model:
     """Several trained models as one graph that scores their mean: one shared input rescaling, then each
     member's network. Averaging seeds that err on different windows steadies what one seed's luck decides."""
+    import keras
+    from keras import layers
+
     first = models[0].layers[1]
     inp = keras.Input(models[0].input.shape[1:], name="logmel_db")
     x = layers.Rescaling(first.scale, offset=first.offset)(inp)
@@ -171,6 +179,9 @@ def ensemble_model(models: list[keras.Model]) -> keras.Model:
 
 def count_macs(model: keras.Model) -> int:
     """Multiply-accumulates per window for the conv and dense layers (the rest is negligible)."""
+    import keras
+    from keras import layers
+
     macs = 0
     for layer in model.layers:
         if isinstance(layer, keras.Model):  # an ensemble's member
@@ -226,17 +237,16 @@ def fit(
     crop of a clip still is). A pool built with a scorer teaches with its scores of each window's audio
     (``WindowPool.teacher``: before the masks), alone or blended with the teacher model's
     (``cfg.pool_teacher_share``)."""
+    import keras
+
     if cfg.distill and teacher is None and pool.teacher is None:  # else it would silently train on labels alone
-        raise ValueError(
-            f"FitConfig.distill={cfg.distill} needs a teacher (screen.py --teachers or --yamnet-teacher, "
-            "train.py --distill)"
-        )
+        raise ValueError(f"FitConfig.distill={cfg.distill} needs a teacher (--yamnet-teacher, train.py --distill)")
     hard = label_list(cfg, "distill_hard_positives")
     share = pool_teacher_share(cfg)
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     if cfg.aux_weight and pool.aux is None:
-        raise ValueError(f"FitConfig.aux_weight={cfg.aux_weight} needs a pool with aux scores (screen.py --yamnet-aux)")
+        raise ValueError(f"FitConfig.aux_weight={cfg.aux_weight} needs a pool with aux scores")
     frames, mels = pool.feats.shape[-2:]
     model = model_for(cfg, frames, mels)
     model.compile(
@@ -323,6 +333,9 @@ def with_aux_head(model: keras.Model, k: int, cfg: FitConfig) -> keras.Model:
     """``model`` (its weights shared) with a second output: k sigmoid scores from the same pooled features
     that the label head reads, trained towards a reference model's class scores. Only ``model`` is kept, so
     the head costs nothing at serving; what it leaves behind is features shaped by the reference's classes."""
+    import keras
+    from keras import layers
+
     pooled = model.get_layer("scores").input  # the dropout's output: the pooled features
     aux = layers.Dense(k, activation="sigmoid", name="aux")(pooled)
     trainer = keras.Model(model.input, [model.output, aux])

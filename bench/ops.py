@@ -7,7 +7,7 @@ metrics) against the same replay with those off (no broker, no history, no episo
 metrics), alternating in one process, --repeats times each; medians. Threads count: the CPU is the
 process's.
 
-    python bench/ops.py [--minutes 1] [--repeats 2] [--out reports/ops.md]
+    python -m bench.ops [--minutes 1] [--repeats 2] [--out reports/ops.md]
 """
 
 from __future__ import annotations
@@ -23,25 +23,23 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from broker import Broker, free_port  # noqa: E402
-
-from detector.audio import FileSource  # noqa: E402
-from detector.audiofile import read_audio  # noqa: E402
-from detector.config import (  # noqa: E402
+from detector.audio import FileSource
+from detector.audiofile import read_audio
+from detector.config import (
     Config,
-    HistoryConfig,  # noqa: E402
+    HistoryConfig,
     LoudConfig,
     MetricsConfig,
     MQTTConfig,
 )
-from detector.model import Classifier  # noqa: E402
-from detector.service import serve  # noqa: E402
+from detector.model import Classifier
+from detector.service import serve
+from scripts.broker import Broker, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 
@@ -87,7 +85,7 @@ def main() -> int:
     L = [
         "# Running it for months: the cost of everything for Home Assistant",
         "",
-        f"Command: `python bench/ops.py --minutes {a.minutes:g} --repeats {a.repeats}`. The whole service (`serve`) "
+        f"Command: `python -m bench.ops --minutes {a.minutes:g} --repeats {a.repeats}`. The whole service (`serve`) "
         f"over the demo repeated to {a.minutes:g} min, paced in real time, with MQTT (a real local mosquitto, "
         "discovery), the event history, episodes, the loud-sound sensor, statistics, controls, the problem sensor "
         "and Prometheus metrics on, against the same replay with them off; alternating in one process, medians. "

@@ -12,7 +12,7 @@
 6. The second opinion: CPU per second of audio of the whole pipeline with it and without it, on a
    household bed (fold-5 negatives, no bark or cry) and on the demo; YAMNet's time per patch.
 
-    python bench/run.py [--repeats 3] [--data ../shared/data] [--out reports/bench.md]
+    python -m bench.run [--repeats 3] [--data ../shared/data] [--out reports/bench.md]
 """
 
 from __future__ import annotations
@@ -29,20 +29,18 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs (detector/cli.py), before numpy loads
 
-import numpy as np  # noqa: E402
+import numpy as np
+
+from detector.audio import FileSource
+from detector.config import Config, MQTTConfig
+from detector.confirm import load_second_opinion
+from detector.frontend import LogMel
+from detector.model import Classifier
+from detector.pipeline import make_pipeline
+from detector.sinks import Sink
+from detector.yamnet import Yamnet
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from detector.audio import FileSource  # noqa: E402
-from detector.config import Config, MQTTConfig  # noqa: E402
-from detector.confirm import load_second_opinion  # noqa: E402
-from detector.frontend import LogMel  # noqa: E402
-from detector.model import Classifier  # noqa: E402
-from detector.pipeline import make_pipeline  # noqa: E402
-from detector.sinks import Sink  # noqa: E402
-from detector.yamnet import Yamnet  # noqa: E402
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 TRUTH = json.loads((ROOT / "detector" / "data" / "demo.json").read_text())["events"]
@@ -204,9 +202,8 @@ def bench_latency(lines: list[str], clf: Classifier, repeats: int) -> None:
     if not shutil.which("mosquitto") and not Path("/usr/sbin/mosquitto").exists():
         lines += ["## Latency", "", "- skipped: mosquitto is not installed", ""]
         return
-    from broker import Broker, free_port
-
     from detector.sinks.mqtt import MqttSink
+    from scripts.broker import Broker, free_port
 
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -342,7 +339,7 @@ def main() -> int:
         "# Benchmarks",
         "",
         f"Machine: {os.cpu_count()} cores, {os.uname().machine}, Python {sys.version.split()[0]}; "
-        f"command: `python bench/run.py --repeats {a.repeats}`",
+        f"command: `python -m bench.run --repeats {a.repeats}`",
         "",
     ]
     bench_frontend(lines)

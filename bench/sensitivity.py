@@ -6,7 +6,7 @@ model, second opinion, decider).
 On folds 4 and 5 (never trained on): false alarms per hour over every negative clip (their hours summed),
 recall over the barks and cries. Windows are scored once; each sensitivity is replayed over them.
 
-    python bench/sensitivity.py [--data ../shared/data] [--out reports/sensitivity.md]
+    python -m bench.sensitivity [--data ../shared/data] [--out reports/sensitivity.md]
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 
-import numpy as np  # noqa: E402
+import numpy as np
+
+from barkcry_train.data import read_manifest
+from detector.audiofile import read_audio
+from detector.calibrate import window_scores
+from detector.config import Config
+from detector.confirm import confirm_thresholds, load_second_opinion
+from detector.controls import SENSITIVITIES, sensitive
+from detector.model import Classifier
+from detector.replay import CachedYamnet, replay
 
 ROOT = Path(__file__).resolve().parents[1]
-
-from barkcry_train.data import read_manifest  # noqa: E402
-from detector.audiofile import read_audio  # noqa: E402
-from detector.calibrate import window_scores  # noqa: E402
-from detector.config import Config  # noqa: E402
-from detector.confirm import confirm_thresholds, load_second_opinion  # noqa: E402
-from detector.controls import SENSITIVITIES, sensitive  # noqa: E402
-from detector.model import Classifier  # noqa: E402
-from detector.replay import CachedYamnet, replay  # noqa: E402
 
 
 def main() -> int:
@@ -80,7 +80,7 @@ def main() -> int:
     L = [
         "# The sensitivity select",
         "",
-        "Command: `python bench/sensitivity.py`. Folds 4 and 5 (never trained on), the product as it ships "
+        "Command: `python -m bench.sensitivity`. Folds 4 and 5 (never trained on), the product as it ships "
         f"(small model, second opinion, decider): false alarms per hour over the {hours:.1f} h of negative clips "
         "(speech, music, animals, household and street sounds), recall over the barks and cries. "
         "`detector/controls.py` maps each setting to thresholds.",

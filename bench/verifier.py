@@ -2,7 +2,7 @@
 """The per-home verifier measured: a home marks K of the clips of one kind of sound that set off a label;
 how often do that kind's other clips still set it off, and how many real barks and cries are still found?
 
-    python bench/verifier.py [--data ../shared/data] [--draws 5] [--out reports/verifier.md]
+    python -m bench.verifier [--data ../shared/data] [--draws 5] [--out reports/verifier.md]
 
 Both embeddings a head could learn on are measured: the small model's 80-d vector of each window (what
 the service uses, with the training positives shipped beside the model, and without them), and YAMNet's
@@ -29,20 +29,20 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from barkcry_train.data import read_manifest  # noqa: E402
-from detector.audiofile import read_audio  # noqa: E402
+from barkcry_train.data import read_manifest
+from detector.audiofile import read_audio
 from detector.calibrate import (
-    BUNDLED_POSITIVES,  # noqa: E402
-    window_scores,  # noqa: E402
+    BUNDLED_POSITIVES,
+    window_scores,
 )
-from detector.config import Config  # noqa: E402
-from detector.confirm import confirm_thresholds, load_second_opinion  # noqa: E402
-from detector.history import BEST_WINDOWS, file_sha256  # noqa: E402
-from detector.lessons import Teacher  # noqa: E402
-from detector.replay import CachedYamnet, replay  # noqa: E402
-from detector.verifier import Lesson, Verifier, teach  # noqa: E402
+from detector.config import Config
+from detector.confirm import confirm_thresholds, load_second_opinion
+from detector.history import BEST_WINDOWS, file_sha256
+from detector.lessons import Teacher
+from detector.replay import CachedYamnet, replay
+from detector.verifier import Lesson, Verifier, teach
 
 ROOT = Path(__file__).resolve().parents[1]
 KS = (1, 3, 5, 10)
@@ -247,7 +247,7 @@ def main(argv=None) -> int:
     L = [
         "# The per-home verifier: marked false alarms against the same kind of sound",
         "",
-        f"Command: `python bench/verifier.py --draws {a.draws}` ({(time.time() - t0) / 60:.0f} min). Folds 4 and 5 "
+        f"Command: `python -m bench.verifier --draws {a.draws}` ({(time.time() - t0) / 60:.0f} min). Folds 4 and 5 "
         "(never trained on), the product as it ships (small model, second opinion, decider) and with the second "
         "opinion off (the small model at its own thresholds, where many more sounds fire). A home marks K of a "
         "kind's clips that set off the label; the verifier is fitted on the shipped model's 80-d window "

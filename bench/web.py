@@ -10,7 +10,7 @@
 2. The web process's resident memory: idle, and after it has drawn a spectrogram (it loads the small
    model for the score trace).
 
-    python bench/web.py [--minutes 5] [--repeats 3] [--out reports/web.md]
+    python -m bench.web [--minutes 5] [--repeats 3] [--out reports/web.md]
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
+import numpy as np
+import yaml
+
+from detector.audiofile import read_audio
+from detector.config import Config
+from detector.confirm import load_second_opinion
+from detector.live import LiveSink
+from detector.model import Classifier
+from detector.pipeline import make_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
-
-from detector.audiofile import read_audio  # noqa: E402
-from detector.config import Config  # noqa: E402
-from detector.confirm import load_second_opinion  # noqa: E402
-from detector.live import LiveSink  # noqa: E402
-from detector.model import Classifier  # noqa: E402
-from detector.pipeline import make_pipeline  # noqa: E402
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 
@@ -155,7 +155,7 @@ def main() -> int:
     L = [
         "# The review page's cost",
         "",
-        f"Command: `python bench/web.py --minutes {a.minutes:g} --repeats {a.repeats}`. The demo repeated to "
+        f"Command: `python -m bench.web --minutes {a.minutes:g} --repeats {a.repeats}`. The demo repeated to "
         f"{a.minutes:g} min of audio through the real pipeline (small model, second opinion, decider), paced "
         "in real time as a microphone delivers it, without the live feed and with it while `detector web` streams it to an SSE client in another "
         f"process (a page open on the live view); alternating, {a.repeats} runs each, medians.",

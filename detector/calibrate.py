@@ -537,7 +537,7 @@ def write_report(
         L += [
             "",
             f"The recording is kept (owner-only) as `{noise_path}` for training: "
-            f"`python scripts/train.py --noise-dir {noise_path.parent}`.",
+            f"`python -m scripts.train --noise-dir {noise_path.parent}`.",
         ]
     for name in plots:
         L += ["", f"![{name}]({name})"]

@@ -2,7 +2,7 @@
 """Give a shipped int8 model its pooled vector as a second output, weights untouched, and declare both
 outputs in its sidecar (``outputs``). The scores stay bit-identical (tests/test_model.py checks it).
 
-    python scripts/add_embedding_output.py [models/bark_cry.tflite]
+    python -m scripts.add_embedding_output [models/bark_cry.tflite]
 """
 
 from __future__ import annotations

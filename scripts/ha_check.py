@@ -10,7 +10,7 @@ MQTT integration through HA's own API, and replays the demo three times over in 
   switched off are no longer announced, the sensitivity select says what is in force, and the press marks
   the latest event in the history.
 
-    python scripts/ha_check.py --ha-python .ha-venv/bin/python
+    python -m scripts.ha_check --ha-python .ha-venv/bin/python
 """
 
 from __future__ import annotations
@@ -31,11 +31,9 @@ import numpy as np
 import soundfile as sf
 import yaml
 
+from scripts.broker import Broker, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from broker import Broker, free_port  # noqa: E402
-
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 DEVICE = "hacheck"
 # HA 2026.2 asks for Python 3.13.2; the 3.13.0 here runs it, once its start-up check is passed by

@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from barkcry_train.data import read_manifest
+from barkcry_train.windows import energetic_starts
+from detector.audiofile import read_audio
 
-from barkcry_train.data import read_manifest  # noqa: E402
-from barkcry_train.windows import energetic_starts  # noqa: E402
-from detector.audiofile import read_audio  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FS = 16000
 N_POSITIVES = 12

@@ -6,7 +6,7 @@ A home marks a handful of false alarms and has few confirmed events; without man
 learns "unlike the twelve bundled clips" and turns real barks down too (reports/verifier.md). Embeddings,
 not audio: nothing of the recordings can be played back from them.
 
-    python scripts/positive_embeddings.py [--data ../shared/data] [--model models/bark_cry.tflite]
+    python -m scripts.positive_embeddings [--data ../shared/data] [--model models/bark_cry.tflite]
 """
 
 from __future__ import annotations

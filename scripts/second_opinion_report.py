@@ -2,7 +2,7 @@
 """The second opinion measured: false alarms an hour on household beds and event recall, the small model
 alone and with YAMNet confirming, over a grid of both thresholds. Writes reports/second_opinion.md.
 
-    python scripts/second_opinion_report.py [--data ../shared/data] [--seeds 3]
+    python -m scripts.second_opinion_report [--data ../shared/data] [--seeds 3]
 
 Every event is the product's: the windows come from the real pipeline (`detector.calibrate.window_scores`)
 and the decider and the second opinion are the runtime's own classes, replayed over those windows at each
@@ -178,7 +178,7 @@ def main(argv=None) -> int:
     rec_x = recalls(grid, res, splits["cross"].test, a.seeds)
 
     cmd = (
-        "python scripts/second_opinion_report.py"
+        "python -m scripts.second_opinion_report"
         + (f" --seeds {a.seeds}" if a.seeds != 3 else "")
         + (f" --minutes {a.minutes:g}" if a.minutes != 60 else "")
     )

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Train the bark/cry model on the shared corpus, test it, ship it as int8 TFLite, write the report.
 
-python scripts/train.py --data ../shared/data --out models/bark_cry
-python scripts/train.py --smoke                                    # CI: every code path in < 2 min, in a temp folder
-python scripts/train.py --noise-dir /var/lib/barkcry/noise ...     # add your own room's noise
+python -m scripts.train --data ../shared/data --out models/bark_cry
+python -m scripts.train --smoke                                    # CI: every code path in < 2 min, in a temp folder
+python -m scripts.train --noise-dir /var/lib/barkcry/noise ...     # add your own room's noise
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ import time
 from functools import partial
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from barkcry_train import bark_screening, report  # noqa: E402
-from barkcry_train.augment import RT60_RANGE  # noqa: E402
-from barkcry_train.data import LABELS, Corpus, manifest_hash  # noqa: E402
-from barkcry_train.evaluate import HOP_FRAMES, edge_pad, summarize  # noqa: E402
-from barkcry_train.experiment import (  # noqa: E402
+from barkcry_train import bark_screening, report
+from barkcry_train.augment import RT60_RANGE
+from barkcry_train.data import LABELS, Corpus, manifest_hash
+from barkcry_train.evaluate import HOP_FRAMES, edge_pad, summarize
+from barkcry_train.experiment import (
     PARITY_GATE,
     VAL_DRAWS,
     Resources,
@@ -38,11 +35,13 @@ from barkcry_train.experiment import (  # noqa: E402
     validation_clips,
     validation_set,
 )
-from barkcry_train.export import git_commit, int8_parity, write_model  # noqa: E402
-from barkcry_train.train import FitConfig, count_macs, ensemble_model, predict_windows  # noqa: E402
-from barkcry_train.yamnet import training_scorer  # noqa: E402
-from detector.frontend import LogMel  # noqa: E402
-from detector.level import QuietLift  # noqa: E402
+from barkcry_train.export import git_commit, int8_parity, write_model
+from barkcry_train.train import FitConfig, count_macs, ensemble_model, predict_windows
+from barkcry_train.yamnet import training_scorer
+from detector.frontend import LogMel
+from detector.level import QuietLift
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -112,7 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=int,
         default=0,
         help="with --distill: also train --seeds teachers that hear only the lowest N mel bands (48: up to "
-        "3.75 kHz), and let both kinds teach as one ensemble (0: off; not shipped: reports/mixbands)",
+        "3.75 kHz), and let both kinds teach as one ensemble (0: off)",
     )
     ap.add_argument(
         "--yamnet-teacher",
@@ -135,7 +134,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0.25,
         help="bandwidth extension (Augmenter.p_extend): the share of the students' training windows (of "
         "the augmented runs' without --distill) given harmonics above 3.8 kHz; the teachers keep the "
-        "plain pool (0: off; reports/screening.md, distill50-extend25-bl)",
+        "plain pool (0: off)",
     )
     ap.add_argument(
         "--extend-band-limited",
@@ -444,7 +443,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
         [
             f"# Training report: {a.out.name}",
             "",
-            f"Command: `python scripts/train.py --data {a.data} --out {a.out}"
+            f"Command: `python -m scripts.train --data {a.data} --out {a.out}"
             + (" --smoke" if a.smoke else "")
             + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}"
             f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"

@@ -10,7 +10,6 @@ import time
 
 import pytest
 import yaml
-from broker import Broker, Collector, free_port
 from conftest import ROOT
 
 from detector.audio import FileSource
@@ -20,6 +19,7 @@ from detector.controls import ControlApplier, Controls, sensitive
 from detector.model import Classifier
 from detector.pipeline import make_pipeline
 from detector.sinks import Sink
+from scripts.broker import Broker, Collector, free_port
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 

@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import soundfile as sf
 import yaml
-from broker import Broker, Collector, free_port
 from conftest import ROOT
 
 from detector.audiofile import read_audio
@@ -18,6 +17,7 @@ from detector.config import EpisodeConfig
 from detector.decision import Event
 from detector.episodes import EpisodeTracker
 from detector.sinks import Sink
+from scripts.broker import Broker, Collector, free_port
 
 FS = 16000
 

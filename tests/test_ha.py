@@ -18,7 +18,7 @@ HA_PYTHON = Path(os.environ.get("BARKCRY_HA_PYTHON", ROOT / ".ha-venv" / "bin" /
 def test_home_assistant_shows_every_entity_and_its_services_reach_the_detector(mosquitto_bin, shipped_model):
     need(HA_PYTHON.exists(), f"no Home Assistant venv at {HA_PYTHON} (make .ha-venv/bin/hass)")
     r = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "ha_check.py"), "--ha-python", str(HA_PYTHON)],
+        [sys.executable, "-m", "scripts.ha_check", "--ha-python", str(HA_PYTHON)],
         cwd=ROOT,
         capture_output=True,
         text=True,

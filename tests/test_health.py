@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 import yaml
-from broker import Broker, Collector, free_port
 from conftest import ROOT
 from test_capture import demo_int16, fakemic_env
 
 from detector.config import HealthConfig
 from detector.health import Health, Reading
+from scripts.broker import Broker, Collector, free_port
 
 
 def test_a_microphone_that_goes_quiet_raises_problem_and_clears_it(tmp_path, mosquitto_bin, shipped_model):

@@ -126,7 +126,7 @@ def test_an_unwritable_history_is_said_once_and_detection_goes_on(tmp_path, ship
 
 @pytest.mark.slow  # the demo in real time
 def test_feedback_over_mqtt_marks_rows_and_bad_feedback_is_ignored(tmp_path, mosquitto_bin, shipped_model):
-    from broker import Broker, Collector, free_port
+    from scripts.broker import Broker, Collector, free_port
 
     b = Broker(tmp_path, free_port()).start()
     try:

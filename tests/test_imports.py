@@ -1,4 +1,5 @@
-"""The runtime's import structure: no loop, type-only imports included, and no training stack."""
+"""The project's import structure: no loop (type-only imports included), the runtime never imports the lab,
+and neither the runtime nor training's numpy parts load the training stack."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-PACKAGE = ROOT / "detector"
+PACKAGES = ("detector", "barkcry_train", "scripts", "bench")
 
 
 def module_name(path: Path) -> str:
@@ -18,26 +19,30 @@ def module_name(path: Path) -> str:
 
 
 def imports(path: Path) -> set[str]:
-    """The detector modules ``path`` imports, anywhere in it (functions and TYPE_CHECKING blocks too)."""
+    """The project modules ``path`` imports, anywhere in it (functions and TYPE_CHECKING blocks too)."""
     me = module_name(path)
     package = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("detector")}
+            out |= {a.name for a in node.names if a.name.split(".")[0] in PACKAGES}
         elif isinstance(node, ast.ImportFrom):
             base = package
             for _ in range(node.level - 1):
                 base = base.rsplit(".", 1)[0]
             mod = (f"{base}.{node.module}" if node.module else base) if node.level else node.module or ""
-            if mod.startswith("detector"):
+            if mod.split(".")[0] in PACKAGES:
                 out.add(mod)
                 out |= {f"{mod}.{a.name}" for a in node.names}  # `from . import history` names a module
     return out
 
 
-def test_no_import_loop_in_the_runtime():
-    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+def project_modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+
+
+def test_no_import_loop_in_the_project():
+    files = project_modules()
     graph = {m: sorted(i for i in imports(p) if i in files and i != m) for m, p in files.items()}
     loops, state = [], {}
 
@@ -64,5 +69,26 @@ def test_the_runtime_loads_no_training_stack():
         "print(sorted(m for m in ('tensorflow', 'keras', 'librosa', 'torch', 'onnxruntime') if m in sys.modules))"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout
+
+
+def test_the_runtime_never_imports_the_lab():
+    lab = [
+        f"{m} imports {i}"
+        for m, p in project_modules().items()
+        if m.startswith("detector")
+        for i in imports(p)
+        if not i.startswith("detector")
+    ]
+    assert not lab, lab
+
+
+def test_trainings_numpy_parts_load_no_keras():
+    code = (
+        "import sys, barkcry_train.experiment, barkcry_train.export, barkcry_train.train, barkcry_train.reference\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]", r.stdout

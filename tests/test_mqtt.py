@@ -15,13 +15,13 @@ import uuid
 import numpy as np
 import pytest
 import yaml
-from broker import Broker, Collector, free_port, make_tls
 from conftest import ROOT
 
 from detector.clock import WallClock
 from detector.config import MQTTConfig
 from detector.decision import Event
 from detector.sinks.mqtt import Message, MqttSink
+from scripts.broker import Broker, Collector, free_port, make_tls
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 

@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from broker import Broker, Collector, free_port
 from conftest import ROOT, need
 
 from detector.audiofile import read_audio
@@ -25,6 +24,7 @@ from detector.pipeline import make_pipeline
 from detector.ring import ArrayHistory
 from detector.sinks import Sink
 from detector.yamnet import DEFAULT_YAMNET, Yamnet, YamnetLogMel
+from scripts.broker import Broker, Collector, free_port
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 # A fold-5 UrbanSound8K siren on which the shipped small model raises a bark (score 0.87) and YAMNet does not.

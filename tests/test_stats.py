@@ -8,11 +8,11 @@ import sys
 import time
 
 import yaml
-from broker import Broker, Collector, free_port
 from conftest import ROOT
 
 from detector import history
 from detector.stats import day_stats, local_midnight
+from scripts.broker import Broker, Collector, free_port
 
 DEMO = ROOT / "detector" / "data" / "demo.flac"
 

@@ -26,7 +26,8 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     r = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts/train.py"),
+            "-m",
+            "scripts.train",
             "--smoke",
             "--data",
             str(data_root),
@@ -38,13 +39,23 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
             str(tmp_path / "cache"),
             "--distill",
             "0.5",
+            "--new-cross",
+            "--bark-screening",
+            str(ROOT / "reports" / "bark_cry" / "bark_screening.csv"),
+            "--hard-negatives",
+            "class cat=3",
+            "--save-seeds",
         ],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "1 local noise recording(s)" in r.stdout
+    assert "barks dropped" in r.stdout  # the screening's rejects left out
+    assert "cross-new: train" in r.stdout
+    assert out.with_name("smoke-seed0.tflite").exists()  # --save-seeds
     sc = json.loads(out.with_suffix(".json").read_text())
     assert sc["training"]["extra_noise_dirs"] == [str(noise_dir)]
     assert sc["training"]["smoke"] is True

@@ -1,0 +1,1 @@
+"""Maintainer tools, run from the checkout as `python -m scripts.NAME`."""
