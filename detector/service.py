@@ -5,31 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sqlite3
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
 from .audio import FileSource, MicrophoneSource
 from .clock import WallClock
-from .config import Config, ConfigError
+from .config import Config
 from .confirm import load_second_opinion
 from .controls import ControlApplier, Controls
-from .episodes import EpisodeTracker
 from .health import Health, HealthReporter, Reading
-from .history import HistorySink, connect, false_alarms, file_sha256
+from .history import connect, false_alarms, file_sha256
 from .lessons import Refitter, Teacher, verifier_path
-from .live import LiveSink
-from .loud import LoudSink
 from .model import Classifier, ModelError
 from .pipeline import make_pipeline
-from .sinks import Sink
-from .sinks.clips import ClipSink
-from .sinks.log import LogSink
-from .stats import StatsReporter
+from .service_sinks import episode_labels, open_sinks
 from .verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -65,53 +56,6 @@ class Notifier:
             self.send("WATCHDOG=1")
 
 
-def open_history(
-    cfg: Config, model_sha256: str, clock: WallClock, on_marked: Callable[[dict[str, int]], None] | None = None
-) -> HistorySink | None:
-    """The event history, or None (said once) when it is off or its database cannot be opened: detection
-    never depends on it."""
-    if not cfg.history.enabled:
-        return None
-    path = cfg.history_path()
-    try:
-        sink = HistorySink(path, model_sha256, clock, cfg.history.keep_days, cfg.history.keep_rows, on_marked)
-    except (OSError, sqlite3.Error) as e:
-        log.warning("event history off: cannot open %s (%s)", path, e)
-        return None
-    sink.start()
-    return sink
-
-
-def open_metrics(cfg: Config, clf: Classifier):
-    """The Prometheus endpoint when asked for; one that cannot listen is said once, and detection goes on."""
-    if not cfg.metrics.enabled:
-        return None
-    try:
-        from .metrics_export import MetricsSink
-
-        sink = MetricsSink(cfg.metrics.host, cfg.metrics.port, clf.labels)
-    except ImportError:
-        log.warning("metrics off: prometheus-client is not installed (pip install prometheus-client)")
-        return None
-    except OSError as e:
-        log.warning("metrics off: cannot listen on %s:%d (%s)", cfg.metrics.host, cfg.metrics.port, e)
-        return None
-    log.info("metrics on http://%s:%d/metrics", cfg.metrics.host, cfg.metrics.port)
-    return sink
-
-
-def open_live(cfg: Config, pipeline, source, clf: Classifier) -> LiveSink | None:
-    """The live feed for the review page, at <state_dir>/live.sock; None (said once) if it cannot be."""
-    path = Path(cfg.state_dir) / "live.sock"
-    try:
-        return LiveSink(
-            path, pipeline, {"device": source.name, "model": clf.path.name, "thresholds": pipeline.on_thresholds}
-        )
-    except OSError as e:
-        log.warning("live feed off: cannot listen on %s (%s)", path, e)
-        return None
-
-
 class VerifierWatch:
     """Picks up verifier.json whenever it changes (a refit after a mark, `detector verifier fit` or
     `reset`), checking at most every ``every_s``."""
@@ -143,13 +87,6 @@ def marked_counts(path: Path, model_sha256: str) -> dict[str, int]:
     """False alarms marked per label, read on a connection of its own (the writer's belongs to its thread)."""
     with closing(connect(path)) as db:
         return false_alarms(db, model_sha256)
-
-
-def episode_labels(cfg: Config, clf: Classifier) -> dict:
-    for label in cfg.episodes:
-        if label not in clf.labels:
-            raise ConfigError(f"episodes.{label}: the model has no such label; expected one of {', '.join(clf.labels)}")
-    return cfg.episodes
 
 
 def check(cfg: Config) -> list[str]:
@@ -202,7 +139,6 @@ def serve(
     ``stream``: where the log sink writes (default stdout)."""
     rate = clf.frontend.sample_rate
     clock = WallClock()
-    sinks: list[Sink] = [LogSink(stream, clock)]
     sha = file_sha256(clf.path)
     teaching = cfg.history.enabled and cfg.verifier.enabled and clf.embedding_size is not None
     if cfg.history.enabled and cfg.verifier.enabled and not teaching:
@@ -212,42 +148,19 @@ def serve(
     taught: set[str] = set()  # labels the home's verifier acts on now
 
     def marked(counts: dict[str, int]) -> None:  # the history's thread, after a verdict from MQTT
-        if mqtt_sink is not None:
-            mqtt_sink.diagnostics(counts, taught)
+        if sinks.mqtt is not None:
+            sinks.mqtt.diagnostics(counts, taught)
         if refitter is not None:
             refitter.marked()
 
-    episode_labels(cfg, clf)  # before anything starts, as the clips directory below
-    if cfg.clips.enabled:  # before anything starts: a directory that cannot be used stops the run here
-        from .sinks.clips import clip_dir
-
-        clip_dir(cfg.clips, create=True)
+    pipeline = make_pipeline(cfg, clf, [], load_second_opinion(cfg))
     controls = Controls(Path(cfg.state_dir) / "controls.json", clf.labels)
-    history_sink = open_history(cfg, sha, clock, marked)
-    mqtt_sink = None
-    if cfg.mqtt.enabled:
-        from .sinks.mqtt import MqttSink
-
-        mqtt_sink = MqttSink(
-            cfg.mqtt,
-            clf.labels,
-            cfg.mqtt_password(),
-            clf.path.stem,
-            clock,
-            __version__,
-            on_feedback=history_sink.feedback if history_sink is not None else None,
-            episodes=list(cfg.episodes),
-            loud=cfg.loud.enabled,
-            stats=history_sink is not None,
-            on_control=controls.command,
-        )
-        mqtt_sink.start()
-        if history_sink is not None:
-            mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
-        sinks.append(mqtt_sink)
-    if history_sink is not None:
-        sinks.append(history_sink)
-    pipeline = make_pipeline(cfg, clf, sinks, load_second_opinion(cfg))
+    sinks = open_sinks(cfg, clf, pipeline, source.name, sha, clock, controls, stream, marked)
+    pipeline.sinks = sinks.all()
+    sinks.start()
+    mqtt_sink, history_sink, metrics = sinks.mqtt, sinks.history, sinks.metrics
+    if mqtt_sink is not None and history_sink is not None:
+        mqtt_sink.diagnostics(marked_counts(history_sink.path, sha), taught)
     log.info(
         "listening on %s with model %s (thresholds %s)",
         source.name,
@@ -256,30 +169,6 @@ def serve(
     )
     if pipeline.second is not None:
         log.info("second opinion: %s confirms %s", cfg.second_opinion_path().name, pipeline.second.thresholds)
-    # episodes go where events are announced: the log and MQTT (the history keeps the events themselves)
-    episodes = EpisodeTracker(episode_labels(cfg, clf), [s for s in (sinks[0], mqtt_sink) if s is not None])
-    pipeline.sinks.append(episodes)
-    if cfg.loud.enabled:
-        pipeline.sinks.append(
-            LoudSink(
-                cfg.loud,
-                mqtt_sink.loud_state
-                if mqtt_sink is not None
-                else lambda on: log.info("loud sound: %s", "on" if on else "off"),
-            )
-        )
-    metrics = open_metrics(cfg, clf)
-    if metrics is not None:
-        pipeline.sinks.append(metrics)
-    live = open_live(cfg, pipeline, source, clf)
-    if live is not None:
-        pipeline.sinks.append(live)
-    if cfg.clips.enabled:
-        pipeline.sinks.append(
-            ClipSink(
-                cfg.clips, pipeline.history, rate, clock, history_sink.clip_saved if history_sink is not None else None
-            )
-        )
 
     notifier = Notifier()
     stopping = {"signal": None}
@@ -295,16 +184,9 @@ def serve(
     notifier.send("READY=1")
     notifier.send(f"STATUS=listening on {source.name}")
     watch = VerifierWatch(verifier_path(cfg), sha) if teaching else None
-    stats = (
-        StatsReporter(history_sink.path, clf.labels, mqtt_sink.stats)
-        if history_sink is not None and mqtt_sink is not None
-        else None
-    )
-    if stats is not None:
-        pipeline.sinks.append(stats)
     applier = ControlApplier(controls, pipeline, mqtt_sink.controls if mqtt_sink is not None else lambda states: None)
     applier.update(time.time())
-    told = [x.health for x in (mqtt_sink, live) if x is not None]  # Home Assistant, the review page
+    told = [x.health for x in (mqtt_sink, sinks.live) if x is not None]  # Home Assistant, the review page
     health = HealthReporter(
         Health(cfg.health, Path(cfg.state_dir)), lambda reasons, figures: [tell(reasons, figures) for tell in told], log
     )
@@ -326,7 +208,7 @@ def serve(
                 gap_ended = True
                 if ended := pipeline.finish():
                     log.warning("no audio for %.0f s: ended %s", NO_AUDIO_END_S, ", ".join(e.label for e in ended))
-                episodes.flush(pipeline.t)
+                sinks.episodes.flush(pipeline.t)
             if realtime and block.size:  # heard as it is read (a replay at full speed keeps time 0 at its start)
                 clock.anchor(pipeline.t + block.size / rate)
             if watch is not None and (changed := watch.poll()):
@@ -348,8 +230,8 @@ def serve(
                     mqtt_sink.pending() if mqtt_sink else 0,
                     mqtt_sink.dropped if mqtt_sink else 0,
                 )
-            if stats is not None:
-                stats.update()
+            if sinks.stats is not None:
+                sinks.stats.update()
             health.update(
                 Reading(
                     time.monotonic(),
@@ -367,18 +249,7 @@ def serve(
     finally:
         notifier.send("STOPPING=1")
         pipeline.finish()
-        episodes.flush(pipeline.t)
-        if history_sink is not None:
-            history_sink.close()  # every event written: the last counts can be made
-        if stats is not None:
-            stats.update(force=True)
-            stats.close()
-        if mqtt_sink is not None:
-            mqtt_sink.close(timeout=5.0)
-        if live is not None:
-            live.close()
-        if metrics is not None:
-            metrics.close()
+        sinks.close(pipeline.t)
         if pipeline.second is not None:
             g = pipeline.second
             log.info(

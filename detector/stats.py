@@ -52,5 +52,6 @@ class StatsReporter(Sink):
         self.publish(stats)
 
     def close(self) -> None:
+        self.update(force=True)  # the last events, once the history has written them
         if self._db is not None:
             self._db.close()

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 class Sink:
     """Base sink: override what you need. Sinks must not block the audio loop."""
 
+    def start(self) -> None:  # once, before the first window
+        pass
+
     def window(self, w: Window) -> None:  # every scored window
         pass
 
