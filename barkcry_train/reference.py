@@ -150,8 +150,9 @@ def room_alarms(
     """Alarms an hour in the rooms of `barkcry_train.rooms` (same draws): only negatives play there, so
     every alarm is false. Per label the model has: barkcry's events (what its decider starts, as `detector
     calibrate` counts them), then the model's runs at each of ``thresholds[label]``. One table row a room."""
-    from detector.calibrate import starts, window_scores
+    from detector.calibrate.analysis import starts
     from detector.config import Config
+    from detector.scan import window_scores
 
     from .rooms import ROOMS, build_room
 
@@ -169,7 +170,9 @@ def room_alarms(
         cells = []
         for j, lab in enumerate(model.labels):
             s = theirs[name].reshape(len(theirs[name]), -1)[:, j]
-            cells.append(f"{len(starts(ours, lab, policies[lab], window_s)) * 60 / minutes:.0f}")
+            cells.append(
+                f"{len(starts(ours, lab, policies[lab], window_s, clf.frontend.sample_rate)) * 60 / minutes:.0f}"
+            )
             cells += [f"{runs(s >= t) * 60 / minutes:.0f}" for t in thresholds[lab]]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines

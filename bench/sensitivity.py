@@ -23,12 +23,12 @@ import numpy as np
 
 from barkcry_train.data import read_manifest
 from detector.audiofile import read_audio
-from detector.calibrate import window_scores
 from detector.config import Config
 from detector.confirm import confirm_thresholds, load_second_opinion
 from detector.controls import SENSITIVITIES, sensitive
 from detector.model import Classifier
 from detector.replay import CachedYamnet, replay
+from detector.scan import window_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 

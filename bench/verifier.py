@@ -33,15 +33,13 @@ import numpy as np
 
 from barkcry_train.data import read_manifest
 from detector.audiofile import read_audio
-from detector.calibrate import (
-    BUNDLED_POSITIVES,
-    window_scores,
-)
+from detector.calibrate.analysis import BUNDLED_POSITIVES
 from detector.config import Config
 from detector.confirm import confirm_thresholds, load_second_opinion
 from detector.history import BEST_WINDOWS, file_sha256
 from detector.lessons import Teacher
 from detector.replay import CachedYamnet, replay
+from detector.scan import window_scores
 from detector.verifier import Lesson, Verifier, teach
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -143,10 +143,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from .calibrate import calibrate
+    from .calibrate import BUNDLED_POSITIVES, CalibrationRequest, calibrate
 
     cfg = _load_config(args)
-    return calibrate(cfg, args)
+    req = CalibrationRequest(
+        seconds=args.seconds,
+        device=args.device,
+        input=Path(args.input) if args.input else None,
+        out=Path(args.out) if args.out else None,
+        positives=Path(args.positives) if args.positives else BUNDLED_POSITIVES,
+        apply=args.apply,
+        config=Path(args.config) if args.config else config_mod.DEFAULT_PATH,
+        event_dbfs=dict(args.event_dbfs or []),
+        keep_noise=not args.no_keep,
+    )
+    return calibrate(cfg, req)
 
 
 def _since(text: str) -> float:

@@ -12,11 +12,12 @@ import numpy as np
 
 from . import history
 from .audiofile import AudioFileError, read_audio
-from .calibrate import BUNDLED_POSITIVES, window_scores
+from .calibrate.analysis import BUNDLED_POSITIVES
 from .config import Config
 from .confirm import confirm_thresholds, load_second_opinion
 from .history import BEST_WINDOWS
 from .model import Classifier
+from .scan import window_scores
 from .verifier import Lesson, Taught, Verifier, marked, teach
 
 log = logging.getLogger(__name__)

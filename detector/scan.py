@@ -77,6 +77,16 @@ class ScanSink(Sink):
             self.out.write(json.dumps(line) + "\n")
 
 
+def window_scores(cfg: Config, clf: Classifier, x: np.ndarray) -> list[Window]:
+    """Every classifier window over ``x``, through the real pipeline."""
+    keep = ScanSink("", None, keep_windows=True)
+    pipe = make_pipeline(cfg, clf, [keep])
+    step = clf.frontend.sample_rate  # a second at a time, as a stream arrives
+    for i in range(0, x.size, step):
+        pipe.process(x[i : i + step])
+    return keep.windows
+
+
 def scan_file(
     cfg: Config,
     clf: Classifier,

@@ -71,8 +71,8 @@ def spectrogram(cfg: Config, clf: Classifier, clip: Path, start: float, end: flo
     """The clip's log-mel (uint8, 0.5 dB steps over its top 80 dB) and each label's score per window, with
     the event's span on the clip's time axis (the clip ends when the event does)."""
     from .audiofile import read_audio
-    from .calibrate import window_scores
     from .frontend import LogMel
+    from .scan import window_scores
 
     x = read_audio(clip, clf.frontend.sample_rate, max_s=cfg.clips.max_s + 10)
     mel = LogMel(clf.frontend).compute(x)

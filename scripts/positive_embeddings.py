@@ -19,10 +19,10 @@ import numpy as np
 
 from barkcry_train.data import read_manifest
 from detector.audiofile import read_audio
-from detector.calibrate import window_scores
 from detector.config import Config
 from detector.history import BEST_WINDOWS, file_sha256
 from detector.lessons import Teacher
+from detector.scan import window_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_FOLDS = (1, 2, 3)

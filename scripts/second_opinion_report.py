@@ -4,7 +4,7 @@ alone and with YAMNet confirming, over a grid of both thresholds. Writes reports
 
     python -m scripts.second_opinion_report [--data ../shared/data] [--seeds 3]
 
-Every event is the product's: the windows come from the real pipeline (`detector.calibrate.window_scores`)
+Every event is the product's: the windows come from the real pipeline (`detector.scan.window_scores`)
 and the decider and the second opinion are the runtime's own classes, replayed over those windows at each
 threshold (`detector.replay`, which gives the live pipeline's events exactly).
 
@@ -31,9 +31,9 @@ import numpy as np
 from barkcry_train.beds import build_bed
 from barkcry_train.evaluate import CONDITIONS
 from barkcry_train.experiment import load_fold5_check, make_splits
-from detector.calibrate import window_scores
 from detector.config import Config, LabelConfig
 from detector.replay import CachedYamnet, replay
+from detector.scan import window_scores
 from detector.yamnet import Yamnet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,6 +6,7 @@ unpacks it into a directory of its own, and runs it from elsewhere without the e
 from __future__ import annotations
 
 import json
+import shutil
 import site
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 from conftest import ROOT
 
 PROBE = """
-import detector, detector.model as m, detector.calibrate as c, detector.yamnet as y
+import detector, detector.model as m, detector.calibrate.analysis as c, detector.yamnet as y
 print(detector.__file__)
 print(m.DEFAULT_MODEL)
 print(len(list(c.BUNDLED_POSITIVES.glob("bark/*.flac"))))
@@ -23,9 +24,13 @@ print(y.DEFAULT_YAMNET)
 
 
 def test_an_installed_package_finds_its_model_and_calibration_sounds(tmp_path):
-    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    wheels, target, src = tmp_path / "wheels", tmp_path / "site", tmp_path / "src"
+    # built from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds
+    shutil.copytree(
+        ROOT, src, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "cache", "reports", "__pycache__")
+    )
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(src)],
         capture_output=True,
         text=True,
         timeout=300,
