@@ -1,0 +1,408 @@
+"""The shipped model against a retrained candidate's seeds, on the same tests: writes reports/bark_cry/candidate.md.
+
+    python -m scripts.compare_candidate --candidates 'RUN/bark_cry_v2-seed*.tflite' --runs RUN/report/runs.json
+
+Every model is the int8 one the device runs, scored as `detector scan` scores a clip (the best score two
+consecutive windows reach). The tests:
+
+- fold 5: the held-out fold of the corpus as it is now, with the screened-out barks left out as in training;
+  clean, at 0 dB through a room and a microphone, and clean through an 8 kHz round trip (a model that finds
+  barks or cries by their empty top band finds them in the negatives too, and its AUC falls);
+- cross-new: the barks of the sources added last (every fold), which the fold-5 candidate partly trained on
+  and the shipped model never heard, against the fold-5 negatives of the other sources; the candidate run's
+  own cross-new split (trained without them) stands for the candidate recipe there;
+- the household bed: an hour of fold-5 negatives and noise at -20, -30 and -40 dBFS; every event is a false
+  alarm. Each model is set to the shipped model's fold-5 clean recall, per label, and its events counted;
+- the cascade: the small model proposes, YAMNet confirms barks as shipped (`second_opinion` in the sidecar).
+  Per model, the lowest small-model threshold whose cascade raises no more household alarms than the shipped
+  cascade does today, and the event recall it reaches on fold-5 barks and cries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+
+from barkcry_train import bark_screening
+from barkcry_train.augment import resample_round_trip
+from barkcry_train.beds import build_bed
+from barkcry_train.data import LABELS, Clip, Corpus
+from barkcry_train.evaluate import CONDITIONS, TestSet, clip_windows
+from barkcry_train.experiment import NEW_SOURCES, Resources, make_splits
+from detector.config import Config, LabelConfig
+from detector.confirm import confirm_thresholds
+from detector.frontend import LogMel
+from detector.metrics import rate_at, roc_auc, threshold_for_fpr
+from detector.model import Classifier
+from detector.replay import CachedYamnet, replay
+from detector.scan import window_scores
+from detector.yamnet import Yamnet
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = 16000
+CONDS = {c.name: c for c in CONDITIONS if c.name in ("clean", "room+mic +10 dB", "room+mic +0 dB")}
+SMALL_GRID = np.round(np.arange(0.30, 0.99, 0.02), 2)
+
+
+def mean_sd(v, fmt: str = "{:.3f}") -> str:
+    v = [x for x in v if x == x]
+    if not v:
+        return "n/a"
+    return fmt.format(np.mean(v)) + (" ± " + fmt.format(np.std(v)) if len(v) > 1 else "")
+
+
+def test_sets(res: Resources, clips: list[Clip]) -> TestSet:
+    """``clips`` clean, at 0 dB through a room and microphone, and clean through an 8 kHz round trip."""
+    ts = TestSet.build(
+        clips,
+        res.corpus.audio,
+        res.lm,
+        res.noises(clips),
+        res.test_rirs,
+        seed=7,
+        conditions=[CONDS["clean"], CONDS["room+mic +0 dB"]],
+    )
+    clean = res.condition_audio(clips, CONDS["clean"])
+    ts.feats["clean, 8 kHz round trip"] = [clip_windows(res.lm, resample_round_trip(x, RATE)) for x in clean]
+    return ts
+
+
+def label_metrics(clips: list[Clip], s: np.ndarray, j: int, threshold: float, max_fpr: float = 0.02) -> dict:
+    lab = LABELS[j]
+    pos = np.array([c.label == lab for c in clips])
+    neg = np.array([c.label not in LABELS for c in clips])
+    keep = pos | neg
+    recall, fpr = rate_at(pos[keep], s[keep, j], threshold)
+    at2 = threshold_for_fpr(s[neg, j], max_fpr)
+    return {
+        "auc": roc_auc(pos[keep], s[keep, j]),
+        "recall": recall,
+        "fpr": fpr,
+        "recall_at_2pct": rate_at(pos[keep], s[keep, j], at2)[0],
+    }
+
+
+def threshold_at_recall(clips: list[Clip], s: np.ndarray, j: int, recall: float) -> float:
+    """The highest threshold at which the clean clip recall of label ``j`` reaches ``recall``."""
+    pos = np.sort(s[[c.label == LABELS[j] for c in clips], j])[::-1]
+    k = max(1, int(np.ceil(recall * pos.size - 1e-9)))
+    return float(pos[k - 1])
+
+
+def events(cfg_thresholds: dict[str, float], windows, x, window_s, yam, confirm) -> dict[str, int]:
+    cfg = Config()
+    cfg.detection.labels = {lab: LabelConfig(on_threshold=t) for lab, t in cfg_thresholds.items()}
+    policies = cfg.detection.policies(cfg_thresholds)
+    evs = replay(windows, policies, window_s, x, RATE, yam, confirm or None)
+    return {lab: sum(e.state == "start" and e.label == lab for e in evs) for lab in cfg_thresholds}
+
+
+class Scored:
+    """One model: its windows over the bed and over each positive's conditioned audio, scored once."""
+
+    def __init__(self, clf: Classifier, bed: np.ndarray, positives: dict[str, list[tuple[Clip, np.ndarray]]]):
+        self.clf = clf
+        self.window_s = clf.frontend.window_samples / RATE
+        cfg = Config()
+        self.bed_windows = window_scores(cfg, clf, bed)
+        self.pos_windows = {k: [(c, x, window_scores(cfg, clf, x)) for c, x in v] for k, v in positives.items()}
+
+    def bed_alarms(self, thresholds: dict[str, float], bed, yam, confirm, hours: float) -> dict[str, float]:
+        n = events(thresholds, self.bed_windows, bed, self.window_s, yam, confirm)
+        return {lab: n[lab] / hours for lab in thresholds}
+
+    def event_recall(self, label: str, t: float, yam, confirm, cond: str) -> float:
+        found = [
+            events({label: t}, w, x, self.window_s, yam, confirm)[label] > 0
+            for c, x, w in self.pos_windows[cond]
+            if c.label == label
+        ]
+        return float(np.mean(found))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shipped", type=Path, default=ROOT / "models" / "bark_cry.tflite")
+    ap.add_argument("--candidates", required=True, help="glob of the candidate seeds' .tflite files")
+    ap.add_argument("--runs", type=Path, required=True, help="the candidate training run's runs.json")
+    ap.add_argument("--shipped-runs", type=Path, default=ROOT / "reports" / "bark_cry" / "runs.json")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--bark-screening", type=Path, default=ROOT / "reports" / "bark_cry" / "bark_screening.csv")
+    ap.add_argument("--cache", type=Path, default=ROOT / "cache")
+    ap.add_argument("--bed-minutes", type=float, default=60.0)
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bark_cry" / "candidate.md")
+    ap.add_argument("--json", type=Path, help="also write every number here")
+    a = ap.parse_args(argv)
+
+    lm = LogMel()
+    corpus = Corpus.load(a.data, lm.params.sample_rate)
+    corpus.clips = bark_screening.apply(corpus.clips, bark_screening.verdicts(a.bark_screening), "drop")
+    res = Resources.load(corpus, lm, 60, a.cache)
+    splits = make_splits(corpus, new_cross=True)
+    fold5, cross_new = splits["fold5"], splits["cross-new"]
+    models = {"shipped": Classifier(a.shipped, lm.params)}
+    for p in sorted(glob.glob(a.candidates)):
+        models[f"candidate {Path(p).stem.rsplit('-', 1)[-1]}"] = Classifier(p, lm.params)
+    print(f"models: {list(models)}", flush=True)
+
+    out: dict = {"models": list(models)}
+    ts5, tsn = test_sets(res, fold5.test), test_sets(res, cross_new.test)
+    new5 = [c.source in NEW_SOURCES for c in fold5.test]
+    for name, clf in models.items():
+        thr = [clf.thresholds[lab] for lab in LABELS]
+        s5, sn = ts5.score(clf.score_windows), tsn.score(clf.score_windows)
+        m = out.setdefault(name, {})
+        for cond, s in s5.items():
+            m[f"fold5 {cond}"] = {lab: label_metrics(fold5.test, s, j, thr[j]) for j, lab in enumerate(LABELS)}
+        # fold 5 without the new sources' barks, and their barks alone (against every fold-5 negative)
+        old = [c for c, n in zip(fold5.test, new5) if not n]
+        m["fold5 clean, old sources"] = {
+            lab: label_metrics(old, s5["clean"][~np.array(new5)], j, thr[j]) for j, lab in enumerate(LABELS)
+        }
+        only_new = [c for c, n in zip(fold5.test, new5) if n or c.label not in LABELS]
+        idx = np.array([n or c.label not in LABELS for c, n in zip(fold5.test, new5)])
+        m["fold5 clean, new barks"] = {"bark": label_metrics(only_new, s5["clean"][idx], 0, thr[0])}
+        for cond, s in sn.items():
+            m[f"cross-new {cond}"] = {"bark": label_metrics(cross_new.test, s, 0, thr[0])}
+        m["clean scores"] = s5["clean"]
+        print(f"{name}: tests scored", flush=True)
+
+    # the household bed, and the positives' audio for event recall
+    negatives = [c for c in fold5.test if c.label not in LABELS]
+    bed = build_bed(negatives, corpus.audio, a.bed_minutes * 60, np.random.default_rng(0))
+    hours = a.bed_minutes / 60
+    positives = {
+        cond: [(c, x) for c, x in zip(fold5.test, res.condition_audio(fold5.test, CONDS[cond])) if c.label in LABELS]
+        for cond in CONDS
+    }
+    yam = CachedYamnet(Yamnet())
+    shipped = models["shipped"]
+    confirm = confirm_thresholds(Config(), shipped, yam.model)
+    today = shipped.thresholds_for(confirm)
+    scored = {name: Scored(clf, bed, positives) for name, clf in models.items()}
+    base = scored["shipped"]
+    s_clean = out["shipped"]["clean scores"]
+    ship_recall = {lab: out["shipped"]["fold5 clean"][lab]["recall"] for lab in LABELS}
+    cascade_today = base.bed_alarms(today, bed, yam, confirm, hours)
+    out["cascade today"] = {"thresholds": today, "confirm": confirm, "alarms_per_hour": cascade_today}
+    for name, sc in scored.items():
+        m = out[name]
+        s = m.pop("clean scores")
+        eq = {lab: threshold_at_recall(fold5.test, s, j, ship_recall[lab]) for j, lab in enumerate(LABELS)}
+        m["equal recall thresholds"] = eq
+        m["bed alone, own thresholds"] = sc.bed_alarms(dict(sc.clf.thresholds), bed, yam, {}, hours)
+        m["bed alone, equal recall"] = sc.bed_alarms(eq, bed, yam, {}, hours)
+        cascade = {}
+        for lab in LABELS:
+            conf = {lab: confirm[lab]} if lab in confirm else {}
+            ok = [
+                t
+                for t in SMALL_GRID
+                if sc.bed_alarms({lab: float(t)}, bed, yam, conf, hours)[lab] <= cascade_today[lab]
+            ]
+            t = float(min(ok)) if ok else float("nan")
+            cascade[lab] = {"threshold": t, "confirm": conf.get(lab)}
+            for cond in CONDS:
+                cascade[lab][cond] = sc.event_recall(lab, t, yam, conf, cond) if ok else float("nan")
+        m["cascade"] = cascade
+        print(f"{name}: bed and cascade done", flush=True)
+    del s_clean
+
+    runs = json.loads(a.runs.read_text())
+    shipped_runs = json.loads(a.shipped_runs.read_text())
+    out["runs"] = {
+        "candidate": {f"{r['split']}/{r['variant']}": [] for r in runs},
+        "shipped recipe": {f"{r['split']}/{r['variant']}": [] for r in shipped_runs},
+    }
+    for key, rr in (("candidate", runs), ("shipped recipe", shipped_runs)):
+        for r in rr:
+            c = r["summary"]["conditions"]
+            out["runs"][key][f"{r['split']}/{r['variant']}"].append(
+                {
+                    lab: {
+                        "auc": c["clean"][lab]["auc"],
+                        "recall": c["clean"][lab]["recall"],
+                        "fpr": c["clean"][lab]["fpr"],
+                        "auc_rm0": c["room+mic +0 dB"][lab]["auc"],
+                    }
+                    for lab in LABELS
+                }
+            )
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1, default=float))
+    a.out.write_text(report(a, out, models, corpus, hours))
+    print(f"wrote {a.out}")
+    return 0
+
+
+def report(a, out: dict, models: dict, corpus: Corpus, hours: float) -> str:
+    names = list(models)
+    cands = [n for n in names if n != "shipped"]
+
+    def row(title: str, get, fmt="{:.3f}") -> str:
+        ship = get(out["shipped"])
+        vals = [get(out[n]) for n in cands]
+        return (
+            f"| {title} | {fmt.format(ship)} | {mean_sd(vals, fmt)} | " + " | ".join(fmt.format(v) for v in vals) + " |"
+        )
+
+    L = [
+        "# The shipped model against the candidate",
+        "",
+        "Commands:",
+        "",
+        "```",
+        "python -m barkcry_train.bark_screening --data ../shared/data --out reports/bark_cry/bark_screening.csv",
+        "python -m scripts.train --data ../shared/data --out RUN/bark_cry_v2 --reports RUN/report --seeds 3 "
+        "--no-ablation --new-cross --bark-screening reports/bark_cry/bark_screening.csv --screened-out drop "
+        "--hard-negatives 'class cat=3,class frog=3,class sheep=2,class lion=2,class chicken=2' --save-seeds",
+        f"python -m scripts.compare_candidate --candidates '{a.candidates}' --runs {a.runs}",
+        "```",
+        "",
+        (__doc__ or "").split("\n\n", 2)[2].strip(),
+        "",
+        "## Bark screening",
+        "",
+        "| source | YAMNet's top dog class | clips | kept as bark |",
+        "|---|---|---:|---|",
+        *[
+            f"| {s} | {k} | {n} | {'yes' if k in bark_screening.BARK_CLASSES else 'no'} |"
+            for s, k, n in bark_screening.counts(a.bark_screening)
+        ],
+        "",
+        f"## Fold 5 ({len(names) - 1} candidate seeds; shipped: one model)",
+        "",
+        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
+        "|---|---:|---:|" + "---:|" * len(cands),
+    ]
+    for cond in ("clean", "room+mic +0 dB", "clean, 8 kHz round trip", "clean, old sources"):
+        for lab in LABELS:
+            L.append(row(f"{lab} AUC, {cond}", lambda m, c=cond, lab=lab: m[f"fold5 {c}"][lab]["auc"]))
+    L += [
+        row("bark AUC, clean, new barks", lambda m: m["fold5 clean, new barks"]["bark"]["auc"]),
+        row("bark recall at 2 % test FP, clean", lambda m: m["fold5 clean"]["bark"]["recall_at_2pct"]),
+        row("cry recall at 2 % test FP, clean", lambda m: m["fold5 clean"]["cry"]["recall_at_2pct"]),
+    ]
+    for cond in ("clean", "room+mic +0 dB"):
+        for lab in LABELS:
+            L.append(
+                row(f"{lab} recall at own threshold, {cond}", lambda m, c=cond, lab=lab: m[f"fold5 {c}"][lab]["recall"])
+            )
+            L.append(
+                row(f"{lab} FP rate at own threshold, {cond}", lambda m, c=cond, lab=lab: m[f"fold5 {c}"][lab]["fpr"])
+            )
+    L += [
+        "",
+        "## Cross-new: the added sources' barks",
+        "",
+        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
+        "|---|---:|---:|" + "---:|" * len(cands),
+        row("bark AUC, clean", lambda m: m["cross-new clean"]["bark"]["auc"]),
+        row("bark AUC, room+mic +0 dB", lambda m: m["cross-new room+mic +0 dB"]["bark"]["auc"]),
+        row("bark recall at own threshold, clean", lambda m: m["cross-new clean"]["bark"]["recall"]),
+        "",
+        "The fold-5 candidates trained on the added sources' folds 1-3, so their cross-new numbers are not a",
+        "cross-source test; the candidate run's own cross-new split is (float, from its runs.json, below).",
+        "",
+        f"## Household bed ({hours * 60:.0f} minutes, false alarms an hour)",
+        "",
+        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
+        "|---|---:|---:|" + "---:|" * len(cands),
+    ]
+    for lab in LABELS:
+        L.append(row(f"{lab}, own threshold", lambda m, lab=lab: m["bed alone, own thresholds"][lab], "{:.1f}"))
+        L.append(row(f"{lab}, at the shipped recall", lambda m, lab=lab: m["bed alone, equal recall"][lab], "{:.1f}"))
+        L.append(row(f"{lab} threshold at the shipped recall", lambda m, lab=lab: m["equal recall thresholds"][lab]))
+    ct = out["cascade today"]
+    L += [
+        "",
+        "## The cascade: event recall at today's household false alarms",
+        "",
+        f"Today (shipped, small thresholds {ct['thresholds']}, YAMNet confirming {ct['confirm']}): "
+        + ", ".join(f"{lab} {v:.1f}" for lab, v in ct["alarms_per_hour"].items())
+        + " false alarms an hour on the bed. Each model gets the lowest small threshold that raises no more.",
+        "",
+        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
+        "|---|---:|---:|" + "---:|" * len(cands),
+    ]
+    for lab in LABELS:
+        L.append(row(f"{lab} small threshold", lambda m, lab=lab: m["cascade"][lab]["threshold"], "{:.2f}"))
+        for cond in CONDS:
+            L.append(row(f"{lab} event recall, {cond}", lambda m, lab=lab, c=cond: m["cascade"][lab][c]))
+    L += ["", "## Targets", "", *targets(out, cands)]
+    L += [
+        "",
+        "## The training runs (float, clean; mean ± sd over seeds)",
+        "",
+        "The shipped recipe's runs were tested on the corpus before the additions; the candidate's on the",
+        "corpus now (its fold-5 and cross negatives include the added animals).",
+        "",
+        "| run | split/variant | seeds | bark AUC | cry AUC | bark recall | bark FP | bark AUC 0 dB room+mic |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, groups in out["runs"].items():
+        for sv, rows in groups.items():
+            L.append(
+                f"| {key} | {sv} | {len(rows)} | {mean_sd([r['bark']['auc'] for r in rows])} | "
+                f"{mean_sd([r['cry']['auc'] for r in rows])} | {mean_sd([r['bark']['recall'] for r in rows])} | "
+                f"{mean_sd([r['bark']['fpr'] for r in rows])} | {mean_sd([r['bark']['auc_rm0'] for r in rows])} |"
+            )
+    return "\n".join(L) + "\n"
+
+
+def targets(out: dict, cands: list[str]) -> list[str]:
+    """The candidate's targets, and the rule it ships by: fold-5 bark AUC and household bark alarms better
+    beyond the candidate's seed spread, and nothing worse beyond it."""
+
+    def vals(get):
+        v = np.array([get(out[n]) for n in cands], dtype=float)
+        return get(out["shipped"]), float(np.mean(v)), float(np.std(v))
+
+    checks = [  # (measure, getter, target on the candidate's mean or None, higher is better)
+        ("fold-5 bark AUC, clean", lambda m: m["fold5 clean"]["bark"]["auc"], lambda s, c: c >= 0.975, True),
+        ("bark recall at 2 % FP", lambda m: m["fold5 clean"]["bark"]["recall_at_2pct"], lambda s, c: c >= 0.85, True),
+        (
+            "household bark alarms/h at the shipped recall",
+            lambda m: m["bed alone, equal recall"]["bark"],
+            lambda s, c: c <= s / 2,
+            False,
+        ),
+        ("household cry alarms/h at the shipped recall", lambda m: m["bed alone, equal recall"]["cry"], None, False),
+        ("fold-5 cry AUC, clean", lambda m: m["fold5 clean"]["cry"]["auc"], None, True),
+        ("fold-5 bark AUC, 0 dB room+mic", lambda m: m["fold5 room+mic +0 dB"]["bark"]["auc"], None, True),
+        ("fold-5 cry AUC, 0 dB room+mic", lambda m: m["fold5 room+mic +0 dB"]["cry"]["auc"], None, True),
+        ("fold-5 bark recall, 0 dB room+mic", lambda m: m["fold5 room+mic +0 dB"]["bark"]["recall"], None, True),
+        ("bark AUC through 8 kHz", lambda m: m["fold5 clean, 8 kHz round trip"]["bark"]["auc"], None, True),
+        ("cry AUC through 8 kHz", lambda m: m["fold5 clean, 8 kHz round trip"]["cry"]["auc"], None, True),
+        ("cascade bark event recall, clean", lambda m: m["cascade"]["bark"]["clean"], None, True),
+        ("cascade bark event recall, 0 dB room+mic", lambda m: m["cascade"]["bark"]["room+mic +0 dB"], None, True),
+    ]
+    L = [
+        "| measure | shipped | candidate | target | met | beyond the seed spread |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    better, worse = {}, []
+    for name, get, target, up in checks:
+        s, c, sd = vals(get)
+        d = (c - s) if up else (s - c)
+        verdict = "better" if d > sd else ("worse" if d < -sd else "within")
+        better[name] = verdict == "better"
+        if verdict == "worse":
+            worse.append(name)
+        met = "" if target is None else ("yes" if target(s, c) else "no")
+        L.append(f"| {name} | {s:.3f} | {c:.3f} ± {sd:.3f} | {'' if target is None else 'yes'} | {met} | {verdict} |")
+    ships = better["fold-5 bark AUC, clean"] and better["household bark alarms/h at the shipped recall"] and not worse
+    L += [
+        "",
+        f"Ships: **{'yes' if ships else 'no'}** (the rule: fold-5 bark AUC and household bark alarms better beyond the "
+        "seed spread, nothing worse beyond it" + (f"; worse: {', '.join(worse)}" if worse else "") + ").",
+    ]
+    return L
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
