@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check lint setup setup-dev train smoke bench ha-check clean
+.PHONY: demo test check lint setup setup-dev train smoke bench ha-check pi-check clean
 
 $(BIN)/detector:
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,11 @@ $(HA_VENV)/bin/hass:
 ## barkcry against a real Home Assistant: entities, no warning or repair, HA's services reach the detector.
 ha-check: setup-dev $(HA_VENV)/bin/hass
 	$(BIN)/python -m scripts.ha_check --ha-python $(HA_VENV)/bin/python
+
+## The demo and bundled clips scanned in a Debian bookworm arm64 userland under qemu-user, against x86.
+pi-check: setup-dev
+	bash scripts/install-system-deps.sh
+	$(BIN)/python -m scripts.pi_check
 
 train: setup-dev
 	$(BIN)/python -m scripts.train --data ../shared/data --out models/bark_cry

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the detector and its tests need (Debian / Raspberry Pi OS). Idempotent.
 set -euo pipefail
-pkgs=(mosquitto mosquitto-clients libportaudio2 libsndfile1 openssl systemd chromium chromium-driver curl)
+pkgs=(mosquitto mosquitto-clients libportaudio2 libsndfile1 openssl systemd chromium chromium-driver curl
+      qemu-user-static debootstrap)  # the last two: make pi-check (an arm64 userland under emulation)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
