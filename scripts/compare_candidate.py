@@ -128,6 +128,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shipped", type=Path, default=ROOT / "models" / "bark_cry.tflite")
     ap.add_argument("--candidates", required=True, help="glob of the candidate seeds' .tflite files")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=GLOB",
+        help="another recipe's seeds, scored on the same tests and summed up beside the candidate",
+    )
     ap.add_argument("--runs", type=Path, required=True, help="the candidate training run's runs.json")
     ap.add_argument("--shipped-runs", type=Path, default=ROOT / "reports" / "bark_cry" / "runs.json")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -147,6 +154,10 @@ def main(argv=None) -> int:
     models = {"shipped": Classifier(a.shipped, lm.params)}
     for p in sorted(glob.glob(a.candidates)):
         models[f"candidate {Path(p).stem.rsplit('-', 1)[-1]}"] = Classifier(p, lm.params)
+    for spec in a.variant:
+        vname, pattern = spec.split("=", 1)
+        for p in sorted(glob.glob(pattern)):
+            models[f"{vname} {Path(p).stem.rsplit('-', 1)[-1]}"] = Classifier(p, lm.params)
     print(f"models: {list(models)}", flush=True)
 
     out: dict = {"models": list(models)}
@@ -241,7 +252,7 @@ def main(argv=None) -> int:
 
 def report(a, out: dict, models: dict, corpus: Corpus, hours: float) -> str:
     names = list(models)
-    cands = [n for n in names if n != "shipped"]
+    cands = [n for n in names if n.startswith("candidate ")]
 
     def row(title: str, get, fmt="{:.3f}") -> str:
         ship = get(out["shipped"])
@@ -260,7 +271,17 @@ def report(a, out: dict, models: dict, corpus: Corpus, hours: float) -> str:
         "python -m scripts.train --data ../shared/data --out RUN/bark_cry_v2 --reports RUN/report --seeds 3 "
         "--no-ablation --new-cross --bark-screening reports/bark_cry/bark_screening.csv --screened-out drop "
         "--hard-negatives 'class cat=3,class frog=3,class sheep=2,class lion=2,class chicken=2' --save-seeds",
-        f"python -m scripts.compare_candidate --candidates '{a.candidates}' --runs {a.runs}",
+        *(
+            [
+                "python -m scripts.train --data ../shared/data --out RUN2/bark_cry_neg --reports RUN2/report --seeds 3 "
+                "--no-ablation --no-cross --distill 0 --extend-p 0 --bark-screening reports/bark_cry/bark_screening.csv "
+                "--screened-out negative --hard-negatives '...as above' --save-seeds"
+            ]
+            if a.variant
+            else []
+        ),
+        f"python -m scripts.compare_candidate --candidates '{a.candidates}' --runs {a.runs}"
+        + "".join(f" --variant '{v}'" for v in a.variant),
         "```",
         "",
         (__doc__ or "").split("\n\n", 2)[2].strip(),
@@ -334,9 +355,23 @@ def report(a, out: dict, models: dict, corpus: Corpus, hours: float) -> str:
         for cond in CONDS:
             L.append(row(f"{lab} event recall, {cond}", lambda m, lab=lab, c=cond: m["cascade"][lab][c]))
     L += ["", "## Targets", "", *targets(out, cands)]
+    variants = sorted({n.rsplit(" ", 1)[0] for n in names if n != "shipped" and not n.startswith("candidate ")})
+    if variants:
+        L += ["", "## Other recipes on the same tests (mean ± sd over their seeds)", ""]
+        L += [
+            "| measure | shipped | candidate | " + " | ".join(variants) + " |",
+            "|---|---:|---:|" + "---:|" * len(variants),
+        ]
+        for title, get in VARIANT_ROWS:
+            group = lambda v: [get(out[n]) for n in names if n.rsplit(" ", 1)[0] == v]  # noqa: E731
+            L.append(
+                f"| {title} | {get(out['shipped']):.3f} | {mean_sd(group('candidate'))} | "
+                + " | ".join(mean_sd(group(v)) for v in variants)
+                + " |"
+            )
     L += [
         "",
-        "## The training runs (float, clean; mean ± sd over seeds)",
+        "## The training runs (float, clean; mean ± sd over seeds, then each seed)",
         "",
         "The shipped recipe's runs were tested on the corpus before the additions; the candidate's on the",
         "corpus now (its fold-5 and cross negatives include the added animals).",
@@ -346,12 +381,24 @@ def report(a, out: dict, models: dict, corpus: Corpus, hours: float) -> str:
     ]
     for key, groups in out["runs"].items():
         for sv, rows in groups.items():
+            cell = lambda v: f"{mean_sd(v)} ({', '.join(f'{x:.3f}' for x in v)})"  # noqa: E731
             L.append(
-                f"| {key} | {sv} | {len(rows)} | {mean_sd([r['bark']['auc'] for r in rows])} | "
-                f"{mean_sd([r['cry']['auc'] for r in rows])} | {mean_sd([r['bark']['recall'] for r in rows])} | "
-                f"{mean_sd([r['bark']['fpr'] for r in rows])} | {mean_sd([r['bark']['auc_rm0'] for r in rows])} |"
+                f"| {key} | {sv} | {len(rows)} | {cell([r['bark']['auc'] for r in rows])} | "
+                f"{cell([r['cry']['auc'] for r in rows])} | {cell([r['bark']['recall'] for r in rows])} | "
+                f"{cell([r['bark']['fpr'] for r in rows])} | {cell([r['bark']['auc_rm0'] for r in rows])} |"
             )
     return "\n".join(L) + "\n"
+
+
+VARIANT_ROWS = [
+    ("fold-5 bark AUC, clean", lambda m: m["fold5 clean"]["bark"]["auc"]),
+    ("fold-5 cry AUC, clean", lambda m: m["fold5 clean"]["cry"]["auc"]),
+    ("fold-5 bark AUC, 0 dB room+mic", lambda m: m["fold5 room+mic +0 dB"]["bark"]["auc"]),
+    ("bark recall at 2 % FP", lambda m: m["fold5 clean"]["bark"]["recall_at_2pct"]),
+    ("bark AUC, new barks", lambda m: m["fold5 clean, new barks"]["bark"]["auc"]),
+    ("household bark alarms/h at the shipped recall", lambda m: m["bed alone, equal recall"]["bark"]),
+    ("household cry alarms/h at the shipped recall", lambda m: m["bed alone, equal recall"]["cry"]),
+]
 
 
 def targets(out: dict, cands: list[str]) -> list[str]:
