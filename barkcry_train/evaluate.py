@@ -126,6 +126,12 @@ class TestSet:
         lists = {id(per): per for per in self.feats.values()}
         return np.concatenate([w for per in lists.values() for w in per])
 
+    def window_parts(self) -> Iterator[np.ndarray]:
+        """``all_windows`` one condition at a time (a feature list several conditions share, once)."""
+        lists = {id(per): per for per in self.feats.values()}
+        for per in lists.values():
+            yield np.concatenate(per)
+
     def score(self, predict, min_hits: int = MIN_HITS) -> dict[str, np.ndarray]:
         """condition -> (n_clips, n_labels) clip scores, as the decider sees them: the best score that
         ``min_hits`` consecutive windows all reach (max over windows of their running minimum)."""

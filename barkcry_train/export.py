@@ -90,11 +90,18 @@ def int8_classifier(model: Int8Model, sidecar: dict, params: FrontendParams) -> 
     return Classifier(tfl, params)
 
 
-def int8_parity(model, clf: Classifier, windows: np.ndarray, thresholds: list[float]) -> dict:
-    """``parity`` of a Keras model and its int8 conversion (loaded as ``clf``) on the same windows."""
+def int8_parity(model, clf: Classifier, windows, thresholds: list[float], chunk: int = 8192) -> dict:
+    """``parity`` of a Keras model and its int8 conversion (loaded as ``clf``) on the same windows: one array,
+    or an iterable of arrays, scored a chunk at a time so that a whole test set is never copied at once."""
     from .train import predict_windows  # keras is only imported where a Keras model is at hand
 
-    return parity(predict_windows(model, windows, clf.lift), np.stack([clf.scores(w) for w in windows]), thresholds)
+    floats, ints = [], []
+    for part in [windows] if isinstance(windows, np.ndarray) else windows:
+        for i in range(0, len(part), chunk):
+            w = part[i : i + chunk]
+            floats.append(predict_windows(model, w, clf.lift))
+            ints.append(np.stack([clf.scores(x) for x in w]))
+    return parity(np.concatenate(floats), np.concatenate(ints), thresholds)
 
 
 def parity(float_scores: np.ndarray, int8_scores: np.ndarray, thresholds: list[float]) -> dict:

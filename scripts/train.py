@@ -320,7 +320,7 @@ def main(argv=None) -> int:
                 "input": lift_input,
             }
             i8, c, thr = int8_with_thresholds(r.model, rep, val_sets["fold5"], sc, lm.params, a.max_fpr)
-            r.int8_parity = int8_parity(r.model, c, ts.all_windows(), [thr[lab] for lab in LABELS])
+            r.int8_parity = int8_parity(r.model, c, ts.window_parts(), [thr[lab] for lab in LABELS])
             r.val_int8_max_diff = int8_parity(
                 r.model, c, val_sets["fold5"].all_windows(), [thr[lab] for lab in LABELS]
             )["max_abs_diff"]
