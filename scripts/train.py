@@ -451,7 +451,12 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
             f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
             f" --pooling {a.pooling} --relu-max {a.relu_max:g} --level-shift-db {a.level_shift_db:g} --level-shift-p {a.level_shift_p:g}"
             f" --lift-target-db {a.lift_target_db:g} --lift-max-db {a.lift_max_db:g}"
-            + (f" --distill {a.distill:g}" if a.distill else "")
+            + (f" --distill {a.distill:g}" if a.distill else " --distill 0")
+            + (" --no-ablation" if a.no_ablation else "")
+            + (" --no-cross" if a.no_cross else "")
+            + (" --new-cross" if a.new_cross else "")
+            + (f" --bark-screening {a.bark_screening} --screened-out {a.screened_out}" if a.bark_screening else "")
+            + (f" --hard-negatives '{a.hard_negatives}'" if a.hard_negatives else "")
             + (f" --teacher-bands {a.teacher_bands}" if a.teacher_bands else "")
             + (f" --yamnet-teacher --yamnet-share {a.yamnet_share:g}" if a.yamnet_teacher else "")
             + (f" --distill-hard-positives {a.distill_hard_positives}" if a.distill_hard_positives else "")
