@@ -284,7 +284,7 @@ def report(a, out: dict, models: dict, corpus: Corpus, hours: float) -> str:
         "```",
         "python -m barkcry_train.bark_screening --data ../shared/data --out reports/bark_cry/bark_screening.csv",
         "python -m scripts.train --data ../shared/data --out RUN/bark_cry_v2 --reports RUN/report --seeds 3 "
-        "--no-ablation --new-cross --bark-screening reports/bark_cry/bark_screening.csv --screened-out drop "
+        "--no-ablation --distill 0 --new-cross --bark-screening reports/bark_cry/bark_screening.csv --screened-out drop "
         "--hard-negatives 'class cat=3,class frog=3,class sheep=2,class lion=2,class chicken=2' --save-seeds",
         *(
             [
