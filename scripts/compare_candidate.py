@@ -211,7 +211,6 @@ def main(argv=None) -> int:
     today = shipped.thresholds_for(confirm)
     scored = {name: Scored(clf, bed, positives) for name, clf in models.items()}
     base = scored["shipped"]
-    s_clean = out["shipped"]["clean scores"]
     ship_recall = {lab: out["shipped"]["fold5 clean"][lab]["recall"] for lab in LABELS}
     cascade_today = base.bed_alarms(today, bed, yam, confirm, hours)
     out["cascade today"] = {"thresholds": today, "confirm": confirm, "alarms_per_hour": cascade_today}
@@ -236,7 +235,6 @@ def main(argv=None) -> int:
                 cascade[lab][cond] = sc.event_recall(lab, t, yam, conf, cond) if ok else float("nan")
         m["cascade"] = cascade
         print(f"{name}: bed and cascade done", flush=True)
-    del s_clean
 
     runs = json.loads(a.runs.read_text())
     shipped_runs = json.loads(a.shipped_runs.read_text())
