@@ -26,6 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 import numpy as np
 import soundfile as sf
 
+from bench.ratio import ratio_table
 from detector.audio import FileSource
 from detector.audiofile import read_audio
 from detector.config import (
@@ -81,7 +82,6 @@ def main() -> int:
     finally:
         broker.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    m_off, m_on = float(np.median(off)), float(np.median(on))
     L = [
         "# Running it for months: the cost of everything for Home Assistant",
         "",
@@ -92,12 +92,7 @@ def main() -> int:
         "CPU is the process's, threads included. The problem sensor's and the controls' checks run in both; "
         "with no broker they publish nothing.",
         "",
-        "| | CPU s per s of audio | runs |",
-        "|---|---:|---|",
-        f"| off (reference) | {m_off:.4f} | {', '.join(f'{v:.4f}' for v in off)} |",
-        f"| on | {m_on:.4f} | {', '.join(f'{v:.4f}' for v in on)} |",
-        "",
-        f"Ratio: **{m_on / m_off:.3f}x** (goal: at most 1.10x).",
+        *ratio_table("off", "on", off, on),
         "",
     ]
     a.out.write_text("\n".join(L))

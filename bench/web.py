@@ -30,6 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `detector` runs
 import numpy as np
 import yaml
 
+from bench.ratio import ratio_table
 from detector.audiofile import read_audio
 from detector.config import Config
 from detector.confirm import load_second_opinion
@@ -151,7 +152,6 @@ def main() -> int:
         web.terminate()
         web.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
-    m_off, m_on = float(np.median(off)), float(np.median(on))
     L = [
         "# The review page's cost",
         "",
@@ -160,12 +160,7 @@ def main() -> int:
         "in real time as a microphone delivers it, without the live feed and with it while `detector web` streams it to an SSE client in another "
         f"process (a page open on the live view); alternating, {a.repeats} runs each, medians.",
         "",
-        "| | CPU s per s of audio | runs |",
-        "|---|---:|---|",
-        f"| no live feed (reference) | {m_off:.4f} | {', '.join(f'{v:.4f}' for v in off)} |",
-        f"| live feed, page streaming | {m_on:.4f} | {', '.join(f'{v:.4f}' for v in on)} |",
-        "",
-        f"Ratio: **{m_on / m_off:.3f}x** (goal: at most 1.10x).",
+        *ratio_table("no live feed", "live feed, page streaming", off, on),
         "",
         f"The web process's resident memory: **{idle:.0f} MB** idle, {drawn:.0f} MB once it has drawn a "
         "spectrogram (it then holds the small model for the score trace).",
