@@ -196,49 +196,30 @@ def main(argv=None) -> int:
     small_only.second_opinion.enabled = False
     policies0 = small_only.detection.policies(clf.thresholds_for(()))
     teacher0 = Teacher(small_only, teacher.sha, {lab: p.on for lab, p in policies0.items()})
+
+    def run(scored, bundled, reference, policies=policies, yam=yam, confirm=confirm) -> list:
+        return measure(scored, bundled, reference, a, cfg, policies, window_s, yam, confirm, clips)
+
+    shipped_ref = lambda lab: teacher.reference.get(lab, [])  # noqa: E731
     tables = {
-        "as it ships: the small model's 80-d window embedding, with the shipped training positives": measure(
-            small,
-            teacher.bundled,
-            lambda lab: teacher.reference.get(lab, []),
-            a,
-            cfg,
-            policies,
-            window_s,
-            yam,
-            confirm,
-            clips,
+        "as it ships: the small model's 80-d window embedding, with the shipped training positives": run(
+            small, teacher.bundled, shipped_ref
         ),
-        "as it ships: the small model's 80-d window embedding, bundled positives only": measure(
-            small, teacher.bundled, no_reference, a, cfg, policies, window_s, yam, confirm, clips
+        "as it ships: the small model's 80-d window embedding, bundled positives only": run(
+            small, teacher.bundled, no_reference
         ),
-        "as it ships: YAMNet's 1024-d embedding, bundled positives only": measure(
-            big, bundled.__getitem__, no_reference, a, cfg, policies, window_s, yam, confirm, clips
-        ),
+        "as it ships: YAMNet's 1024-d embedding, bundled positives only": run(big, bundled.__getitem__, no_reference),
         "proposals (the small model at the shipped thresholds, before YAMNet): the small model's 80-d window "
-        "embedding, with the shipped training positives": measure(
-            small,
-            teacher.bundled,
-            lambda lab: teacher.reference.get(lab, []),
-            a,
-            cfg,
-            policies,
-            window_s,
-            None,
-            {},
-            clips,
+        "embedding, with the shipped training positives": run(
+            small, teacher.bundled, shipped_ref, yam=None, confirm={}
         ),
-        "second opinion off: the small model's 80-d window embedding, with the shipped training positives": measure(
+        "second opinion off: the small model's 80-d window embedding, with the shipped training positives": run(
             small,
             teacher0.bundled,
             lambda lab: teacher0.reference.get(lab, []),
-            a,
-            cfg,
-            policies0,
-            window_s,
-            None,
-            {},
-            clips,
+            policies=policies0,
+            yam=None,
+            confirm={},
         ),
     }
 
