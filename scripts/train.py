@@ -446,6 +446,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
             f"# Training report: {a.out.name}",
             "",
             f"Command: `python -m scripts.train --data {a.data} --out {a.out}"
+            + (f" --reports {a.reports}" if a.reports else "")
             + (" --smoke" if a.smoke else "")
             + f" --seeds {a.seeds} --epochs {a.epochs} --patience {a.patience}"
             f" --arch {a.arch} --max-fpr {a.max_fpr} --freq-masks {a.freq_masks} --label-smoothing {a.label_smoothing}"
@@ -467,6 +468,7 @@ def write_report(reports, a, commit, results, splits, ship, testsets, par, macs,
             )
             + (f" --bands {a.bands}" if a.bands else "")
             + (" --cmn" if a.cmn else "")
+            + (" --save-seeds" if a.save_seeds else "")
             + "`",
             "",
             f"Commit {commit}; {len(results)} training runs; rooms: {res.rir_note}.",

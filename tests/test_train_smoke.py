@@ -9,6 +9,8 @@ import pytest
 import soundfile as sf
 from conftest import ROOT, need
 
+from scripts.compare_candidate import Recipe
+
 pytestmark = pytest.mark.slow  # trains a model with TensorFlow
 
 
@@ -55,7 +57,11 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     assert "1 local noise recording(s)" in r.stdout
     assert "barks dropped" in r.stdout  # the screening's rejects left out
     assert "cross-new: train" in r.stdout
-    assert out.with_name("smoke-seed0.tflite").exists()  # --save-seeds
+    # --save-seeds leaves a run that scripts.compare_candidate reads, command included
+    run = Recipe.load("smoke", out.parent)
+    assert run.seeds == [out.with_name("smoke-seed0.tflite")]
+    assert {r["split"] for r in run.runs} == {"fold5", "cross", "cross-new"}
+    assert run.command.startswith("python -m scripts.train") and "--save-seeds" in run.command
     sc = json.loads(out.with_suffix(".json").read_text())
     assert sc["training"]["extra_noise_dirs"] == [str(noise_dir)]
     assert sc["training"]["smoke"] is True
