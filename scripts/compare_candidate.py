@@ -65,13 +65,18 @@ class Recipe:
     """One training run: its fold-5 seeds, its runs (float, every split) and the command that made it."""
 
     name: str
-    seeds: list[Path]
+    seeds: dict[int, Path]  # seed -> its int8 model
     runs: list[dict]
     command: str
 
+    @property
+    def models(self) -> dict[str, Path]:
+        """Each seed's model, under the name the report gives it."""
+        return {f"{self.name} seed{n}": p for n, p in self.seeds.items()}
+
     @classmethod
     def load(cls, name: str, run: Path) -> Recipe:
-        seeds = sorted(run.glob("*-seed*.tflite"))
+        seeds = dict(sorted((int(p.stem.rsplit("-seed", 1)[1]), p) for p in run.glob("*-seed*.tflite")))
         if not seeds:
             raise SystemExit(f"{run}: no NAME-seedN.tflite (train with --save-seeds)")
         lines = (run / "report" / "training.md").read_text().splitlines()
@@ -142,6 +147,13 @@ def label_metrics(clips: list[Clip], s: np.ndarray, j: int, threshold: float, ma
     }
 
 
+def per_label(clips: list[Clip], s: np.ndarray, thr: list[float], mask=None, labels=LABELS) -> dict:
+    """``label_metrics`` of each of ``labels`` at its threshold, on the clips ``mask`` keeps (all by default)."""
+    if mask is not None:
+        clips, s = [c for c, k in zip(clips, mask) if k], s[mask]
+    return {lab: label_metrics(clips, s, j, thr[j]) for j, lab in enumerate(LABELS) if lab in labels}
+
+
 def threshold_at_recall(clips: list[Clip], s: np.ndarray, j: int, recall: float) -> float:
     """The highest threshold at which the clean clip recall of label ``j`` reaches ``recall``."""
     pos = np.sort(s[[c.label == LABELS[j] for c in clips], j])[::-1]
@@ -160,16 +172,18 @@ def events(cfg_thresholds: dict[str, float], windows, x, window_s, yam, confirm)
 class Scored:
     """One model: its windows over the bed and over each positive's conditioned audio, scored once."""
 
-    def __init__(self, clf: Classifier, bed: np.ndarray, positives: dict[str, list[tuple[Clip, np.ndarray]]]):
-        self.clf = clf
+    def __init__(
+        self, clf: Classifier, bed: np.ndarray, hours: float, positives: dict[str, list[tuple[Clip, np.ndarray]]]
+    ):
+        self.clf, self.bed, self.hours = clf, bed, hours
         self.window_s = clf.frontend.window_samples / RATE
         cfg = Config()
         self.bed_windows = window_scores(cfg, clf, bed)
         self.pos_windows = {k: [(c, x, window_scores(cfg, clf, x)) for c, x in v] for k, v in positives.items()}
 
-    def bed_alarms(self, thresholds: dict[str, float], bed, yam, confirm, hours: float) -> dict[str, float]:
-        n = events(thresholds, self.bed_windows, bed, self.window_s, yam, confirm)
-        return {lab: n[lab] / hours for lab in thresholds}
+    def bed_alarms(self, thresholds: dict[str, float], yam, confirm) -> dict[str, float]:
+        n = events(thresholds, self.bed_windows, self.bed, self.window_s, yam, confirm)
+        return {lab: n[lab] / self.hours for lab in thresholds}
 
     def event_recall(self, label: str, t: float, yam, confirm, cond: str) -> float:
         found = [
@@ -214,8 +228,7 @@ def main(argv=None) -> int:
         recipes.append(Recipe.load(name, Path(run)))
     models = {"shipped": Classifier(a.shipped, lm.params)}
     for r in recipes:
-        for p in r.seeds:
-            models[f"{r.name} {p.stem.rsplit('-', 1)[-1]}"] = Classifier(p, lm.params)
+        models |= {name: Classifier(p, lm.params) for name, p in r.models.items()}
     print(f"models: {list(models)}", flush=True)
 
     out: dict = {"models": list(models)}
@@ -232,29 +245,22 @@ def main(argv=None) -> int:
     with open(a.bark_screening, newline="") as f:
         top = {r["path"]: r["top_class"] for r in csv.DictReader(f)}
     rejected_kinds = sorted({top[c.path] for c in rejected})
-    new5 = [c.source in NEW_SOURCES for c in fold5.test]
+    new5 = np.array([c.source in NEW_SOURCES for c in fold5.test])
+    neg5 = np.array([c.label not in LABELS for c in fold5.test])
     for name, clf in models.items():
         thr = [clf.thresholds[lab] for lab in LABELS]
         s5, sn = ts5.score(clf.score_windows), tsn.score(clf.score_windows)
         m = out.setdefault(name, {})
         for cond, s in s5.items():
-            m[f"fold5 {cond}"] = {lab: label_metrics(fold5.test, s, j, thr[j]) for j, lab in enumerate(LABELS)}
-        # fold 5 without the new sources' barks, and their barks alone (against every fold-5 negative)
-        old = [c for c, n in zip(fold5.test, new5) if not n]
-        m["fold5 clean, old sources"] = {
-            lab: label_metrics(old, s5["clean"][~np.array(new5)], j, thr[j]) for j, lab in enumerate(LABELS)
-        }
-        only_new = [c for c, n in zip(fold5.test, new5) if n or c.label not in LABELS]
-        idx = np.array([n or c.label not in LABELS for c, n in zip(fold5.test, new5)])
-        m["fold5 clean, new barks"] = {"bark": label_metrics(only_new, s5["clean"][idx], 0, thr[0])}
+            m[f"fold5 {cond}"] = per_label(fold5.test, s, thr)
+        # fold 5 without the new sources, and their barks alone (against every fold-5 negative)
+        m["fold5 clean, old sources"] = per_label(fold5.test, s5["clean"], thr, ~new5)
+        m["fold5 clean, new barks"] = per_label(fold5.test, s5["clean"], thr, new5 | neg5, ("bark",))
         for cond, s in sn.items():
-            m[f"cross-new {cond}"] = {"bark": label_metrics(cross_new.test, s, 0, thr[0])}
-        sc = tsc.score(clf.score_windows)["clean"]
-        old = [c for c, o in zip(cross.test, cross_old) if o]
-        m["cross clean"] = {lab: label_metrics(cross.test, sc, j, thr[j]) for j, lab in enumerate(LABELS)}
-        m["cross clean, old negatives"] = {
-            lab: label_metrics(old, sc[cross_old], j, thr[j]) for j, lab in enumerate(LABELS)
-        }
+            m[f"cross-new {cond}"] = per_label(cross_new.test, s, thr, labels=("bark",))
+        s_cross = tsc.score(clf.score_windows)["clean"]
+        m["cross clean"] = per_label(cross.test, s_cross, thr)
+        m["cross clean, old negatives"] = per_label(cross.test, s_cross, thr, cross_old)
         m["clean scores"] = s5["clean"]
         # the screened-out dog sounds (howls, growls, whines): how many the model calls a bark, at its own
         # threshold; fold 5's apart, since a recipe that trains them as negatives has heard folds 1-3
@@ -279,26 +285,21 @@ def main(argv=None) -> int:
     shipped = models["shipped"]
     confirm = confirm_thresholds(Config(), shipped, yam.model)
     today = shipped.thresholds_for(confirm)
-    scored = {name: Scored(clf, bed, positives) for name, clf in models.items()}
-    base = scored["shipped"]
+    scored = {name: Scored(clf, bed, hours, positives) for name, clf in models.items()}
     ship_recall = {lab: out["shipped"]["fold5 clean"][lab]["recall"] for lab in LABELS}
-    cascade_today = base.bed_alarms(today, bed, yam, confirm, hours)
+    cascade_today = scored["shipped"].bed_alarms(today, yam, confirm)
     out["cascade today"] = {"thresholds": today, "confirm": confirm, "alarms_per_hour": cascade_today}
     for name, sc in scored.items():
         m = out[name]
         s = m.pop("clean scores")
         eq = {lab: threshold_at_recall(fold5.test, s, j, ship_recall[lab]) for j, lab in enumerate(LABELS)}
         m["equal recall thresholds"] = eq
-        m["bed alone, own thresholds"] = sc.bed_alarms(dict(sc.clf.thresholds), bed, yam, {}, hours)
-        m["bed alone, equal recall"] = sc.bed_alarms(eq, bed, yam, {}, hours)
+        m["bed alone, own thresholds"] = sc.bed_alarms(dict(sc.clf.thresholds), yam, {})
+        m["bed alone, equal recall"] = sc.bed_alarms(eq, yam, {})
         cascade = {}
         for lab in LABELS:
             conf = {lab: confirm[lab]} if lab in confirm else {}
-            ok = [
-                t
-                for t in SMALL_GRID
-                if sc.bed_alarms({lab: float(t)}, bed, yam, conf, hours)[lab] <= cascade_today[lab]
-            ]
+            ok = [t for t in SMALL_GRID if sc.bed_alarms({lab: float(t)}, yam, conf)[lab] <= cascade_today[lab]]
             t = float(min(ok)) if ok else float("nan")
             cascade[lab] = {"threshold": t, "confirm": conf.get(lab)}
             for cond in CONDS:
@@ -311,20 +312,24 @@ def main(argv=None) -> int:
     out["runs"]["shipped recipe"] = float_runs(shipped_runs)
     out["int8 pick"] = {r.name: int8_pick(r.runs) for r in recipes} | {"shipped": int8_pick(shipped_runs)}
     for r in recipes:
-        for p in r.seeds:
-            seed = p.stem.rsplit("-seed", 1)[-1]
-            out[f"{r.name} seed{seed}"]["int8 max diff"] = seed_parity(r.runs, int(seed))
+        for seed, name in zip(r.seeds, r.models):
+            out[name]["int8 max diff"] = seed_parity(r.runs, seed)
     out["shipped"]["int8 max diff"] = out["int8 pick"]["shipped"]["test"]
     if a.json:
         a.json.write_text(json.dumps(out, indent=1, default=float))
-    a.out.write_text(report(a, out, models, recipes, hours))
+    a.out.write_text(report(a, out, recipes, hours))
     print(f"wrote {a.out}")
     return 0
 
 
-def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> str:
-    names = list(models)
-    cands = [n for n in names if n.startswith("candidate ")]
+def report(a, out: dict, recipes: list[Recipe], hours: float) -> str:
+    cands = list(recipes[0].models)
+
+    def head(first: str = "measure") -> list[str]:
+        return [
+            f"| {first} | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
+            "|---|---:|---:|" + "---:|" * len(cands),
+        ]
 
     def row(title: str, get, fmt="{:.3f}") -> str:
         ship = get(out["shipped"])
@@ -358,8 +363,7 @@ def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> s
         "",
         f"## Fold 5 ({len(cands)} candidate seeds; shipped: one model)",
         "",
-        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
-        "|---|---:|---:|" + "---:|" * len(cands),
+        *head(),
     ]
     for cond in ("clean", "room+mic +0 dB", "clean, 8 kHz round trip", "clean, old sources"):
         for lab in LABELS:
@@ -381,8 +385,7 @@ def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> s
         "",
         "## Cross-new: the added sources' barks",
         "",
-        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
-        "|---|---:|---:|" + "---:|" * len(cands),
+        *head(),
         row("bark AUC, clean", lambda m: m["cross-new clean"]["bark"]["auc"]),
         row("bark AUC, room+mic +0 dB", lambda m: m["cross-new room+mic +0 dB"]["bark"]["auc"]),
         row("bark recall at own threshold, clean", lambda m: m["cross-new clean"]["bark"]["recall"]),
@@ -396,8 +399,7 @@ def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> s
         "training runs' cross split is (below). It shows what the added animals among the negatives do to the test",
         "itself: the shipped recipe's cross runs were tested without them, every later run with them.",
         "",
-        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
-        "|---|---:|---:|" + "---:|" * len(cands),
+        *head(),
         *[
             row(f"{lab} AUC, clean, {neg}", lambda m, lab=lab, k=key: m[k][lab]["auc"])
             for lab in LABELS
@@ -409,8 +411,7 @@ def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> s
         "",
         f"## Household bed ({hours * 60:.0f} minutes, false alarms an hour)",
         "",
-        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
-        "|---|---:|---:|" + "---:|" * len(cands),
+        *head(),
     ]
     for lab in LABELS:
         L.append(row(f"{lab}, own threshold", lambda m, lab=lab: m["bed alone, own thresholds"][lab], "{:.1f}"))
@@ -425,8 +426,7 @@ def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> s
         + ", ".join(f"{lab} {v:.1f}" for lab, v in ct["alarms_per_hour"].items())
         + " false alarms an hour on the bed. Each model gets the lowest small threshold that raises no more.",
         "",
-        "| measure | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
-        "|---|---:|---:|" + "---:|" * len(cands),
+        *head(),
     ]
     for lab in LABELS:
         L.append(row(f"{lab} small threshold", lambda m, lab=lab: m["cascade"][lab]["threshold"], "{:.2f}"))
@@ -442,12 +442,12 @@ def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> s
         "loses little by leaving them out. A recipe that trains them as negatives has heard those of folds 1-3, so",
         "for it only the fold-5 row is a test.",
         "",
-        "| YAMNet's top class | shipped | candidate mean ± sd | " + " | ".join(cands) + " |",
-        "|---|---:|---:|" + "---:|" * len(cands),
+        *head("YAMNet's top class"),
         *[row(k, lambda m, k=k: m["screened out"][k]) for k in kinds],
     ]
     L += ["", "## Targets", "", *targets(out, cands)]
-    variants = sorted({n.rsplit(" ", 1)[0] for n in names if n != "shipped" and not n.startswith("candidate ")})
+    groups = {r.name: list(r.models) for r in recipes}
+    variants = sorted(r.name for r in recipes[1:])
     if variants:
         L += ["", "## Other recipes on the same tests (mean ± sd over their seeds)", ""]
         L += [
@@ -455,7 +455,7 @@ def report(a, out: dict, models: dict, recipes: list[Recipe], hours: float) -> s
             "|---|---:|---:|" + "---:|" * len(variants),
         ]
         for title, get in VARIANT_ROWS:
-            group = lambda v: [get(out[n]) for n in names if n.rsplit(" ", 1)[0] == v]  # noqa: E731
+            group = lambda v: [get(out[n]) for n in groups[v]]  # noqa: E731
             L.append(
                 f"| {title} | {get(out['shipped']):.3f} | {mean_sd(group('candidate'))} | "
                 + " | ".join(mean_sd(group(v)) for v in variants)

@@ -59,7 +59,7 @@ def test_train_smoke_with_a_calibration_recording(tmp_path, data_root, shipped_m
     assert "cross-new: train" in r.stdout
     # --save-seeds leaves a run that scripts.compare_candidate reads, command included
     run = Recipe.load("smoke", out.parent)
-    assert run.seeds == [out.with_name("smoke-seed0.tflite")]
+    assert run.seeds == {0: out.with_name("smoke-seed0.tflite")}
     assert {r["split"] for r in run.runs} == {"fold5", "cross", "cross-new"}
     assert run.command.startswith("python -m scripts.train") and "--save-seeds" in run.command
     sc = json.loads(out.with_suffix(".json").read_text())
