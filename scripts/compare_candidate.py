@@ -13,7 +13,7 @@ consecutive windows reach). The tests:
   barks or cries by their empty top band finds them in the negatives too, and its AUC falls);
 - cross-new: the barks of the sources added last (every fold), which the fold-5 candidate partly trained on
   and the shipped model never heard, against the fold-5 negatives of the other sources; the candidate run's
-  own cross-new split (trained without them) stands for the candidate recipe there;
+  own cross-new split (trained without them), where a run has one, stands for its recipe there;
 - the household bed: an hour of fold-5 negatives and noise at -20, -30 and -40 dBFS; every event is a false
   alarm. Each model is set to the shipped model's fold-5 clean recall, per label, and its events counted;
 - the cascade: the small model proposes, YAMNet confirms barks as shipped (`second_opinion` in the sidecar).
@@ -391,7 +391,7 @@ def report(a, out: dict, recipes: list[Recipe], hours: float) -> str:
         row("bark recall at own threshold, clean", lambda m: m["cross-new clean"]["bark"]["recall"]),
         "",
         "The fold-5 candidates trained on the added sources' folds 1-3, so their cross-new numbers are not a",
-        "cross-source test; the candidate run's own cross-new split is (float, from its runs.json, below).",
+        "cross-source test; a run's own cross-new split, where it has one, is (float, from its runs.json, below).",
         "",
         "## Cross: ESC-50's and t04glovern's barks and cries, against fold 5's negatives",
         "",
