@@ -120,16 +120,17 @@ class TestSet:
             ]
         return ts
 
+    def _feature_lists(self) -> list[list[np.ndarray]]:
+        """Each condition's feature list, a list that several conditions share (validation_clips' clean) once."""
+        return list({id(per): per for per in self.feats.values()}.values())
+
     def all_windows(self) -> np.ndarray:
-        """Every window of every clip under every condition, in one array; a feature list that several
-        conditions share (validation_clips' clean) once."""
-        lists = {id(per): per for per in self.feats.values()}
-        return np.concatenate([w for per in lists.values() for w in per])
+        """Every window of every clip under every condition, in one array."""
+        return np.concatenate([w for per in self._feature_lists() for w in per])
 
     def window_parts(self) -> Iterator[np.ndarray]:
-        """``all_windows`` one condition at a time (a feature list several conditions share, once)."""
-        lists = {id(per): per for per in self.feats.values()}
-        for per in lists.values():
+        """``all_windows`` one condition at a time."""
+        for per in self._feature_lists():
             yield np.concatenate(per)
 
     def score(self, predict, min_hits: int = MIN_HITS) -> dict[str, np.ndarray]:
